@@ -1,0 +1,1 @@
+//! callhost-sdk (placeholder).

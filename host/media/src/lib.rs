@@ -1,0 +1,1 @@
+//! callhost-media (placeholder until the media layer lands).

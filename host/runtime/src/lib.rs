@@ -1,0 +1,3 @@
+//! callhost-runtime.
+
+pub mod port;

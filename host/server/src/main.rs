@@ -1,0 +1,2 @@
+//! callhost binary.
+fn main() {}

@@ -1,0 +1,1 @@
+//! callhost-sip (placeholder until the SIP layer lands).
