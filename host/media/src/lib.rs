@@ -1,1 +1,35 @@
-//! callhost-media (placeholder until the media layer lands).
+//! callhost-media: the media layer of callhost — RTP sessions, SDP offer/answer, G.711,
+//! RFC 4733 DTMF, WAV prompts.
+//!
+//! Layering: everything except [`driver`] and [`engine`] is sans-IO (pure functions and state
+//! machines tested with byte fixtures). [`driver`] owns each session's UDP socket and 20 ms
+//! frame timer in one tokio task per call; [`engine`] holds the public handles the server uses.
+//! This crate knows nothing of SIP or WebAssembly.
+//!
+//! Typical use by the server:
+//! 1. `MediaEngine::new(MediaConfig::new(ip))` once;
+//! 2. per INVITE, `engine.accept_offer(sdp).await` → `(MediaSession, answer)` (488 on
+//!    [`MediaError::is_not_acceptable`]);
+//! 3. on answer, `session.start_sending()`; then `play`, `send_dtmf`, and a loop on
+//!    `session.next_event().await`;
+//! 4. drop the session when the call ends.
+
+pub mod codec;
+pub mod driver;
+pub mod engine;
+pub mod error;
+pub mod g711;
+pub mod ports;
+pub mod prompt;
+pub mod resample;
+pub mod rtp;
+pub mod sdp;
+pub mod session;
+pub mod telephone_event;
+pub mod wav;
+
+pub use codec::Codec;
+pub use engine::{MediaConfig, MediaEngine, MediaSession};
+pub use error::MediaError;
+pub use prompt::{Prompt, PromptCache, PromptError};
+pub use session::{MediaEvent, MediaStats};

@@ -1,0 +1,440 @@
+//! The sans-IO media session core: everything one call's RTP stream does, without sockets or
+//! clocks. The driver ([`crate::driver`]) calls [`SessionCore::on_frame`] once per 20 ms
+//! deadline and [`SessionCore::on_datagram`] per received datagram, sends what the core
+//! returns, and forwards [`SessionCore::poll_event`] results to the call.
+//!
+//! One SSRC per session; sequence numbers and timestamps are continuous across prompts,
+//! silence and DTMF (RFC 3550 §5.1, RFC 4733 §2.5.1.2): the timestamp advances 160 per frame
+//! whether or not a packet goes out, the sequence number advances per packet sent.
+//! Depends on [`crate::rtp`], [`crate::telephone_event`], [`crate::sdp`], [`crate::prompt`].
+
+pub mod latch;
+pub mod reception;
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::codec::Codec;
+use crate::prompt::Prompt;
+use crate::rtp::{self, RTP_HEADER_LENGTH, RtpHeader};
+use crate::sdp::Negotiated;
+use crate::telephone_event::sender::{DtmfItem, JobFinished};
+use crate::telephone_event::{
+    EVENT_BLOCK_LENGTH, SenderFrame, TelephoneEventReceiver, TelephoneEventSender,
+};
+use latch::RemoteAddressLatch;
+use reception::ReceptionStatistics;
+
+/// Samples (and timestamp units) per 20 ms frame at 8 kHz.
+pub const FRAME_SAMPLES: usize = 160;
+
+/// RFC 3389 comfort noise: accepted from the peer (it is audio silence), never sent.
+const COMFORT_NOISE_PAYLOAD_TYPE: u8 = 13;
+
+/// Something the call should hear about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaEvent {
+    /// An RFC 4733 digit arrived (reported once, as the event starts).
+    Dtmf {
+        /// `0-9`, `*`, `#`, `A-D`.
+        digit: char,
+    },
+    /// A prompt ended: `completed` is false if it was replaced or stopped.
+    PlayFinished {
+        /// The id `play` returned.
+        id: u64,
+        /// True if every sample was sent.
+        completed: bool,
+    },
+    /// A DTMF string ended: `completed` is false if `stop_dtmf` abandoned it.
+    DtmfFinished {
+        /// The id `send_dtmf` returned.
+        id: u64,
+        /// True if every digit was sent.
+        completed: bool,
+    },
+}
+
+/// Live counters, shared between the driver task (writer) and `MediaSession::stats` (reader).
+#[derive(Debug, Default)]
+pub struct MediaCounters {
+    packets_sent: AtomicU64,
+    bytes_sent: AtomicU64,
+    audio_packets_sent: AtomicU64,
+    telephone_event_packets_sent: AtomicU64,
+    packets_received: AtomicU64,
+    bytes_received: AtomicU64,
+    invalid_packets_received: AtomicU64,
+    telephone_event_packets_received: AtomicU64,
+    packets_lost: AtomicU64,
+    packets_out_of_order: AtomicU64,
+    frames_skipped: AtomicU64,
+    send_errors: AtomicU64,
+    dtmf_digits_received: AtomicU64,
+    dtmf_events_dropped: AtomicU64,
+}
+
+/// A snapshot of a session's counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MediaStats {
+    /// RTP packets handed to the socket.
+    pub packets_sent: u64,
+    /// Bytes of those packets (RTP header included).
+    pub bytes_sent: u64,
+    /// Of `packets_sent`, audio (prompt or silence) packets.
+    pub audio_packets_sent: u64,
+    /// Of `packets_sent`, telephone-event packets.
+    pub telephone_event_packets_sent: u64,
+    /// Valid RTP packets received with a negotiated payload type.
+    pub packets_received: u64,
+    /// Bytes of those packets.
+    pub bytes_received: u64,
+    /// Datagrams that were not RTP, or had a payload type we did not negotiate.
+    pub invalid_packets_received: u64,
+    /// Of `packets_received`, telephone-event packets.
+    pub telephone_event_packets_received: u64,
+    /// Received packets missing from the sequence (RFC 3550 A.3 estimate).
+    pub packets_lost: u64,
+    /// Received packets that arrived late or duplicated.
+    pub packets_out_of_order: u64,
+    /// 20 ms frames the driver skipped because it was scheduled too late to send them.
+    pub frames_skipped: u64,
+    /// Sends the socket refused (buffer full, unreachable, …).
+    pub send_errors: u64,
+    /// Digits reported by the RFC 4733 receiver.
+    pub dtmf_digits_received: u64,
+    /// Digits dropped because the call had too many unread events.
+    pub dtmf_events_dropped: u64,
+}
+
+impl MediaCounters {
+    /// Read every counter.
+    pub fn snapshot(&self) -> MediaStats {
+        let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        MediaStats {
+            packets_sent: read(&self.packets_sent),
+            bytes_sent: read(&self.bytes_sent),
+            audio_packets_sent: read(&self.audio_packets_sent),
+            telephone_event_packets_sent: read(&self.telephone_event_packets_sent),
+            packets_received: read(&self.packets_received),
+            bytes_received: read(&self.bytes_received),
+            invalid_packets_received: read(&self.invalid_packets_received),
+            telephone_event_packets_received: read(&self.telephone_event_packets_received),
+            packets_lost: read(&self.packets_lost),
+            packets_out_of_order: read(&self.packets_out_of_order),
+            frames_skipped: read(&self.frames_skipped),
+            send_errors: read(&self.send_errors),
+            dtmf_digits_received: read(&self.dtmf_digits_received),
+            dtmf_events_dropped: read(&self.dtmf_events_dropped),
+        }
+    }
+
+    pub(crate) fn count_send_error(&self) {
+        bump(&self.send_errors, 1);
+    }
+
+    pub(crate) fn count_dropped_dtmf(&self) {
+        bump(&self.dtmf_events_dropped, 1);
+    }
+}
+
+fn bump(counter: &AtomicU64, amount: u64) {
+    counter.fetch_add(amount, Ordering::Relaxed);
+}
+
+/// The RTP stream's random starting point (RFC 3550 §5.1: random initial values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamOrigin {
+    /// Our SSRC.
+    pub ssrc: u32,
+    /// First sequence number.
+    pub sequence_number: u16,
+    /// First timestamp.
+    pub timestamp: u32,
+}
+
+impl StreamOrigin {
+    /// Fresh random values.
+    pub fn random() -> Self {
+        Self {
+            ssrc: rand::random(),
+            sequence_number: rand::random(),
+            timestamp: rand::random(),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Playing {
+    id: u64,
+    prompt: Arc<Prompt>,
+    position: usize,
+}
+
+/// One call's media state. Not `Sync`-shared: owned by the driver task.
+#[derive(Debug)]
+pub struct SessionCore {
+    ssrc: u32,
+    sequence_number: u16,
+    timestamp: u32,
+    negotiated: Negotiated,
+    latch: RemoteAddressLatch,
+    sending: bool,
+    talkspurt_pending: bool,
+    playing: Option<Playing>,
+    dtmf_sender: TelephoneEventSender,
+    dtmf_receiver: TelephoneEventReceiver,
+    reception: ReceptionStatistics,
+    counters: Arc<MediaCounters>,
+    events: VecDeque<MediaEvent>,
+    packet: [u8; RTP_HEADER_LENGTH + FRAME_SAMPLES],
+}
+
+impl SessionCore {
+    /// A session for a negotiated stream; nothing is sent until [`Self::start_sending`].
+    pub fn new(
+        negotiated: Negotiated,
+        symmetric_rtp: bool,
+        origin: StreamOrigin,
+        counters: Arc<MediaCounters>,
+    ) -> Self {
+        Self {
+            ssrc: origin.ssrc,
+            sequence_number: origin.sequence_number,
+            timestamp: origin.timestamp,
+            latch: RemoteAddressLatch::new(negotiated.remote, symmetric_rtp),
+            negotiated,
+            sending: false,
+            talkspurt_pending: true,
+            playing: None,
+            dtmf_sender: TelephoneEventSender::new(),
+            dtmf_receiver: TelephoneEventReceiver::new(),
+            reception: ReceptionStatistics::default(),
+            counters,
+            events: VecDeque::new(),
+            packet: [0; RTP_HEADER_LENGTH + FRAME_SAMPLES],
+        }
+    }
+
+    /// The negotiated codec.
+    pub fn codec(&self) -> Codec {
+        self.negotiated.codec
+    }
+
+    /// Where RTP goes now (SDP address, or the latched source).
+    pub fn destination(&self) -> SocketAddr {
+        self.latch.destination()
+    }
+
+    /// True once [`Self::start_sending`] was called: the driver must then call
+    /// [`Self::on_frame`] every 20 ms.
+    pub fn is_sending(&self) -> bool {
+        self.sending
+    }
+
+    /// Begin the 20 ms frame clock (silence when nothing plays). Idempotent.
+    pub fn start_sending(&mut self) {
+        self.sending = true;
+    }
+
+    /// Play `prompt` from its start, replacing (and reporting as incomplete) the current one.
+    /// Before [`Self::start_sending`] the prompt waits at its first sample.
+    pub fn play(&mut self, id: u64, prompt: Arc<Prompt>) {
+        self.stop_playing();
+        self.playing = Some(Playing {
+            id,
+            prompt,
+            position: 0,
+        });
+    }
+
+    /// Stop the current prompt, if any (`PlayFinished { completed: false }`).
+    pub fn stop_playing(&mut self) {
+        if let Some(playing) = self.playing.take() {
+            self.events.push_back(MediaEvent::PlayFinished {
+                id: playing.id,
+                completed: false,
+            });
+        }
+    }
+
+    /// Queue DTMF behind earlier strings. The caller has checked telephone-event was negotiated.
+    pub fn send_dtmf(&mut self, id: u64, items: Vec<DtmfItem>) {
+        self.dtmf_sender.enqueue(id, items);
+    }
+
+    /// Abandon queued DTMF; a digit on the wire is ended cleanly.
+    pub fn stop_dtmf(&mut self) {
+        let events = &mut self.events;
+        self.dtmf_sender
+            .stop(&mut |job| events.push_back(dtmf_finished(job)));
+    }
+
+    /// Apply a renegotiation (re-INVITE): codec, payload types, direction and address may change;
+    /// SSRC, sequence and timestamp continue.
+    pub fn update(&mut self, negotiated: Negotiated) {
+        self.latch.set_signalled(negotiated.remote);
+        if negotiated.telephone_event_payload_type.is_none() {
+            self.stop_dtmf();
+        }
+        if !negotiated.may_send() {
+            self.talkspurt_pending = true;
+        }
+        self.negotiated = negotiated;
+    }
+
+    /// The next event for the call, if any.
+    pub fn poll_event(&mut self) -> Option<MediaEvent> {
+        self.events.pop_front()
+    }
+
+    /// Advance the clock by frames the driver could not send in time: prompt and DTMF timing
+    /// move on (nothing is sent), so the stream stays in step with real time.
+    pub fn skip_frames(&mut self, frames: u64) {
+        for _ in 0..frames {
+            self.advance_frame();
+        }
+        bump(&self.counters.frames_skipped, frames);
+    }
+
+    /// Produce this 20 ms frame. Returns the packet and its destination, or `None` when nothing
+    /// may be sent (not started, on hold, remote address unspecified).
+    pub fn on_frame(&mut self) -> Option<(SocketAddr, &[u8])> {
+        if !self.sending {
+            return None;
+        }
+        let (frame_timestamp, samples, action) = self.advance_frame();
+        if !self.negotiated.may_send() {
+            return None;
+        }
+        let telephone_event = match action {
+            SenderFrame::Event {
+                marker,
+                timestamp,
+                report,
+            } => self
+                .negotiated
+                .telephone_event_payload_type
+                .map(|payload_type| (payload_type, marker, timestamp, report)),
+            SenderFrame::Audio => None,
+        };
+        let payload = &mut self.packet[RTP_HEADER_LENGTH..];
+        let (header, payload_length) = match telephone_event {
+            Some((payload_type, marker, timestamp, report)) => {
+                payload[..EVENT_BLOCK_LENGTH].copy_from_slice(&report.to_bytes());
+                bump(&self.counters.telephone_event_packets_sent, 1);
+                (
+                    self.header(marker, payload_type, timestamp),
+                    EVENT_BLOCK_LENGTH,
+                )
+            }
+            None => {
+                self.negotiated.codec.encode(&samples, payload);
+                bump(&self.counters.audio_packets_sent, 1);
+                let marker = std::mem::take(&mut self.talkspurt_pending);
+                (
+                    self.header(marker, self.negotiated.codec_payload_type, frame_timestamp),
+                    FRAME_SAMPLES,
+                )
+            }
+        };
+        self.packet[..RTP_HEADER_LENGTH].copy_from_slice(&header.to_bytes());
+        let length = RTP_HEADER_LENGTH + payload_length;
+        self.sequence_number = self.sequence_number.wrapping_add(1);
+        bump(&self.counters.packets_sent, 1);
+        bump(&self.counters.bytes_sent, length as u64);
+        Some((self.latch.destination(), &self.packet[..length]))
+    }
+
+    fn header(&self, marker: bool, payload_type: u8, timestamp: u32) -> RtpHeader {
+        RtpHeader {
+            marker,
+            payload_type,
+            sequence_number: self.sequence_number,
+            timestamp,
+            ssrc: self.ssrc,
+        }
+    }
+
+    /// Move prompt, DTMF and timestamp on by one frame; returns the frame's start timestamp,
+    /// its audio and what the DTMF sender wants in it.
+    fn advance_frame(&mut self) -> (u32, [i16; FRAME_SAMPLES], SenderFrame) {
+        let frame_timestamp = self.timestamp;
+        self.timestamp = self.timestamp.wrapping_add(FRAME_SAMPLES as u32);
+        let mut samples = [0i16; FRAME_SAMPLES];
+        if let Some(playing) = &mut self.playing {
+            let remaining = &playing.prompt.samples()[playing.position..];
+            let count = remaining.len().min(FRAME_SAMPLES);
+            samples[..count].copy_from_slice(&remaining[..count]);
+            playing.position += count;
+            if playing.position == playing.prompt.samples().len() {
+                self.events.push_back(MediaEvent::PlayFinished {
+                    id: playing.id,
+                    completed: true,
+                });
+                self.playing = None;
+            }
+        }
+        let events = &mut self.events;
+        let action = self.dtmf_sender.on_frame(frame_timestamp, &mut |job| {
+            events.push_back(dtmf_finished(job))
+        });
+        (frame_timestamp, samples, action)
+    }
+
+    /// Handle a received datagram: latch, loss accounting and RFC 4733 digits.
+    pub fn on_datagram(&mut self, source: SocketAddr, datagram: &[u8]) {
+        let packet = match rtp::parse(datagram) {
+            Ok(packet) => packet,
+            Err(error) => {
+                tracing::trace!(%source, %error, "ignored non-RTP datagram");
+                bump(&self.counters.invalid_packets_received, 1);
+                return;
+            }
+        };
+        let payload_type = packet.header.payload_type;
+        let is_telephone_event = Some(payload_type) == self.negotiated.telephone_event_payload_type;
+        if !is_telephone_event
+            && payload_type != self.negotiated.codec_payload_type
+            && payload_type != COMFORT_NOISE_PAYLOAD_TYPE
+        {
+            bump(&self.counters.invalid_packets_received, 1);
+            return;
+        }
+        bump(&self.counters.packets_received, 1);
+        bump(&self.counters.bytes_received, datagram.len() as u64);
+        self.latch.observe(source, packet.header.ssrc);
+        self.reception
+            .on_packet(packet.header.ssrc, packet.header.sequence_number);
+        self.counters
+            .packets_lost
+            .store(self.reception.lost(), Ordering::Relaxed);
+        self.counters.packets_out_of_order.store(
+            self.reception.out_of_order + self.reception.duplicates,
+            Ordering::Relaxed,
+        );
+        if is_telephone_event {
+            bump(&self.counters.telephone_event_packets_received, 1);
+            let (events, counters) = (&mut self.events, &self.counters);
+            self.dtmf_receiver
+                .on_packet(&packet.header, packet.payload, &mut |received| {
+                    bump(&counters.dtmf_digits_received, 1);
+                    events.push_back(MediaEvent::Dtmf {
+                        digit: received.digit,
+                    });
+                });
+        }
+    }
+}
+
+fn dtmf_finished(job: JobFinished) -> MediaEvent {
+    MediaEvent::DtmfFinished {
+        id: job.id,
+        completed: job.completed,
+    }
+}
+
+#[cfg(test)]
+mod tests;

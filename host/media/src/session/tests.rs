@@ -1,0 +1,396 @@
+//! Unit tests for [`super::SessionCore`], driven frame by frame with byte-level checks.
+
+use super::*;
+use crate::g711;
+use crate::sdp::Direction;
+use crate::telephone_event::EventReport;
+use crate::telephone_event::sender::parse_digits;
+
+const REMOTE: &str = "192.0.2.50:40000";
+const ORIGIN: StreamOrigin = StreamOrigin {
+    ssrc: 0xCAFE_F00D,
+    sequence_number: 65_534,
+    timestamp: u32::MAX - 300,
+};
+
+fn negotiated(telephone_event: Option<u8>) -> Negotiated {
+    Negotiated {
+        media_index: 0,
+        remote: REMOTE.parse().unwrap(),
+        codec: Codec::Pcmu,
+        codec_payload_type: 0,
+        telephone_event_payload_type: telephone_event,
+        direction: Direction::SendReceive,
+        remote_ptime: None,
+    }
+}
+
+fn core() -> SessionCore {
+    SessionCore::new(
+        negotiated(Some(101)),
+        true,
+        ORIGIN,
+        Arc::new(MediaCounters::default()),
+    )
+}
+
+/// (destination, header, payload) of the next frame.
+fn frame(core: &mut SessionCore) -> Option<(SocketAddr, RtpHeader, Vec<u8>)> {
+    core.on_frame().map(|(destination, bytes)| {
+        let packet = rtp::parse(bytes).expect("core sends valid RTP");
+        (destination, packet.header, packet.payload.to_vec())
+    })
+}
+
+fn events(core: &mut SessionCore) -> Vec<MediaEvent> {
+    std::iter::from_fn(|| core.poll_event()).collect()
+}
+
+#[test]
+fn nothing_is_sent_before_start_then_silence_with_continuous_numbering() {
+    let mut core = core();
+    assert!(frame(&mut core).is_none());
+    assert!(!core.is_sending());
+    core.start_sending();
+    let packets: Vec<_> = (0..4).map(|_| frame(&mut core).unwrap()).collect();
+    for (index, (destination, header, payload)) in packets.iter().enumerate() {
+        assert_eq!(*destination, REMOTE.parse().unwrap());
+        assert_eq!(header.ssrc, ORIGIN.ssrc);
+        assert_eq!(header.payload_type, 0);
+        assert_eq!(
+            header.marker,
+            index == 0,
+            "marker starts the talkspurt only"
+        );
+        assert_eq!(
+            header.sequence_number,
+            ORIGIN.sequence_number.wrapping_add(index as u16)
+        );
+        assert_eq!(
+            header.timestamp,
+            ORIGIN.timestamp.wrapping_add(160 * index as u32)
+        );
+        assert_eq!(payload.as_slice(), &[g711::ULAW_SILENCE; 160]);
+    }
+    let stats = core.counters.snapshot();
+    assert_eq!(
+        (
+            stats.packets_sent,
+            stats.audio_packets_sent,
+            stats.bytes_sent
+        ),
+        (4, 4, 4 * 172)
+    );
+}
+
+#[test]
+fn prompts_play_in_order_and_report_completion() {
+    let mut core = core();
+    core.start_sending();
+    let samples: Vec<i16> = (0..400).map(|n| (n * 70 - 14_000) as i16).collect();
+    core.play(1, Arc::new(Prompt::from_samples(samples.clone())));
+    let mut decoded = Vec::new();
+    for _ in 0..3 {
+        let (_, _, payload) = frame(&mut core).unwrap();
+        decoded.extend(payload.iter().map(|&code| g711::ulaw_to_linear(code)));
+    }
+    let expected: Vec<i16> = samples
+        .iter()
+        .map(|&s| g711::ulaw_to_linear(g711::linear_to_ulaw(s)))
+        .collect();
+    assert_eq!(&decoded[..400], expected.as_slice());
+    assert!(
+        decoded[400..].iter().all(|&s| s == 0),
+        "the last frame is padded with silence"
+    );
+    assert_eq!(
+        events(&mut core),
+        vec![MediaEvent::PlayFinished {
+            id: 1,
+            completed: true
+        }]
+    );
+    // Replacing and stopping report incomplete plays.
+    core.play(2, Arc::new(Prompt::from_samples(vec![1000; 1000])));
+    frame(&mut core);
+    core.play(3, Arc::new(Prompt::from_samples(vec![1000; 1000])));
+    core.stop_playing();
+    core.stop_playing();
+    assert_eq!(
+        events(&mut core),
+        vec![
+            MediaEvent::PlayFinished {
+                id: 2,
+                completed: false
+            },
+            MediaEvent::PlayFinished {
+                id: 3,
+                completed: false
+            }
+        ]
+    );
+}
+
+#[test]
+fn an_empty_prompt_finishes_on_the_next_frame() {
+    let mut core = core();
+    core.play(9, Arc::new(Prompt::from_samples(Vec::new())));
+    assert!(frame(&mut core).is_none());
+    assert!(
+        events(&mut core).is_empty(),
+        "frames only run once sending started"
+    );
+    core.start_sending();
+    frame(&mut core);
+    assert_eq!(
+        events(&mut core),
+        vec![MediaEvent::PlayFinished {
+            id: 9,
+            completed: true
+        }]
+    );
+}
+
+#[test]
+fn dtmf_shares_sequence_and_timestamp_space_with_audio() {
+    let mut core = core();
+    core.start_sending();
+    let (_, first_audio, _) = frame(&mut core).unwrap();
+    core.send_dtmf(5, parse_digits("7").unwrap());
+    let packets: Vec<_> = (0..9).map(|_| frame(&mut core).unwrap().1).collect();
+    let event_start = first_audio.timestamp.wrapping_add(160);
+    for (index, header) in packets.iter().enumerate() {
+        assert_eq!(
+            header.sequence_number,
+            first_audio.sequence_number.wrapping_add(index as u16 + 1)
+        );
+        if index < 7 {
+            assert_eq!(header.payload_type, 101);
+            assert_eq!(
+                header.timestamp, event_start,
+                "every event packet carries the start timestamp"
+            );
+            assert_eq!(header.marker, index == 0);
+        } else {
+            assert_eq!(header.payload_type, 0);
+            assert_eq!(
+                header.timestamp,
+                event_start.wrapping_add(160 * index as u32),
+                "audio resumes on the clock"
+            );
+            assert!(!header.marker);
+        }
+    }
+    assert_eq!(
+        events(&mut core),
+        vec![MediaEvent::DtmfFinished {
+            id: 5,
+            completed: true
+        }]
+    );
+    assert_eq!(core.counters.snapshot().telephone_event_packets_sent, 7);
+}
+
+#[test]
+fn dtmf_payloads_grow_and_end_three_times() {
+    let mut core = core();
+    core.start_sending();
+    core.send_dtmf(1, parse_digits("#").unwrap());
+    let reports: Vec<EventReport> = (0..7)
+        .map(|_| {
+            let (_, _, payload) = frame(&mut core).unwrap();
+            EventReport::from_bytes([payload[0], payload[1], payload[2], payload[3]])
+        })
+        .collect();
+    let durations: Vec<u16> = reports.iter().map(|r| r.duration).collect();
+    assert_eq!(durations, vec![160, 320, 480, 640, 800, 800, 800]);
+    assert_eq!(reports.iter().filter(|r| r.end).count(), 3);
+    assert!(reports.iter().all(|r| r.event == 11 && r.volume == 10));
+}
+
+#[test]
+fn hold_stops_sending_but_not_the_clock() {
+    let mut core = core();
+    core.start_sending();
+    let (_, before, _) = frame(&mut core).unwrap();
+    core.update(Negotiated {
+        direction: Direction::ReceiveOnly,
+        ..negotiated(Some(101))
+    });
+    assert!(frame(&mut core).is_none());
+    assert!(frame(&mut core).is_none());
+    core.update(negotiated(Some(101)));
+    let (_, after, _) = frame(&mut core).unwrap();
+    assert_eq!(
+        after.sequence_number,
+        before.sequence_number.wrapping_add(1),
+        "no packets were sent on hold"
+    );
+    assert_eq!(
+        after.timestamp,
+        before.timestamp.wrapping_add(3 * 160),
+        "time went on"
+    );
+    assert!(after.marker, "a new talkspurt starts after hold");
+    // c=0.0.0.0 hold behaves the same.
+    core.update(Negotiated {
+        remote: "0.0.0.0:40000".parse().unwrap(),
+        ..negotiated(Some(101))
+    });
+    assert!(frame(&mut core).is_none());
+}
+
+#[test]
+fn skipped_frames_advance_prompts_and_timestamps() {
+    let mut core = core();
+    core.start_sending();
+    let (_, first, _) = frame(&mut core).unwrap();
+    core.play(4, Arc::new(Prompt::from_samples(vec![500; 480])));
+    core.skip_frames(2);
+    let (_, next, payload) = frame(&mut core).unwrap();
+    assert_eq!(next.timestamp, first.timestamp.wrapping_add(3 * 160));
+    assert_eq!(next.sequence_number, first.sequence_number.wrapping_add(1));
+    assert_eq!(payload[0], g711::linear_to_ulaw(500));
+    assert_eq!(
+        events(&mut core),
+        vec![MediaEvent::PlayFinished {
+            id: 4,
+            completed: true
+        }]
+    );
+    assert_eq!(core.counters.snapshot().frames_skipped, 2);
+}
+
+fn event_datagram(
+    sequence: u16,
+    timestamp: u32,
+    marker: bool,
+    report: EventReport,
+    ssrc: u32,
+) -> Vec<u8> {
+    let header = RtpHeader {
+        marker,
+        payload_type: 101,
+        sequence_number: sequence,
+        timestamp,
+        ssrc,
+    };
+    let mut datagram = header.to_bytes().to_vec();
+    datagram.extend_from_slice(&report.to_bytes());
+    datagram
+}
+
+#[test]
+fn received_telephone_events_become_one_dtmf_event_per_digit() {
+    let mut core = core();
+    let source: SocketAddr = REMOTE.parse().unwrap();
+    let mut sequence = 100;
+    for (digit_index, event) in [1u8, 1, 10].into_iter().enumerate() {
+        let timestamp = 8000 * digit_index as u32;
+        for (step, end) in [(1u16, false), (2, false), (3, true), (3, true), (3, true)] {
+            let report = EventReport {
+                event,
+                end,
+                volume: 10,
+                duration: 160 * step,
+            };
+            core.on_datagram(
+                source,
+                &event_datagram(sequence, timestamp, step == 1 && !end, report, 77),
+            );
+            sequence += 1;
+        }
+    }
+    assert_eq!(
+        events(&mut core),
+        vec![
+            MediaEvent::Dtmf { digit: '1' },
+            MediaEvent::Dtmf { digit: '1' },
+            MediaEvent::Dtmf { digit: '*' }
+        ]
+    );
+    let stats = core.counters.snapshot();
+    assert_eq!(
+        (
+            stats.packets_received,
+            stats.telephone_event_packets_received,
+            stats.dtmf_digits_received
+        ),
+        (15, 15, 3)
+    );
+    assert_eq!(stats.packets_lost, 0);
+}
+
+#[test]
+fn garbage_and_unnegotiated_payload_types_are_counted_and_ignored() {
+    let mut core = core();
+    let stranger: SocketAddr = "198.51.100.7:1234".parse().unwrap();
+    core.on_datagram(stranger, b"hello");
+    let video = RtpHeader {
+        marker: false,
+        payload_type: 96,
+        sequence_number: 1,
+        timestamp: 0,
+        ssrc: 5,
+    };
+    for _ in 0..5 {
+        core.on_datagram(stranger, &video.to_bytes());
+    }
+    assert_eq!(
+        core.destination(),
+        REMOTE.parse().unwrap(),
+        "unnegotiated payload types never latch"
+    );
+    let stats = core.counters.snapshot();
+    assert_eq!(
+        (stats.invalid_packets_received, stats.packets_received),
+        (6, 0)
+    );
+}
+
+#[test]
+fn audio_from_a_new_source_moves_the_stream_after_three_packets() {
+    let mut core = core();
+    core.start_sending();
+    let nat: SocketAddr = "203.0.113.80:50000".parse().unwrap();
+    for sequence in 0..3u16 {
+        assert_eq!(frame(&mut core).unwrap().0, REMOTE.parse().unwrap());
+        let header = RtpHeader {
+            marker: false,
+            payload_type: 0,
+            sequence_number: sequence,
+            timestamp: 160 * u32::from(sequence),
+            ssrc: 3,
+        };
+        let mut datagram = header.to_bytes().to_vec();
+        datagram.extend_from_slice(&[0xFF; 160]);
+        core.on_datagram(nat, &datagram);
+    }
+    assert_eq!(frame(&mut core).unwrap().0, nat);
+}
+
+#[test]
+fn renegotiation_can_change_codec_and_drop_telephone_event() {
+    let mut core = core();
+    core.start_sending();
+    core.send_dtmf(8, parse_digits("123").unwrap());
+    let (_, first, _) = frame(&mut core).unwrap();
+    assert_eq!(first.payload_type, 101);
+    core.update(Negotiated {
+        codec: Codec::Pcma,
+        codec_payload_type: 8,
+        ..negotiated(None)
+    });
+    assert_eq!(
+        events(&mut core),
+        vec![MediaEvent::DtmfFinished {
+            id: 8,
+            completed: false
+        }]
+    );
+    let (_, next, payload) = frame(&mut core).unwrap();
+    assert_eq!((next.payload_type, next.ssrc), (8, ORIGIN.ssrc));
+    assert_eq!(next.sequence_number, first.sequence_number.wrapping_add(1));
+    assert_eq!(payload[0], g711::ALAW_SILENCE);
+    assert_eq!(core.codec(), Codec::Pcma);
+}
