@@ -1,0 +1,103 @@
+//! Requests the caller sends inside an existing call's dialog: BYE, INFO and
+//! re-INVITE. (CANCEL and ACK never get here: rsipstack matches them to the
+//! INVITE transaction; OPTIONS is answered by the endpoint.)
+//!
+//! RFC 3261 §15.1.2 (BYE: 200, and 487 to a pending INVITE), §14.2
+//! (re-INVITE: 500 + Retry-After while another INVITE is pending), §12.2.2
+//! (481 once the dialog is gone), RFC 6086 (INFO).
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use rsipstack::sip::{Header, Method};
+use rsipstack::transaction::transaction::Transaction;
+use tracing::{debug, warn};
+
+use super::invite::run_reinvite;
+use super::{CallEvent, CallShared, EndCause, Phase};
+use crate::message::{ResponseSpec, check_offer, content_type};
+
+/// Handle one in-dialog request of the call. Owns the transaction.
+pub(crate) async fn handle(shared: Arc<CallShared>, transaction: Transaction) {
+    match transaction.original.method {
+        Method::Bye => bye(&shared, transaction).await,
+        Method::Info => info(&shared, transaction).await,
+        Method::Invite => reinvite(shared, transaction).await,
+        _ => reply(&shared, transaction, ResponseSpec::new(405).allow()).await,
+    }
+}
+
+async fn reply(shared: &CallShared, mut transaction: Transaction, spec: ResponseSpec<'_>) {
+    let response = shared.response(&transaction.original, spec);
+    if let Err(error) = transaction.respond(response).await {
+        warn!(call_id = %shared.call_id, %error, "could not answer an in-dialog request");
+    }
+}
+
+fn does_not_exist() -> ResponseSpec<'static> {
+    ResponseSpec::new(481)
+}
+
+/// A 500 telling the client to retry after 0–10 s (RFC 3261 §14.2).
+fn retry_later() -> ResponseSpec<'static> {
+    let seconds: u32 = rand::random_range(0..=10);
+    ResponseSpec::new(500).header(Header::RetryAfter(seconds.to_string().into()))
+}
+
+async fn bye(shared: &CallShared, transaction: Transaction) {
+    let phase = shared.current();
+    match phase {
+        Phase::Ended(_) => return reply(shared, transaction, does_not_exist()).await,
+        Phase::Incoming { .. } => {
+            // A BYE on the early dialog: the INVITE still needs its final
+            // response (§15.1.2 recommends 487).
+            let terminated = shared.response(&shared.invite, ResponseSpec::new(487));
+            let ended = shared.advance(
+                "end",
+                |p| {
+                    matches!(p, Phase::Incoming { .. }).then_some(Phase::Ended(EndCause::RemoteBye))
+                },
+                Some(terminated),
+                Some(CallEvent::Bye),
+            );
+            if ended.is_err() {
+                shared.end(EndCause::RemoteBye, Some(CallEvent::Bye));
+            }
+        }
+        Phase::Answering | Phase::Confirmed => {
+            shared.end(EndCause::RemoteBye, Some(CallEvent::Bye));
+        }
+    }
+    debug!(call_id = %shared.call_id, "caller hung up");
+    reply(shared, transaction, ResponseSpec::new(200)).await;
+}
+
+async fn info(shared: &CallShared, transaction: Transaction) {
+    if matches!(shared.current(), Phase::Ended(_)) {
+        return reply(shared, transaction, does_not_exist()).await;
+    }
+    let event = CallEvent::Info {
+        content_type: content_type(&transaction.original).unwrap_or_default(),
+        body: String::from_utf8_lossy(&transaction.original.body).into_owned(),
+    };
+    reply(shared, transaction, ResponseSpec::new(200)).await;
+    if shared.emit(event).is_err() {
+        debug!(call_id = %shared.call_id, "INFO not reported: event queue full");
+    }
+}
+
+async fn reinvite(shared: Arc<CallShared>, transaction: Transaction) {
+    match shared.current() {
+        Phase::Ended(_) => return reply(&shared, transaction, does_not_exist()).await,
+        Phase::Incoming { .. } => return reply(&shared, transaction, retry_later()).await,
+        Phase::Answering | Phase::Confirmed => {}
+    }
+    if shared.reinvite_pending.swap(true, Ordering::AcqRel) {
+        return reply(&shared, transaction, retry_later()).await;
+    }
+    if let Some(refusal) = check_offer(&transaction.original) {
+        shared.reinvite_pending.store(false, Ordering::Release);
+        return reply(&shared, transaction, refusal).await;
+    }
+    run_reinvite(shared, transaction).await;
+}

@@ -1,0 +1,488 @@
+//! The SIP endpoint: listeners, rsipstack's transaction layer, and the
+//! dispatcher that turns server transactions into calls and answers.
+//!
+//! What lives here: [`SipEndpoint`] (bind, drain, shutdown), the shared
+//! [`EndpointContext`] (configuration, dialog table, rsipstack endpoint), and
+//! the dispatcher task. The dispatcher never waits on the server or the
+//! network: new calls go into a bounded queue with `try_send` (full → 503 +
+//! Retry-After), and every answer is sent from its own task, so a slow
+//! server consumer cannot stall SIP for other calls.
+//!
+//! Depends on rsipstack (transport layer, endpoint, transactions) and on the
+//! sibling modules. RFC 3261 §8.2 (UAS request processing), §11.2 (OPTIONS),
+//! §12.2.2 (481 for unknown dialogs), §21.5.4 (503 + Retry-After).
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use rsipstack::EndpointBuilder;
+use rsipstack::sip::prelude::{HeadersExt, ToTypedHeader};
+use rsipstack::sip::{Header, Method, Request};
+use rsipstack::transaction::endpoint::{EndpointInnerRef, EndpointOption};
+use rsipstack::transaction::transaction::Transaction;
+use rsipstack::transport::channel::ChannelConnection;
+use rsipstack::transport::udp::UdpConnection;
+use rsipstack::transport::{SipAddr, SipConnection, TransportLayer};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::{Instrument, debug, warn};
+
+use crate::call::in_dialog;
+use crate::call::invite::run_invite;
+use crate::call::{CallShared, IncomingCall, ServerCall};
+use crate::dialog::{Dialog, DialogKey};
+use crate::message::{
+    ResponseSpec, check_offer, header_list, response, sdp_body, to_tag, uri_text,
+};
+use crate::tcp::{StreamContext, accept_loop};
+use crate::udp::FilteredUdpSocket;
+use crate::validate::Inspector;
+use crate::wire::percent_decode;
+use crate::{SipConfig, SipError, Transport};
+
+/// What the endpoint's tasks and calls share.
+pub(crate) struct EndpointContext {
+    pub stack: EndpointInnerRef,
+    pub config: SipConfig,
+    /// Cancelled by [`SipEndpoint::shutdown`]; parent of every task's token.
+    pub shutdown: CancellationToken,
+    accepting: AtomicBool,
+    /// Live dialogs. An entry is removed when its call ends (`CallShared::end`).
+    dialogs: Mutex<HashMap<DialogKey, Arc<CallShared>>>,
+    /// Our UDP address as advertised in Contact and Via.
+    udp_contact: Option<SocketAddr>,
+}
+
+impl EndpointContext {
+    fn lock_dialogs(&self) -> std::sync::MutexGuard<'_, HashMap<DialogKey, Arc<CallShared>>> {
+        self.dialogs
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn forget_dialog(&self, key: &DialogKey) {
+        self.lock_dialogs().remove(key);
+    }
+
+    /// How many calls are live (for draining).
+    fn live_calls(&self) -> usize {
+        self.lock_dialogs().len()
+    }
+}
+
+/// A bound SIP endpoint (UAS). Dropping it stops the listeners like
+/// [`SipEndpoint::shutdown`], without waiting.
+pub struct SipEndpoint {
+    context: Arc<EndpointContext>,
+    local_addr: SocketAddr,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for SipEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SipEndpoint")
+            .field("local_addr", &self.local_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SipEndpoint {
+    /// Bind the listeners and start the stack. New calls arrive on the
+    /// receiver; when it is full, new INVITEs are answered 503 with
+    /// Retry-After. With port 0 and both transports, UDP and TCP get the same
+    /// (free) port.
+    pub async fn bind(
+        config: SipConfig,
+    ) -> Result<(SipEndpoint, mpsc::Receiver<IncomingCall>), SipError> {
+        config.check()?;
+        let (udp, tcp, local_addr) = bind_sockets(&config).await?;
+        let shutdown = CancellationToken::new();
+        let inspector = Inspector::new(&config.user_agent);
+        let transport_layer = TransportLayer::new(shutdown.child_token());
+        let mut tasks = Vec::new();
+
+        let mut udp_contact = None;
+        if let Some(socket) = udp {
+            let bound = socket.local_addr().map_err(SipError::stack)?;
+            udp_contact = Some(SipConnection::resolve_bind_address(bound));
+            let filtered = Arc::new(FilteredUdpSocket::new(socket, inspector.clone()));
+            let connection =
+                UdpConnection::from_socket(filtered, None, Some(shutdown.child_token()))
+                    .await
+                    .map_err(SipError::stack)?;
+            transport_layer.add_transport(connection.into());
+        }
+
+        let mut injector = None;
+        if tcp.is_some() {
+            let (inject, injected) = mpsc::unbounded_channel();
+            let (outgoing, mut unused) = mpsc::unbounded_channel();
+            // Nothing is ever addressed to the injector itself: its address
+            // is the unspecified 0.0.0.0:0.
+            let address = SipAddr {
+                r#type: Some(rsipstack::sip::Transport::Tcp),
+                addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0).into(),
+            };
+            let channel = ChannelConnection::create_connection(injected, outgoing, address, None)
+                .await
+                .map_err(SipError::stack)?;
+            transport_layer.add_connection(channel.into());
+            tasks.push(tokio::spawn(async move {
+                while unused.recv().await.is_some() {
+                    debug!("message addressed to the TCP injector dropped");
+                }
+            }));
+            injector = Some(inject);
+        }
+
+        let timers = &config.timers;
+        let option = EndpointOption {
+            t1: timers.t1,
+            t2: timers.t2,
+            t4: timers.t4,
+            t1x64: timers.t1 * 64,
+            ..EndpointOption::default()
+        };
+        let stack = EndpointBuilder::new()
+            .with_user_agent(&config.user_agent)
+            .with_transport_layer(transport_layer)
+            .with_cancel_token(shutdown.child_token())
+            .with_option(option)
+            .build();
+        let transactions = stack.incoming_transactions().map_err(SipError::stack)?;
+        let (calls, incoming) = mpsc::channel(config.incoming_call_queue);
+        let partial_timeout = config.timers.t1 * 64;
+        let context = Arc::new(EndpointContext {
+            stack: stack.inner.clone(),
+            config,
+            shutdown: shutdown.clone(),
+            accepting: AtomicBool::new(true),
+            dialogs: Mutex::new(HashMap::new()),
+            udp_contact,
+        });
+
+        let inner = stack.inner.clone();
+        tasks.push(tokio::spawn(async move {
+            if let Err(error) = inner.serve().await {
+                warn!(%error, "SIP stack stopped");
+            }
+        }));
+        if let (Some(listener), Some(injector)) = (tcp, injector) {
+            let streams = StreamContext {
+                inspector,
+                injector,
+                shutdown: shutdown.clone(),
+                partial_timeout,
+            };
+            tasks.push(tokio::spawn(accept_loop(listener, streams)));
+        }
+        tasks.push(tokio::spawn(dispatch(context.clone(), transactions, calls)));
+        Ok((
+            SipEndpoint {
+                context,
+                local_addr,
+                tasks,
+            },
+            incoming,
+        ))
+    }
+
+    /// The bound address (port 0 resolved).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Stop accepting new calls: new INVITEs get 503 with Retry-After; calls
+    /// in progress continue. For graceful drain.
+    pub fn stop_accepting(&self) {
+        self.context.accepting.store(false, Ordering::Release);
+    }
+
+    /// How many calls are in progress (answered or not).
+    pub fn active_calls(&self) -> usize {
+        self.context.live_calls()
+    }
+
+    /// Stop everything: listeners close, calls still in progress end with
+    /// [`crate::CallEvent::Ended`] (no BYE is sent; drain first to end them
+    /// cleanly). Resolves when the endpoint's tasks have stopped.
+    pub async fn shutdown(mut self) {
+        self.context.accepting.store(false, Ordering::Release);
+        self.context.shutdown.cancel();
+        for task in self.tasks.drain(..) {
+            if tokio::time::timeout(std::time::Duration::from_secs(2), task)
+                .await
+                .is_err()
+            {
+                warn!("a SIP task did not stop within 2 s");
+            }
+        }
+        self.context.lock_dialogs().clear();
+    }
+}
+
+impl Drop for SipEndpoint {
+    fn drop(&mut self) {
+        self.context.shutdown.cancel();
+    }
+}
+
+/// Bind UDP and TCP on the configured address; with port 0 both get the same
+/// port (retrying when the UDP port is taken for TCP).
+async fn bind_sockets(
+    config: &SipConfig,
+) -> Result<(Option<UdpSocket>, Option<TcpListener>, SocketAddr), SipError> {
+    let attempts = if config.listen.port() == 0 && config.udp && config.tcp {
+        16
+    } else {
+        1
+    };
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let udp = if config.udp {
+            let socket = UdpSocket::bind(config.listen)
+                .await
+                .map_err(|source| SipError::Bind {
+                    transport: Transport::Udp,
+                    address: config.listen,
+                    source,
+                })?;
+            Some(socket)
+        } else {
+            None
+        };
+        let port = match &udp {
+            Some(socket) => socket.local_addr().map_err(SipError::stack)?.port(),
+            None => config.listen.port(),
+        };
+        let address = SocketAddr::new(config.listen.ip(), port);
+        if !config.tcp {
+            return Ok((udp, None, address));
+        }
+        match TcpListener::bind(address).await {
+            Ok(listener) => {
+                let address = listener.local_addr().map_err(SipError::stack)?;
+                return Ok((udp, Some(listener), address));
+            }
+            Err(_) if attempt < attempts => continue,
+            Err(source) => {
+                return Err(SipError::Bind {
+                    transport: Transport::Tcp,
+                    address,
+                    source,
+                });
+            }
+        }
+    }
+}
+
+/// Route every new server transaction until shutdown.
+async fn dispatch(
+    context: Arc<EndpointContext>,
+    mut transactions: rsipstack::transaction::TransactionReceiver,
+    calls: mpsc::Sender<IncomingCall>,
+) {
+    loop {
+        let transaction = tokio::select! {
+            biased;
+            () = context.shutdown.cancelled() => return,
+            transaction = transactions.recv() => match transaction {
+                Some(transaction) => transaction,
+                None => return,
+            },
+        };
+        route(&context, &calls, transaction);
+    }
+}
+
+fn route(
+    context: &Arc<EndpointContext>,
+    calls: &mpsc::Sender<IncomingCall>,
+    transaction: Transaction,
+) {
+    let method = transaction.original.method;
+    let in_dialog = to_tag(&transaction.original).is_some();
+    match method {
+        Method::Invite if !in_dialog => new_call(context, calls, transaction),
+        Method::Options => {
+            let spec = ResponseSpec::new(200)
+                .allow()
+                .header(Header::Accept("application/sdp".into()))
+                .header(Header::AcceptEncoding("identity".into()))
+                .header(Header::AcceptLanguage("en".into()));
+            tokio::spawn(answer(context.clone(), transaction, spec));
+        }
+        // rsipstack matches these to their INVITE transaction; strays need
+        // no answer (an ACK never gets one).
+        Method::Ack | Method::Cancel => {}
+        Method::Bye | Method::Info | Method::Invite => {
+            let call = DialogKey::of_request(&transaction.original)
+                .and_then(|key| context.lock_dialogs().get(&key).cloned());
+            match call {
+                Some(call) => {
+                    let span = call.span.clone();
+                    tokio::spawn(in_dialog::handle(call, transaction).instrument(span));
+                }
+                None => {
+                    tokio::spawn(answer(context.clone(), transaction, ResponseSpec::new(481)));
+                }
+            }
+        }
+        _ => {
+            tokio::spawn(answer(
+                context.clone(),
+                transaction,
+                ResponseSpec::new(405).allow(),
+            ));
+        }
+    }
+}
+
+/// 503 with Retry-After: not taking calls now.
+fn unavailable(context: &EndpointContext) -> ResponseSpec<'static> {
+    let seconds = context.config.retry_after_seconds.to_string();
+    ResponseSpec::new(503).header(Header::RetryAfter(seconds.into()))
+}
+
+/// Answer a transaction that belongs to no call, and for an INVITE keep the
+/// transaction running until its ACK or Timer H (RFC 3261 §17.2.1).
+async fn answer(
+    context: Arc<EndpointContext>,
+    mut transaction: Transaction,
+    spec: ResponseSpec<'_>,
+) {
+    let tag = crate::random_token(10);
+    let reply = response(
+        &transaction.original,
+        spec.tag(&tag),
+        &context.config.user_agent,
+    );
+    if let Err(error) = transaction.respond(reply).await {
+        debug!(%error, "could not answer a request");
+        return;
+    }
+    if transaction.original.method == Method::Invite {
+        loop {
+            tokio::select! {
+                () = context.shutdown.cancelled() => return,
+                message = transaction.receive() => if message.is_none() { return },
+            }
+        }
+    }
+}
+
+/// A dialog-creating INVITE: queue it for the server as an [`IncomingCall`].
+fn new_call(
+    context: &Arc<EndpointContext>,
+    calls: &mpsc::Sender<IncomingCall>,
+    transaction: Transaction,
+) {
+    if !context.accepting.load(Ordering::Acquire) {
+        tokio::spawn(answer(context.clone(), transaction, unavailable(context)));
+        return;
+    }
+    if let Some(refusal) = check_offer(&transaction.original) {
+        tokio::spawn(answer(context.clone(), transaction, refusal));
+        return;
+    }
+    let connection = transaction.connection.clone();
+    let transport = match connection.as_ref().map(SipConnection::transport) {
+        Some(rsipstack::sip::Transport::Tcp) => Transport::Tcp,
+        _ => Transport::Udp,
+    };
+    let unspecified = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
+    let remote = connection
+        .as_ref()
+        .and_then(|c| c.get_remote_addr())
+        .and_then(|address| address.get_socketaddr().ok())
+        .unwrap_or(unspecified);
+    let (flow, local_addr) = match (transport, &connection) {
+        (Transport::Tcp, Some(flow)) => {
+            let local = flow.get_addr().get_socketaddr().unwrap_or(unspecified);
+            (Some(flow.clone()), local)
+        }
+        _ => (None, context.udp_contact.unwrap_or(unspecified)),
+    };
+    let local_tag = crate::random_token(10);
+    let request = &transaction.original;
+    let dialog = match Dialog::new(request, &local_tag, transport, flow, local_addr) {
+        Ok(dialog) => dialog,
+        Err(phrase) => {
+            let mut spec = ResponseSpec::new(400);
+            spec.reason = Some(phrase);
+            tokio::spawn(answer(context.clone(), transaction, spec));
+            return;
+        }
+    };
+    let key = dialog.key.clone();
+    let (events, event_receiver) = mpsc::channel(context.config.call_event_queue);
+    let shared = Arc::new(CallShared::new(
+        context.clone(),
+        request.clone(),
+        transaction.tu_sender.clone(),
+        dialog,
+        events,
+    ));
+    let incoming = IncomingCall {
+        call_id: key.call_id.clone(),
+        from: party_uri(request, true),
+        to: party_uri(request, false),
+        request_uri: uri_text(&request.uri),
+        service: request.uri.user().map(percent_decode).unwrap_or_default(),
+        remote,
+        transport,
+        offer_sdp: sdp_body(request),
+        headers: header_list(request),
+        call: ServerCall::new(shared.clone()),
+        events: event_receiver,
+    };
+    context.lock_dialogs().insert(key.clone(), shared.clone());
+    match calls.try_send(incoming) {
+        Ok(()) => {
+            debug!(call_id = %key.call_id, %remote, "new call queued");
+            let span = shared.span.clone();
+            tokio::spawn(run_invite(shared, transaction).instrument(span));
+        }
+        Err(refused) => {
+            // Queue full (or the server is gone): overload answer.
+            let incoming = refused.into_inner();
+            incoming.call.disarm();
+            context.forget_dialog(&key);
+            warn!(call_id = %key.call_id, "incoming call queue full; answering 503");
+            tokio::spawn(answer(context.clone(), transaction, unavailable(context)));
+        }
+    }
+}
+
+/// The From (`from == true`) or To URI of a request.
+fn party_uri(request: &Request, from: bool) -> String {
+    let typed = if from {
+        request
+            .from_header()
+            .ok()
+            .and_then(|h| h.typed().ok())
+            .map(|t| t.uri)
+    } else {
+        request
+            .to_header()
+            .ok()
+            .and_then(|h| h.typed().ok())
+            .map(|t| t.uri)
+    };
+    match typed {
+        Some(uri) => uri_text(&uri),
+        None if from => request
+            .from_header()
+            .map(|h| h.value().to_string())
+            .unwrap_or_default(),
+        None => request
+            .to_header()
+            .map(|h| h.value().to_string())
+            .unwrap_or_default(),
+    }
+}
