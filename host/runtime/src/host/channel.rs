@@ -1,0 +1,141 @@
+//! `callhost:call/channel`: the `channel` resource. A handle is a
+//! `ResourceTable` entry holding the call's [`CallPort`].
+
+use std::time::Duration;
+
+use wasmtime::component::Resource;
+
+use crate::bindings::callhost::call::channel as wit;
+use crate::bindings::callhost::call::types::{CallCause, CallError, CallState};
+use crate::port::{CallCommand, CallPort};
+use crate::store::CallView;
+
+/// The host side of a `channel` handle: the port of the call it names.
+#[derive(Debug)]
+pub struct ChannelHandle {
+    port: CallPort,
+}
+
+impl ChannelHandle {
+    pub(crate) fn new(port: CallPort) -> Self {
+        ChannelHandle { port }
+    }
+
+    pub(crate) fn port(&self) -> &CallPort {
+        &self.port
+    }
+}
+
+impl CallView<'_> {
+    /// The port behind a guest's channel handle; an unknown handle traps.
+    pub(crate) fn port(&self, channel: &Resource<ChannelHandle>) -> wasmtime::Result<&CallPort> {
+        Ok(self.table.get(channel)?.port())
+    }
+}
+
+impl wit::Host for CallView<'_> {}
+
+impl wit::HostChannel for CallView<'_> {
+    async fn state(&mut self, channel: Resource<ChannelHandle>) -> wasmtime::Result<CallState> {
+        Ok(self.port(&channel)?.snapshot.borrow().state.into())
+    }
+
+    async fn cause(&mut self, channel: Resource<ChannelHandle>) -> wasmtime::Result<Option<CallCause>> {
+        Ok(self.port(&channel)?.snapshot.borrow().cause.map(Into::into))
+    }
+
+    async fn raw_cause(&mut self, channel: Resource<ChannelHandle>) -> wasmtime::Result<Option<u16>> {
+        Ok(self.port(&channel)?.snapshot.borrow().raw_cause)
+    }
+
+    async fn details(&mut self, channel: Resource<ChannelHandle>) -> wasmtime::Result<wit::CallDetails> {
+        let details = &self.port(&channel)?.details;
+        Ok(wit::CallDetails {
+            sip_call_id: details.sip_call_id.clone(),
+            call_from: details.call_from.clone(),
+            call_to: details.call_to.clone(),
+            request_uri: details.request_uri.clone(),
+            service: details.service.clone(),
+            remote_address: details.remote_address.clone(),
+        })
+    }
+
+    async fn ring(&mut self, channel: Resource<ChannelHandle>, seconds: u32) -> wasmtime::Result<Result<(), CallError>> {
+        let port = self.port(&channel)?;
+        Ok(port.request(|reply| CallCommand::Ring { seconds, reply }).await.map_err(Into::into))
+    }
+
+    async fn answer(&mut self, channel: Resource<ChannelHandle>) -> wasmtime::Result<Result<(), CallError>> {
+        let port = self.port(&channel)?;
+        Ok(port.request(|reply| CallCommand::Answer { reply }).await.map_err(Into::into))
+    }
+
+    async fn reject(&mut self, channel: Resource<ChannelHandle>, cause: CallCause) -> wasmtime::Result<Result<(), CallError>> {
+        let port = self.port(&channel)?;
+        let cause = cause.into();
+        Ok(port.request(|reply| CallCommand::Reject { cause, reply }).await.map_err(Into::into))
+    }
+
+    async fn hang_up(&mut self, channel: Resource<ChannelHandle>) -> wasmtime::Result<Result<CallState, CallError>> {
+        let port = self.port(&channel)?;
+        Ok(port.request(|reply| CallCommand::HangUp { reply }).await.map(Into::into).map_err(Into::into))
+    }
+
+    async fn wait_for_idle(
+        &mut self,
+        channel: Resource<ChannelHandle>,
+        seconds_timeout: Option<u32>,
+    ) -> wasmtime::Result<Result<CallState, CallError>> {
+        let port = self.port(&channel)?;
+        let timeout = seconds_timeout.map(|seconds| Duration::from_secs(seconds.into()));
+        Ok(port.request(|reply| CallCommand::WaitForIdle { timeout, reply }).await.map(Into::into).map_err(Into::into))
+    }
+
+    async fn drop(&mut self, channel: Resource<ChannelHandle>) -> wasmtime::Result<()> {
+        self.table.delete(channel)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::callhost::call::channel::HostChannel;
+    use crate::output::CallLog;
+    use crate::port::{CallDetails, CallSnapshot};
+    use tokio::sync::{mpsc, watch};
+    use wasmtime::component::ResourceTable;
+
+    fn port() -> (CallPort, mpsc::Receiver<CallCommand>, watch::Sender<CallSnapshot>) {
+        let (commands, receiver) = mpsc::channel(1);
+        let (snapshot_sender, snapshot) = watch::channel(CallSnapshot::incoming());
+        (CallPort { commands, snapshot, details: CallDetails::default() }, receiver, snapshot_sender)
+    }
+
+    #[tokio::test]
+    async fn an_unknown_or_dropped_handle_traps() {
+        let mut table = ResourceTable::new();
+        let log = CallLog::new("test".into(), tracing::Span::none());
+        let (port, _commands, _snapshot) = port();
+        let handle = table.push(ChannelHandle::new(port)).expect("push");
+        let rep = handle.rep();
+        let mut view = CallView { table: &mut table, log: &log };
+
+        assert_eq!(view.state(Resource::new_borrow(rep)).await.expect("known handle"), CallState::CallIncoming);
+        assert!(view.state(Resource::new_borrow(rep + 100)).await.is_err(), "unknown handle");
+        view.drop(Resource::new_own(rep)).await.expect("drop");
+        assert!(view.answer(Resource::new_borrow(rep)).await.is_err(), "dropped handle");
+    }
+
+    #[tokio::test]
+    async fn a_call_task_that_has_gone_is_a_hangup_not_a_trap() {
+        let mut table = ResourceTable::new();
+        let log = CallLog::new("test".into(), tracing::Span::none());
+        let (port, commands, _snapshot) = port();
+        drop(commands);
+        let handle = table.push(ChannelHandle::new(port)).expect("push");
+        let mut view = CallView { table: &mut table, log: &log };
+        let result = view.answer(Resource::new_borrow(handle.rep())).await.expect("no trap");
+        assert!(matches!(result, Err(CallError::Hangup(_))), "{result:?}");
+    }
+}

@@ -1,0 +1,246 @@
+//! Shared helpers for the runtime's integration tests: building the test guests
+//! in tests/guests/, a fake call task serving the call port (the runtime's test
+//! double for the server), and small utilities.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use callhost_runtime::port::{
+    CallCause, CallCommand, CallDetails, CallError, CallPort, CallSnapshot, CallState, DetectorCause, DtmfPlayerCause,
+    PlayerCause, PlayerState,
+};
+use tokio::sync::{mpsc, watch};
+
+/// Build `tests/guests/<name>` for wasm32-wasip2 (once per test process) and
+/// return the path of its `.wasm`.
+pub fn guest(name: &str) -> PathBuf {
+    static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
+    let built = BUILT.get_or_init(|| Mutex::new(HashMap::new()));
+    let mut built = built.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(path) = built.get(name) {
+        return path.clone();
+    }
+    let directory = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/guests").join(name);
+    let target_directory = directory.join("target");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = Command::new(cargo)
+        .args(["build", "--quiet", "--release", "--target", "wasm32-wasip2", "--target-dir"])
+        .arg(&target_directory)
+        .current_dir(&directory)
+        // Settings of the outer (host) build must not leak into the guest build.
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("CARGO_BUILD_TARGET")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .output()
+        .expect("cannot run cargo to build a test guest");
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if stderr.contains("wasm32-wasip2") && (stderr.contains("not installed") || stderr.contains("can't find crate for `core`")) {
+            panic!("the wasm32-wasip2 target is missing: run `rustup target add wasm32-wasip2`\n{stderr}");
+        }
+        panic!("building test guest {name} failed:\n{stderr}");
+    }
+    let wasm = std::fs::read_dir(target_directory.join("wasm32-wasip2/release"))
+        .expect("guest output directory")
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .find(|path| path.extension().is_some_and(|extension| extension == "wasm"))
+        .unwrap_or_else(|| panic!("no .wasm produced for test guest {name}"));
+    built.insert(name.to_owned(), wasm.clone());
+    wasm
+}
+
+/// Copy a built guest into `directory` as `<service>.wasm`.
+pub fn install_guest(name: &str, directory: &Path, service: &str) -> PathBuf {
+    let destination = directory.join(format!("{service}.wasm"));
+    std::fs::copy(guest(name), &destination).expect("copy guest");
+    destination
+}
+
+/// How the fake call task answers.
+#[derive(Debug, Clone, Default)]
+pub struct Behaviour {
+    /// How long a play job "plays" before PlayWait replies.
+    pub play_time: Duration,
+    /// Hold WaitForIdle replies until [`FakeCall::release`].
+    pub hold_wait_for_idle: bool,
+}
+
+/// A fake call task: serves a [`CallPort`], records every command in order and
+/// answers like a well-behaved call (digits "12#" are "pressed", the file
+/// `missing.wav` does not exist).
+pub struct FakeCall {
+    pub port: CallPort,
+    commands: Arc<Mutex<Vec<String>>>,
+    release: watch::Sender<bool>,
+}
+
+impl FakeCall {
+    pub fn start(behaviour: Behaviour) -> FakeCall {
+        let (command_sender, mut command_receiver) = mpsc::channel::<CallCommand>(8);
+        let (snapshot_sender, snapshot_receiver) = watch::channel(CallSnapshot::incoming());
+        let (release, released) = watch::channel(false);
+        let commands = Arc::new(Mutex::new(Vec::new()));
+        let port = CallPort {
+            commands: command_sender,
+            snapshot: snapshot_receiver,
+            details: CallDetails {
+                sip_call_id: "call-1@test".into(),
+                call_from: "sip:alice@127.0.0.1".into(),
+                call_to: "sip:scenarios-service@127.0.0.1".into(),
+                request_uri: "sip:scenarios-service@127.0.0.1:5060".into(),
+                service: "scenarios-service".into(),
+                remote_address: "127.0.0.1:5062".into(),
+            },
+        };
+        let record = commands.clone();
+        tokio::spawn(async move {
+            let snapshot = snapshot_sender;
+            while let Some(command) = command_receiver.recv().await {
+                let line = describe(&command);
+                record.lock().unwrap().push(line);
+                match command {
+                    CallCommand::Ring { reply, .. } => {
+                        snapshot.send_modify(|state| state.state = CallState::RingIncoming);
+                        let _ = reply.send(Ok(()));
+                    }
+                    CallCommand::Answer { reply } => {
+                        snapshot.send_modify(|state| state.state = CallState::Answered);
+                        let _ = reply.send(Ok(()));
+                    }
+                    CallCommand::Reject { cause, reply } => {
+                        snapshot.send_modify(|state| {
+                            state.state = CallState::Idle;
+                            state.cause = Some(cause);
+                        });
+                        let _ = reply.send(Ok(()));
+                    }
+                    CallCommand::HangUp { reply } => {
+                        snapshot.send_modify(|state| {
+                            state.state = CallState::Idle;
+                            state.cause = Some(CallCause::Normal);
+                            state.raw_cause = Some(200);
+                        });
+                        let _ = reply.send(Ok(CallState::Idle));
+                    }
+                    CallCommand::WaitForIdle { reply, .. } => {
+                        if behaviour.hold_wait_for_idle {
+                            let mut released = released.clone();
+                            tokio::spawn(async move {
+                                let _ = released.wait_for(|released| *released).await;
+                                let _ = reply.send(Ok(CallState::Idle));
+                            });
+                        } else {
+                            let _ = reply.send(Ok(snapshot.borrow().state));
+                        }
+                    }
+                    CallCommand::PlayStart { filename, reply, .. } => {
+                        if filename == "missing.wav" {
+                            let _ = reply.send(Err(CallError::Error(format!("{filename}: no such file"))));
+                        } else {
+                            snapshot.send_modify(|state| {
+                                state.player_state = PlayerState::Playing;
+                                state.player_cause = PlayerCause::None;
+                            });
+                            let _ = reply.send(Ok(()));
+                        }
+                    }
+                    CallCommand::PlayStop { reply } => {
+                        snapshot.send_modify(|state| {
+                            state.player_state = PlayerState::Idle;
+                            state.player_cause = PlayerCause::Aborted;
+                        });
+                        let _ = reply.send(Ok(()));
+                    }
+                    CallCommand::PlayWait { reply } => {
+                        tokio::time::sleep(behaviour.play_time).await;
+                        snapshot.send_modify(|state| {
+                            state.player_state = PlayerState::Idle;
+                            state.player_cause = PlayerCause::Normal;
+                        });
+                        let _ = reply.send(Ok(PlayerCause::Normal));
+                    }
+                    CallCommand::GetDigits { reply, .. } => {
+                        snapshot.send_modify(|state| state.detector_cause = DetectorCause::End);
+                        let _ = reply.send(Ok("12#".into()));
+                    }
+                    CallCommand::ClearDigits => {}
+                    CallCommand::DtmfPlay { reply, .. } => {
+                        snapshot.send_modify(|state| state.dtmf_player_cause = DtmfPlayerCause::Normal);
+                        let _ = reply.send(Ok(DtmfPlayerCause::Normal));
+                    }
+                }
+            }
+        });
+        FakeCall { port, commands, release }
+    }
+
+    /// The commands received so far, in order.
+    pub fn commands(&self) -> Vec<String> {
+        self.commands.lock().unwrap().clone()
+    }
+
+    /// Let held WaitForIdle requests complete.
+    pub fn release(&self) {
+        let _ = self.release.send(true);
+    }
+}
+
+fn describe(command: &CallCommand) -> String {
+    match command {
+        CallCommand::Ring { seconds, .. } => format!("ring {seconds}"),
+        CallCommand::Answer { .. } => "answer".into(),
+        CallCommand::Reject { cause, .. } => format!("reject {cause:?}"),
+        CallCommand::HangUp { .. } => "hang-up".into(),
+        CallCommand::WaitForIdle { timeout, .. } => format!("wait-for-idle {timeout:?}"),
+        CallCommand::PlayStart { filename, barge_in, .. } => format!("play-start {filename} barge-in={barge_in}"),
+        CallCommand::PlayStop { .. } => "play-stop".into(),
+        CallCommand::PlayWait { .. } => "play-wait".into(),
+        CallCommand::GetDigits { options, .. } => format!("get-digits {options:?}"),
+        CallCommand::ClearDigits => "clear-digits".into(),
+        CallCommand::DtmfPlay { digits, .. } => format!("dtmf-play {digits}"),
+    }
+}
+
+/// A tracing subscriber that writes plain text into a shared buffer.
+#[derive(Clone, Default)]
+pub struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl LogBuffer {
+    pub fn subscriber(&self) -> impl tracing::Subscriber + Send + Sync + 'static {
+        let buffer = self.clone();
+        tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || buffer.clone())
+            .finish()
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// p50 and p99 of some durations.
+pub fn percentiles(mut samples: Vec<Duration>) -> (Duration, Duration) {
+    samples.sort();
+    let at = |fraction: f64| samples[((samples.len() as f64 - 1.0) * fraction).round() as usize];
+    (at(0.50), at(0.99))
+}
