@@ -1,1 +1,12 @@
-//! callhost server library.
+//! callhost: a telephony application server running call logic in WebAssembly.
+//!
+//! This crate is the top of the stack (`server → runtime, sip, media`): the
+//! configuration ([`config`]), the per-call task that wires a SIP dialog, a media
+//! session and an app instance together ([`call`]), and the host's life cycle
+//! ([`server`]: bind, accept, drain on shutdown). `main.rs` is only the CLI.
+
+pub mod call;
+pub mod config;
+pub mod digits;
+pub mod media_path;
+pub mod server;

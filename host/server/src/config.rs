@@ -1,0 +1,410 @@
+//! Configuration: the TOML file, the command-line overrides, and validation.
+//!
+//! Everything here is checked before the host binds a socket or loads a plugin
+//! (mini-redis / linkerd style): `main` turns a [`ConfigError`] into exit code 64
+//! (EX_USAGE) with a message that names the offending setting.
+//!
+//! Depends on nothing but serde/toml. No SIP, media or Wasm types.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::ops::RangeInclusive;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// A configuration problem, reported before anything is bound.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The config file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The config file is not valid TOML for this schema.
+    #[error("invalid config file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message (it names the line and the key).
+        message: String,
+    },
+    /// A setting has a value the host cannot use.
+    #[error("invalid setting `{setting}`: {message}")]
+    Invalid {
+        /// The setting, as written in the file or on the command line.
+        setting: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+fn invalid(setting: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { setting, message: message.into() }
+}
+
+/// The file format (`callhost.toml`). Every field is optional; defaults make the
+/// host run on 127.0.0.1:5060 with `plugins/` and `media/`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// `[sip]`
+    #[serde(default)]
+    pub sip: SipSection,
+    /// `[media]`
+    #[serde(default)]
+    pub media: MediaSection,
+    /// `[plugins]`
+    #[serde(default)]
+    pub plugins: PluginsSection,
+    /// `[limits]`
+    #[serde(default)]
+    pub limits: LimitsSection,
+    /// `[services.<name>]`: explicit service → app mappings.
+    #[serde(default)]
+    pub services: BTreeMap<String, ServiceSection>,
+}
+
+/// `[sip]` section.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SipSection {
+    /// `listen = "127.0.0.1:5060"`: address for UDP and TCP.
+    pub listen: Option<String>,
+    /// `udp = true`
+    pub udp: Option<bool>,
+    /// `tcp = true`
+    pub tcp: Option<bool>,
+}
+
+/// `[media]` section.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MediaSection {
+    /// `dir = "media"`: media root; each app reads `<dir>/<app>/`.
+    pub dir: Option<PathBuf>,
+    /// `rtp_ports = "20000-29999"`
+    pub rtp_ports: Option<String>,
+    /// `ip = "127.0.0.1"`: address RTP binds to and advertises in SDP. Defaults to the SIP address.
+    pub ip: Option<String>,
+    /// `symmetric_rtp = true`: latch to where RTP really comes from.
+    pub symmetric_rtp: Option<bool>,
+}
+
+/// `[plugins]` section.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginsSection {
+    /// `dir = "plugins"`: the watched directory.
+    pub dir: Option<PathBuf>,
+    /// `cache_dir = "plugins/.cache"`: compiled-code cache.
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// `[limits]` section.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSection {
+    /// Concurrent calls (the instance pool size).
+    pub max_calls: Option<u32>,
+    /// Linear memory per app instance, MiB.
+    pub memory_mib: Option<u32>,
+    /// Guest CPU time per call, seconds.
+    pub cpu_seconds: Option<f64>,
+    /// Wall-clock limit per call, seconds.
+    pub call_seconds: Option<f64>,
+    /// Grace period for calls in progress on shutdown, seconds.
+    pub drain_seconds: Option<f64>,
+}
+
+/// `[services.<name>]`: route calls for `<name>` to an app with parameters.
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSection {
+    /// Plugin file stem; defaults to the service name.
+    pub app: Option<String>,
+    /// Passed to the app's `main` as `application-parameters`.
+    #[serde(default)]
+    pub parameters: String,
+}
+
+/// Command-line overrides (`callhost run` flags). `None` keeps the file's value.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    /// `--sip-listen`
+    pub sip_listen: Option<String>,
+    /// `--plugins`
+    pub plugins: Option<PathBuf>,
+    /// `--media`
+    pub media: Option<PathBuf>,
+    /// `--rtp-ports`
+    pub rtp_ports: Option<String>,
+}
+
+/// A validated configuration, ready to run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// SIP listen address (UDP and TCP).
+    pub sip_listen: SocketAddr,
+    /// Listen on UDP.
+    pub sip_udp: bool,
+    /// Listen on TCP.
+    pub sip_tcp: bool,
+    /// The plugins directory (exists).
+    pub plugins_dir: PathBuf,
+    /// Where compiled code is cached.
+    pub cache_dir: PathBuf,
+    /// The media root.
+    pub media_dir: PathBuf,
+    /// RTP/RTCP port range.
+    pub rtp_ports: RangeInclusive<u16>,
+    /// RTP address.
+    pub media_ip: IpAddr,
+    /// Symmetric RTP.
+    pub symmetric_rtp: bool,
+    /// Instance pool size.
+    pub max_calls: u32,
+    /// Memory per instance, bytes.
+    pub memory_limit_bytes: usize,
+    /// Guest CPU budget per call.
+    pub cpu_budget: Duration,
+    /// Wall-clock limit per call.
+    pub call_limit: Duration,
+    /// Drain grace period on shutdown.
+    pub drain: Duration,
+    /// Explicit services.
+    pub services: BTreeMap<String, ServiceSection>,
+}
+
+impl Config {
+    /// Read `path` (if given), apply `overrides`, validate.
+    pub fn load(path: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
+        let file = match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+                toml::from_str::<FileConfig>(&text).map_err(|error| ConfigError::Parse {
+                    path: path.to_owned(),
+                    message: error.to_string(),
+                })?
+            }
+            None => FileConfig::default(),
+        };
+        Config::build(file, overrides)
+    }
+
+    /// Validate a parsed file plus overrides.
+    pub fn build(file: FileConfig, overrides: &Overrides) -> Result<Config, ConfigError> {
+        let listen_text = overrides
+            .sip_listen
+            .clone()
+            .or(file.sip.listen)
+            .unwrap_or_else(|| "127.0.0.1:5060".into());
+        let sip_listen: SocketAddr = listen_text
+            .parse()
+            .map_err(|_| invalid("sip.listen", format!("`{listen_text}` is not an IP:PORT address")))?;
+        let sip_udp = file.sip.udp.unwrap_or(true);
+        let sip_tcp = file.sip.tcp.unwrap_or(true);
+        if !sip_udp && !sip_tcp {
+            return Err(invalid("sip.udp/sip.tcp", "at least one SIP transport must be enabled"));
+        }
+
+        let plugins_dir = overrides
+            .plugins
+            .clone()
+            .or(file.plugins.dir)
+            .unwrap_or_else(|| "plugins".into());
+        if !plugins_dir.is_dir() {
+            return Err(invalid(
+                "plugins.dir",
+                format!("`{}` is not a directory (create it and put app .wasm files in it)", plugins_dir.display()),
+            ));
+        }
+        let cache_dir = file.plugins.cache_dir.unwrap_or_else(|| plugins_dir.join(".cache"));
+
+        let media_dir = overrides.media.clone().or(file.media.dir).unwrap_or_else(|| "media".into());
+        if media_dir.exists() && !media_dir.is_dir() {
+            return Err(invalid("media.dir", format!("`{}` is not a directory", media_dir.display())));
+        }
+
+        let ports_text = overrides
+            .rtp_ports
+            .clone()
+            .or(file.media.rtp_ports)
+            .unwrap_or_else(|| "20000-29999".into());
+        let rtp_ports = parse_port_range(&ports_text)?;
+
+        let media_ip = match file.media.ip {
+            Some(text) => text
+                .parse()
+                .map_err(|_| invalid("media.ip", format!("`{text}` is not an IP address")))?,
+            None => sip_listen.ip(),
+        };
+        if media_ip.is_unspecified() {
+            return Err(invalid(
+                "media.ip",
+                "RTP needs a concrete address to advertise in SDP; set media.ip when SIP listens on 0.0.0.0",
+            ));
+        }
+
+        let limits = file.limits;
+        let max_calls = limits.max_calls.unwrap_or(1000);
+        if max_calls == 0 || max_calls > 100_000 {
+            return Err(invalid("limits.max_calls", format!("{max_calls} is outside 1..=100000")));
+        }
+        let memory_mib = limits.memory_mib.unwrap_or(64);
+        if !(1..=4096).contains(&memory_mib) {
+            return Err(invalid("limits.memory_mib", format!("{memory_mib} is outside 1..=4096")));
+        }
+        let cpu_budget = seconds("limits.cpu_seconds", limits.cpu_seconds.unwrap_or(10.0))?;
+        let call_limit = seconds("limits.call_seconds", limits.call_seconds.unwrap_or(4.0 * 3600.0))?;
+        let drain = seconds("limits.drain_seconds", limits.drain_seconds.unwrap_or(30.0))?;
+
+        for (name, service) in &file.services {
+            if name.is_empty() || !name.chars().all(is_service_char) {
+                return Err(invalid("services", format!("service name `{name}` may use only letters, digits, '-', '_' and '.'")));
+            }
+            if let Some(app) = &service.app
+                && (app.is_empty() || !app.chars().all(is_service_char))
+            {
+                return Err(invalid("services.app", format!("app name `{app}` of service `{name}` may use only letters, digits, '-', '_' and '.'")));
+            }
+        }
+
+        Ok(Config {
+            sip_listen,
+            sip_udp,
+            sip_tcp,
+            plugins_dir,
+            cache_dir,
+            media_dir,
+            rtp_ports,
+            media_ip,
+            symmetric_rtp: file.media.symmetric_rtp.unwrap_or(true),
+            max_calls,
+            memory_limit_bytes: memory_mib as usize * 1024 * 1024,
+            cpu_budget,
+            call_limit,
+            drain,
+            services: file.services,
+        })
+    }
+
+    /// The app and parameters for a service: an explicit `[services.x]` entry, or by
+    /// default the plugin named like the service with empty parameters.
+    pub fn route(&self, service: &str) -> (String, String) {
+        match self.services.get(service) {
+            Some(entry) => (entry.app.clone().unwrap_or_else(|| service.to_owned()), entry.parameters.clone()),
+            None => (service.to_owned(), String::new()),
+        }
+    }
+}
+
+fn is_service_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')
+}
+
+fn seconds(setting: &'static str, value: f64) -> Result<Duration, ConfigError> {
+    if !value.is_finite() || value <= 0.0 || value > 1e7 {
+        return Err(invalid(setting, format!("{value} is not a positive number of seconds")));
+    }
+    Ok(Duration::from_secs_f64(value))
+}
+
+/// Parse "LO-HI" into an RTP port range: LO even (RTP on even ports, RFC 3550 §11),
+/// at least two ports, not below 1024.
+pub fn parse_port_range(text: &str) -> Result<RangeInclusive<u16>, ConfigError> {
+    let bad = || invalid("media.rtp_ports", format!("`{text}` is not LO-HI (e.g. 20000-29999)"));
+    let (low, high) = text.split_once('-').ok_or_else(bad)?;
+    let low: u16 = low.trim().parse().map_err(|_| bad())?;
+    let high: u16 = high.trim().parse().map_err(|_| bad())?;
+    if low < 1024 {
+        return Err(invalid("media.rtp_ports", format!("{low} is a privileged port; use 1024 or above")));
+    }
+    if high <= low {
+        return Err(invalid("media.rtp_ports", format!("`{text}`: HI must be above LO")));
+    }
+    Ok(low..=high)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(text: &str) -> FileConfig {
+        toml::from_str(text).expect("test TOML parses")
+    }
+
+    fn plugins_overrides() -> Overrides {
+        Overrides { plugins: Some(std::env::temp_dir()), ..Overrides::default() }
+    }
+
+    #[test]
+    fn defaults_listen_on_loopback_5060() {
+        let config = Config::build(FileConfig::default(), &plugins_overrides()).unwrap();
+        assert_eq!(config.sip_listen, "127.0.0.1:5060".parse().unwrap());
+        assert_eq!(config.rtp_ports, 20000..=29999);
+        assert_eq!(config.media_ip, "127.0.0.1".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn overrides_win_over_the_file() {
+        let overrides = Overrides {
+            sip_listen: Some("127.0.0.1:5999".into()),
+            rtp_ports: Some("30000-30099".into()),
+            ..plugins_overrides()
+        };
+        let config = Config::build(file("[sip]\nlisten = \"127.0.0.1:5070\"\n"), &overrides).unwrap();
+        assert_eq!(config.sip_listen.port(), 5999);
+        assert_eq!(config.rtp_ports, 30000..=30099);
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        let cases = [
+            ("[sip]\nlisten = \"nonsense\"\n", "sip.listen"),
+            ("[media]\nrtp_ports = \"5000\"\n", "media.rtp_ports"),
+            ("[media]\nrtp_ports = \"6000-5000\"\n", "media.rtp_ports"),
+            ("[media]\nrtp_ports = \"80-90\"\n", "media.rtp_ports"),
+            ("[limits]\nmemory_mib = 0\n", "limits.memory_mib"),
+            ("[limits]\ncpu_seconds = -1\n", "limits.cpu_seconds"),
+            ("[sip]\nudp = false\ntcp = false\n", "sip.udp/sip.tcp"),
+            ("[services.\"a b\"]\napp = \"x\"\n", "services"),
+        ];
+        for (text, setting) in cases {
+            match Config::build(file(text), &plugins_overrides()) {
+                Err(ConfigError::Invalid { setting: got, .. }) => assert_eq!(got, setting, "for {text:?}"),
+                other => panic!("{text:?} should be invalid, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        assert!(toml::from_str::<FileConfig>("[sip]\nlisten_addr = \"x\"\n").is_err());
+    }
+
+    #[test]
+    fn missing_plugins_dir_is_an_error() {
+        let overrides = Overrides { plugins: Some("/nonexistent/callhost/plugins".into()), ..Overrides::default() };
+        assert!(matches!(
+            Config::build(FileConfig::default(), &overrides),
+            Err(ConfigError::Invalid { setting: "plugins.dir", .. })
+        ));
+    }
+
+    #[test]
+    fn routes_default_to_the_plugin_named_like_the_service() {
+        let config = Config::build(
+            file("[services.support]\napp = \"ivr\"\nparameters = \"queue=7\"\n"),
+            &plugins_overrides(),
+        )
+        .unwrap();
+        assert_eq!(config.route("support"), ("ivr".into(), "queue=7".into()));
+        assert_eq!(config.route("hello"), ("hello".into(), String::new()));
+    }
+}

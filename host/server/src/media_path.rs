@@ -1,0 +1,65 @@
+//! Resolving an app's file name inside its own media directory.
+//!
+//! An app names files relative to its media directory ("hello.wav",
+//! "prompts/menu.wav"). Anything that could reach outside it — an absolute path,
+//! a `..` component, or a symlink pointing elsewhere — is refused with an error
+//! the app sees as `call-error::error`, never a trap.
+
+use std::path::{Component, Path, PathBuf};
+
+/// Why a media file name was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum MediaPathError {
+    /// Empty, absolute, or containing `..` / a drive prefix.
+    #[error("`{0}` is not a plain relative file name inside the app's media directory")]
+    NotRelative(String),
+    /// The file does not exist (or the media directory does not).
+    #[error("`{0}` was not found in the app's media directory")]
+    NotFound(String),
+    /// The name resolves (through a symlink) to a place outside the media directory.
+    #[error("`{0}` resolves outside the app's media directory")]
+    Escapes(String),
+}
+
+/// Resolve `name` inside `media_dir`, following symlinks, and check it stays inside.
+pub fn resolve(media_dir: &Path, name: &str) -> Result<PathBuf, MediaPathError> {
+    let relative = Path::new(name);
+    let plain = !name.is_empty()
+        && relative.components().all(|component| matches!(component, Component::Normal(_) | Component::CurDir));
+    if !plain {
+        return Err(MediaPathError::NotRelative(name.to_owned()));
+    }
+    let root = media_dir.canonicalize().map_err(|_| MediaPathError::NotFound(name.to_owned()))?;
+    let full = root.join(relative).canonicalize().map_err(|_| MediaPathError::NotFound(name.to_owned()))?;
+    if !full.starts_with(&root) {
+        return Err(MediaPathError::Escapes(name.to_owned()));
+    }
+    Ok(full)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_names_resolve_and_escapes_are_refused() {
+        let base = std::env::temp_dir().join(format!("callhost-media-path-{}", std::process::id()));
+        let app = base.join("app");
+        std::fs::create_dir_all(app.join("sub")).unwrap();
+        std::fs::write(app.join("a.wav"), b"x").unwrap();
+        std::fs::write(app.join("sub/b.wav"), b"x").unwrap();
+        std::fs::write(base.join("secret.wav"), b"x").unwrap();
+        let link = app.join("link.wav");
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(base.join("secret.wav"), &link).unwrap();
+
+        assert_eq!(resolve(&app, "a.wav").unwrap(), app.canonicalize().unwrap().join("a.wav"));
+        assert!(resolve(&app, "sub/b.wav").is_ok());
+        assert_eq!(resolve(&app, "../secret.wav"), Err(MediaPathError::NotRelative("../secret.wav".into())));
+        assert_eq!(resolve(&app, "/etc/passwd"), Err(MediaPathError::NotRelative("/etc/passwd".into())));
+        assert_eq!(resolve(&app, ""), Err(MediaPathError::NotRelative(String::new())));
+        assert_eq!(resolve(&app, "missing.wav"), Err(MediaPathError::NotFound("missing.wav".into())));
+        assert_eq!(resolve(&app, "link.wav"), Err(MediaPathError::Escapes("link.wav".into())));
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+}

@@ -1,0 +1,86 @@
+//! The host's life cycle: build the runtime, load the plugins, bind SIP and
+//! media, accept calls, and drain on shutdown.
+//!
+//! Each incoming call gets its own task ([`crate::call::handle_incoming`]) in a
+//! `JoinSet`, so shutdown can wait for calls in progress up to the grace period
+//! and then drop the rest (dropping a call task frees its instance and ports).
+
+use std::future::Future;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use tokio::task::JoinSet;
+use tracing::{info, warn};
+
+use callhost_media::{Codec, MediaConfig, MediaEngine};
+use callhost_runtime::{PluginRegistry, Runtime, RuntimeConfig};
+use callhost_sip::{SipConfig, SipEndpoint};
+
+use crate::call::{Host, handle_incoming};
+use crate::config::Config;
+
+/// The SIP User-Agent / Server header value.
+pub const USER_AGENT: &str = concat!("callhost/", env!("CARGO_PKG_VERSION"));
+
+/// The runtime settings a configuration implies.
+pub fn runtime_config(config: &Config) -> RuntimeConfig {
+    RuntimeConfig {
+        max_concurrent_calls: config.max_calls,
+        memory_limit_bytes: config.memory_limit_bytes,
+        cpu_budget: config.cpu_budget,
+        wall_clock_limit: Some(config.call_limit),
+        cache_dir: Some(config.cache_dir.clone()),
+    }
+}
+
+/// Run the host until `shutdown` resolves, then drain calls in progress.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let runtime = Runtime::new(runtime_config(&config)).context("cannot start the Wasm runtime")?;
+    let registry = PluginRegistry::start(runtime.clone(), config.plugins_dir.clone())
+        .await
+        .with_context(|| format!("cannot watch the plugins directory {}", config.plugins_dir.display()))?;
+    let media = MediaEngine::new(MediaConfig {
+        bind_ip: config.media_ip,
+        advertised_ip: None,
+        rtp_ports: config.rtp_ports.clone(),
+        symmetric_rtp: config.symmetric_rtp,
+        codecs: vec![Codec::Pcmu, Codec::Pcma],
+    })
+    .context("cannot set up media")?;
+    let (endpoint, mut incoming) = SipEndpoint::bind(SipConfig {
+        listen: config.sip_listen,
+        udp: config.sip_udp,
+        tcp: config.sip_tcp,
+        user_agent: USER_AGENT.into(),
+        ..SipConfig::default()
+    })
+    .await
+    .with_context(|| format!("cannot listen for SIP on {}", config.sip_listen))?;
+    info!(sip = %endpoint.local_addr(), plugins = %config.plugins_dir.display(), media = %config.media_dir.display(), "callhost is running");
+
+    let drain = config.drain;
+    let host = Arc::new(Host { config, runtime, registry, media });
+    let mut calls = JoinSet::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            call = incoming.recv() => match call {
+                Some(call) => { calls.spawn(handle_incoming(host.clone(), call)); }
+                None => { warn!("the SIP endpoint stopped"); break; }
+            },
+            Some(_) = calls.join_next(), if !calls.is_empty() => {}
+        }
+    }
+
+    endpoint.stop_accepting();
+    info!(calls = calls.len(), grace_seconds = drain.as_secs_f64(), "shutting down: draining calls in progress");
+    let drained = tokio::time::timeout(drain, async { while calls.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        warn!(calls = calls.len(), "grace period over: ending the remaining calls");
+        calls.shutdown().await;
+    }
+    endpoint.shutdown().await;
+    info!("callhost stopped");
+    Ok(())
+}

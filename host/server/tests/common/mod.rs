@@ -1,0 +1,318 @@
+//! Shared harness for the end-to-end tests: build the example apps and prompts,
+//! start the real `callhost` binary on free loopback ports, run real SIP peers
+//! (SIPp, pjsua2) against it, and read its log.
+//!
+//! Every process a test starts is killed by PID when its guard drops. Every
+//! peer binds 127.0.0.1. Missing tools fail the test with the command that
+//! installs them (`scripts/setup`), never skip it.
+
+#![allow(dead_code)]
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::{Duration, Instant};
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repo root")
+}
+
+/// The shared/ corpora folder beside the repository.
+pub fn corpora() -> PathBuf {
+    repo().join("../shared/corpora")
+}
+
+/// A scratch directory for one test, under target/.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = repo().join("target/e2e").join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+fn require_tool(tool: &str) {
+    let found = Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output();
+    assert!(
+        found.map(|output| output.status.success()).unwrap_or(false),
+        "`{tool}` is not installed: run scripts/setup (it installs every test peer)"
+    );
+}
+
+/// Build every example app (with the test apps) into `<repo>/target/e2e-plugins`, once per process.
+pub fn built_apps() -> &'static Path {
+    static APPS: OnceLock<PathBuf> = OnceLock::new();
+    APPS.get_or_init(|| {
+        let out = repo().join("target/e2e-plugins");
+        run_checked(Command::new("bash").arg(repo().join("examples/build.sh")).arg("--with-test-apps").arg("--out").arg(&out));
+        out
+    })
+}
+
+/// Build an extra copy of the `versioned` app with the given version string; returns the .wasm path.
+pub fn build_versioned(version: &str) -> PathBuf {
+    let out = repo().join("target/e2e-versioned").join(version);
+    run_checked(
+        Command::new("bash")
+            .arg(repo().join("examples/build.sh"))
+            .arg("--with-test-apps")
+            .arg("--only")
+            .arg("versioned")
+            .arg("--out")
+            .arg(&out)
+            .env("CALLHOST_EXAMPLE_VERSION", version),
+    );
+    out.join("versioned.wasm")
+}
+
+/// Generate the demo prompts into `<repo>/target/e2e-media`, once per process.
+pub fn prompts() -> &'static Path {
+    static MEDIA: OnceLock<PathBuf> = OnceLock::new();
+    MEDIA.get_or_init(|| {
+        let out = repo().join("target/e2e-media");
+        run_checked(Command::new("bash").arg(repo().join("examples/prompts.sh")).arg(&out));
+        out
+    })
+}
+
+fn run_checked(command: &mut Command) -> Output {
+    let output = command.output().unwrap_or_else(|error| panic!("cannot run {command:?}: {error}"));
+    assert!(
+        output.status.success(),
+        "{command:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// A free UDP+TCP port on 127.0.0.1 (bound and released; good enough on loopback).
+pub fn free_port() -> u16 {
+    loop {
+        let udp = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let port = udp.local_addr().unwrap().port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// A block of RTP ports no other host in this test process uses.
+pub fn rtp_block() -> String {
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let block = NEXT.fetch_add(1, Ordering::SeqCst);
+    let base = 21000 + (std::process::id() % 40) as u16 * 1000 + block * 200;
+    format!("{base}-{}", base + 199)
+}
+
+/// A running `callhost` process; killed on drop.
+pub struct Host {
+    child: Child,
+    /// SIP address it listens on.
+    pub sip: SocketAddr,
+    /// Its log file (stderr).
+    pub log: PathBuf,
+    /// Its plugins dir.
+    pub plugins: PathBuf,
+}
+
+/// Options for [`Host::start`].
+pub struct HostOptions<'a> {
+    /// Apps to copy into the host's own plugins dir (file stems from [`built_apps`]).
+    pub apps: &'a [&'a str],
+    /// Extra TOML config, if any.
+    pub config: Option<&'a str>,
+}
+
+impl Host {
+    /// Start a host in `dir` with the given apps and the generated prompts.
+    pub fn start(dir: &Path, options: HostOptions<'_>) -> Host {
+        let plugins = dir.join("plugins");
+        std::fs::create_dir_all(&plugins).unwrap();
+        for app in options.apps {
+            std::fs::copy(built_apps().join(format!("{app}.wasm")), plugins.join(format!("{app}.wasm")))
+                .unwrap_or_else(|error| panic!("copy {app}.wasm: {error}"));
+        }
+        let port = free_port();
+        let log = dir.join("callhost.log");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_callhost"));
+        command
+            .arg("run")
+            .arg("--sip-listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--plugins")
+            .arg(&plugins)
+            .arg("--media")
+            .arg(prompts())
+            .arg("--rtp-ports")
+            .arg(rtp_block())
+            .env("CALLHOST_LOG", "info,callhost=debug,rsipstack=warn")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap());
+        if let Some(config) = options.config {
+            let path = dir.join("callhost.toml");
+            std::fs::write(&path, config).unwrap();
+            command.arg("--config").arg(path);
+        }
+        let child = command.spawn().expect("start callhost");
+        let host = Host { child, sip: SocketAddr::from(([127, 0, 0, 1], port)), log, plugins };
+        host.wait_for_log("callhost is running", Duration::from_secs(60));
+        host
+    }
+
+    /// The whole log so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Wait until the log contains `needle` `count` times; panics with the log on timeout.
+    pub fn wait_for_log_count(&self, needle: &str, count: usize, limit: Duration) -> String {
+        let start = Instant::now();
+        loop {
+            let text = self.log_text();
+            if text.matches(needle).count() >= count {
+                return text;
+            }
+            assert!(start.elapsed() < limit, "timed out waiting for {count}x `{needle}` in the host log:\n{text}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Wait until the log contains `needle`.
+    pub fn wait_for_log(&self, needle: &str, limit: Duration) -> String {
+        self.wait_for_log_count(needle, 1, limit)
+    }
+
+    /// Exit-record lines in the log, in order.
+    pub fn exit_records(&self) -> Vec<String> {
+        self.log_text().lines().filter(|line| line.contains("exit record")).map(str::to_owned).collect()
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The value of `key=value` in a log line (values end at whitespace).
+pub fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    let needle = format!(" {key}=");
+    let start = line.find(&needle)? + needle.len();
+    let rest = &line[start..];
+    Some(rest.split_whitespace().next().unwrap_or("").trim_matches('"'))
+}
+
+/// The SIPp scenario folder.
+pub fn sipp_dir() -> PathBuf {
+    repo().join("tests/sipp")
+}
+
+/// A working directory for SIPp with `pcap/` holding the corpus pcaps (SIPp's
+/// built-in `uac_pcap` and our scenarios name them `pcap/...`).
+pub fn sipp_workdir(dir: &Path) -> PathBuf {
+    let work = dir.join("sipp");
+    let pcap = work.join("pcap");
+    std::fs::create_dir_all(&pcap).unwrap();
+    for entry in std::fs::read_dir(corpora().join("rtp/sipp-pcap")).expect("corpus pcaps") {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), pcap.join(entry.file_name())).unwrap();
+    }
+    work
+}
+
+/// Result of one SIPp run.
+pub struct SippRun {
+    /// SIPp's exit code: 0 all calls succeeded, 1 some failed, others: SIPp error.
+    pub code: i32,
+    /// stdout + stderr (with -trace_screen the final screen is in the work dir).
+    pub output: String,
+}
+
+/// Run SIPp against `host` with `args` (a scenario via `-sf`/`-sn`, `-m`, …) in `work`.
+/// Binds 127.0.0.1 on a free port; bounded by `-timeout`.
+pub fn sipp(work: &Path, host: SocketAddr, args: &[&str], service: &str) -> SippRun {
+    require_tool("sipp");
+    let port = free_port().to_string();
+    let media_port = free_port().to_string();
+    let output = Command::new("sipp")
+        .current_dir(work)
+        .arg(host.to_string())
+        .args(["-i", "127.0.0.1", "-p", &port, "-mp", &media_port, "-s", service])
+        .args(["-timeout", "90s", "-timeout_error", "-nostdin", "-trace_err", "-trace_screen"])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run sipp");
+    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&output.stderr));
+    for entry in std::fs::read_dir(work).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with("_errors.log") || name.ends_with("_screen.log") {
+            text.push_str(&format!("\n--- {name}\n"));
+            text.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    SippRun { code: output.status.code().unwrap_or(-1), output: text }
+}
+
+/// The Python with pjsua2 installed by scripts/setup.
+pub fn pjsua_python() -> PathBuf {
+    let python = repo().join("tests/.venv/bin/python");
+    assert!(python.exists(), "pjsua2 is not installed: run scripts/setup (it creates tests/.venv with pjsua2-python)");
+    python
+}
+
+/// Run the pjsua2 phone (tests/peers/pjsua_call.py) with `args`; returns its JSON result.
+pub fn pjsua_call(args: &[&str]) -> serde_json::Value {
+    let output = Command::new(pjsua_python())
+        .arg(repo().join("tests/peers/pjsua_call.py"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run pjsua_call.py");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let last = stdout.lines().rev().find(|line| line.starts_with('{')).unwrap_or_else(|| {
+        panic!("pjsua_call.py printed no result:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr))
+    });
+    serde_json::from_str(last).expect("pjsua_call.py JSON")
+}
+
+/// Send one SIP request over UDP from a fresh 127.0.0.1 socket and return the
+/// status code of the first final (>= 200) response, or None on timeout.
+pub fn raw_request(host: SocketAddr, request: &str) -> Option<u16> {
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let local = socket.local_addr().unwrap();
+    let request = request.replace("LOCAL", &local.to_string()).replace("HOST", &host.to_string());
+    socket.send_to(request.as_bytes(), host).unwrap();
+    socket.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut buffer = [0u8; 65535];
+    while Instant::now() < deadline {
+        let Ok((len, _)) = socket.recv_from(&mut buffer) else { continue };
+        let text = String::from_utf8_lossy(&buffer[..len]);
+        let code = text.split_whitespace().nth(1).and_then(|code| code.parse::<u16>().ok());
+        if let Some(code) = code
+            && code >= 200
+        {
+            return Some(code);
+        }
+    }
+    None
+}
+
+/// An INVITE to `service` offering the static payload types `payload_types`
+/// (e.g. "0" for PCMU), for [`raw_request`].
+pub fn invite(service: &str, call_id: &str, payload_types: &str) -> String {
+    let sdp = format!("v=0\r\no=t 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP {payload_types}\r\n");
+    format!(
+        "INVITE sip:{service}@HOST SIP/2.0\r\nVia: SIP/2.0/UDP LOCAL;branch=z9hG4bK{call_id}\r\nFrom: <sip:t@LOCAL>;tag=1\r\n\
+         To: <sip:{service}@HOST>\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:t@LOCAL>\r\nMax-Forwards: 70\r\n\
+         Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
+    )
+}

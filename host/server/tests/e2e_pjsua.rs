@@ -1,0 +1,83 @@
+//! pjsua2 (PyPI `pjsua2-python`, a real SIP phone) calls `ivr`: what it records
+//! is the prompt, it sends 4711# as RFC 4733 and hears 4711 back as RFC 4733, and
+//! the host hangs up.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::{Host, HostOptions, field, pjsua_call, prompts, scratch};
+
+/// RMS of each 20 ms frame (160 samples at 8 kHz).
+fn envelope(samples: &[i16]) -> Vec<f64> {
+    samples
+        .chunks(160)
+        .map(|frame| (frame.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / frame.len() as f64).sqrt())
+        .collect()
+}
+
+/// Best normalized correlation of `needle` against `haystack` over all lags.
+fn best_correlation(needle: &[f64], haystack: &[f64]) -> (f64, usize) {
+    let norm = |values: &[f64]| {
+        let mean = values.iter().sum::<f64>() / values.len() as f64;
+        let centered: Vec<f64> = values.iter().map(|v| v - mean).collect();
+        let length = centered.iter().map(|v| v * v).sum::<f64>().sqrt();
+        (centered, length)
+    };
+    let (needle, needle_length) = norm(needle);
+    let mut best = (f64::MIN, 0);
+    for lag in 0..=haystack.len().saturating_sub(needle.len()) {
+        let (window, window_length) = norm(&haystack[lag..lag + needle.len()]);
+        if window_length == 0.0 {
+            continue;
+        }
+        let dot: f64 = needle.iter().zip(&window).map(|(a, b)| a * b).sum();
+        let correlation = dot / (needle_length * window_length);
+        if correlation > best.0 {
+            best = (correlation, lag);
+        }
+    }
+    best
+}
+
+fn load(path: &Path) -> Vec<i16> {
+    let bytes = std::fs::read(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    let prompt = callhost_media::Prompt::from_wav_bytes(&bytes).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    prompt.samples().to_vec()
+}
+
+#[test]
+fn pjsua_hears_the_prompt_and_gets_its_digits_back() {
+    let dir = scratch("pjsua-ivr");
+    let host = Host::start(&dir, HostOptions { apps: &["ivr"], config: None });
+    let welcome = load(&prompts().join("ivr/welcome.wav"));
+    let welcome_seconds = welcome.len() as f64 / 8000.0;
+    let recording = dir.join("pjsua-heard.wav");
+    let uri = format!("sip:ivr@{}", host.sip);
+    // Send the digits once the whole prompt has played (it starts ~1 s after connect).
+    let dtmf_after = format!("{:.1}", welcome_seconds + 1.5);
+    let result = pjsua_call(&[
+        "--uri", &uri, "--record", recording.to_str().unwrap(), "--send-dtmf", "4711#", "--dtmf-after", &dtmf_after,
+        "--timeout", "40",
+    ]);
+    assert_eq!(result["connected"], true, "{result}");
+    assert_eq!(result["dtmf_received"], "4711", "{result}\n{}", host.log_text());
+    assert_eq!(result["remote_hangup"], true, "the host must hang up: {result}");
+    assert_eq!(result["timed_out"], false, "{result}");
+
+    let log = host.wait_for_log("exit record", Duration::from_secs(10));
+    assert!(log.contains("ivr: collected digits 4711"), "{log}");
+    assert_eq!(field(&host.exit_records()[0], "exit_code"), Some("0"));
+
+    let heard = load(&recording);
+    let heard_envelope = envelope(&heard);
+    let loudest = heard_envelope.iter().cloned().fold(0.0, f64::max);
+    assert!(loudest > 500.0, "the recording is silent (peak frame RMS {loudest:.0})");
+    let (correlation, lag) = best_correlation(&envelope(&welcome), &heard_envelope);
+    assert!(
+        correlation > 0.9,
+        "the recording does not match the welcome prompt: best envelope correlation {correlation:.3} at {} ms",
+        lag * 20
+    );
+}

@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+"""A real SIP phone for callhost's tests, built on pjsua2 (PyPI `pjsua2-python`).
+
+It places one call to callhost, records what it hears to a WAV file, optionally
+sends DTMF as RFC 4733 telephone-events once it has heard the prompt, collects the
+DTMF the host sends back, and waits for the host to hang up. It prints one JSON
+object on stdout that the Rust test asserts on:
+
+    {"connected": true, "dtmf_received": "4711", "remote_hangup": true,
+     "last_status": 200, "recording": "/tmp/x.wav", "seconds": 12.3}
+
+Everything binds 127.0.0.1 (SIP and RTP). The script ends by itself: it gives up
+after --timeout seconds and hangs up.
+"""
+
+import argparse
+import json
+import sys
+import time
+
+import pjsua2 as pj
+
+
+class Call(pj.Call):
+    def __init__(self, account, endpoint):
+        super().__init__(account)
+        self.endpoint = endpoint
+        self.recorder = None
+        self.record_path = None
+        self.connected_at = None
+        self.disconnected = False
+        self.dtmf = ""
+        self.last_status = None
+        self.remote_hangup = False
+        self.hung_up_locally = False
+
+    def onCallState(self, prm):
+        info = self.getInfo()
+        self.last_status = info.lastStatusCode
+        if info.state == pj.PJSIP_INV_STATE_CONFIRMED and self.connected_at is None:
+            self.connected_at = time.monotonic()
+        if info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
+            self.disconnected = True
+            self.remote_hangup = not self.hung_up_locally
+
+    def onCallMediaState(self, prm):
+        info = self.getInfo()
+        for index, media in enumerate(info.media):
+            if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
+                audio = self.getAudioMedia(index)
+                # Keep the stream on the conference bridge even without a recorder:
+                # pjmedia only sends RTP (and so DTMF) for a port the bridge clocks.
+                devices = self.endpoint.audDevManager()
+                devices.getCaptureDevMedia().startTransmit(audio)
+                audio.startTransmit(devices.getPlaybackDevMedia())
+                if self.record_path and self.recorder is None:
+                    self.recorder = pj.AudioMediaRecorder()
+                    self.recorder.createRecorder(self.record_path)
+                    audio.startTransmit(self.recorder)
+
+    def onDtmfDigit(self, prm):
+        self.dtmf += prm.digit
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--uri", required=True, help="e.g. sip:ivr@127.0.0.1:5060")
+    parser.add_argument("--record", help="WAV file to record what the phone hears")
+    parser.add_argument("--send-dtmf", default="", help="digits to send as RFC 4733")
+    parser.add_argument("--dtmf-after", type=float, default=0.0,
+                        help="seconds after the call connects before sending DTMF")
+    parser.add_argument("--hangup-after", type=float, default=0.0,
+                        help="hang up ourselves this many seconds after connecting (0: wait for the host)")
+    parser.add_argument("--timeout", type=float, default=40.0)
+    args = parser.parse_args()
+
+    endpoint = pj.Endpoint()
+    endpoint.libCreate()
+    config = pj.EpConfig()
+    config.uaConfig.threadCnt = 0
+    config.uaConfig.mainThreadOnly = True
+    config.logConfig.level = 1
+    config.logConfig.consoleLevel = 1
+    config.medConfig.clockRate = 8000
+    config.medConfig.sndClockRate = 8000
+    config.medConfig.noVad = True
+    endpoint.libInit(config)
+    endpoint.audDevManager().setNullDev()
+
+    transport = pj.TransportConfig()
+    transport.port = 0
+    transport.boundAddress = "127.0.0.1"
+    transport.publicAddress = "127.0.0.1"
+    endpoint.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
+    endpoint.libStart()
+    # Offer G.711 only, so the call tests exactly what callhost serves today.
+    for codec in endpoint.codecEnum2():
+        keep = codec.codecId.startswith("PCMU/") or codec.codecId.startswith("PCMA/")
+        endpoint.codecSetPriority(codec.codecId, 200 if codec.codecId.startswith("PCMU/") else (150 if keep else 0))
+
+    account_config = pj.AccountConfig()
+    account_config.idUri = "sip:pjsua@127.0.0.1"
+    account_config.mediaConfig.transportConfig.boundAddress = "127.0.0.1"
+    account_config.mediaConfig.transportConfig.publicAddress = "127.0.0.1"
+    account_config.mediaConfig.transportConfig.port = 40000
+    account_config.mediaConfig.transportConfig.portRange = 1000
+    account = pj.Account()
+    account.create(account_config)
+
+    call = Call(account, endpoint)
+    call.record_path = args.record
+    call.makeCall(args.uri, pj.CallOpParam(True))
+
+    started = time.monotonic()
+    dtmf_sent = False
+    while not call.disconnected and time.monotonic() - started < args.timeout:
+        endpoint.libHandleEvents(10)
+        if call.connected_at is None:
+            continue
+        elapsed = time.monotonic() - call.connected_at
+        if args.send_dtmf and not dtmf_sent and elapsed >= args.dtmf_after:
+            param = pj.CallSendDtmfParam()
+            param.digits = args.send_dtmf
+            param.method = pj.PJSUA_DTMF_METHOD_RFC2833
+            call.sendDtmf(param)
+            dtmf_sent = True
+        if args.hangup_after and elapsed >= args.hangup_after:
+            call.hung_up_locally = True
+            call.hangup(pj.CallOpParam(True))
+            args.hangup_after = 0.0
+
+    timed_out = not call.disconnected
+    if timed_out:
+        call.hung_up_locally = True
+        try:
+            call.hangup(pj.CallOpParam(True))
+        except pj.Error:
+            pass
+        deadline = time.monotonic() + 3
+        while not call.disconnected and time.monotonic() < deadline:
+            endpoint.libHandleEvents(10)
+
+    result = {
+        "connected": call.connected_at is not None,
+        "dtmf_received": call.dtmf,
+        "dtmf_sent": args.send_dtmf if dtmf_sent else "",
+        "remote_hangup": call.remote_hangup,
+        "timed_out": timed_out,
+        "last_status": call.last_status,
+        "recording": args.record,
+        "seconds": round(time.monotonic() - started, 2),
+    }
+    # Drop pjsua objects before the library goes, or pjsua2 may crash on exit.
+    if call.recorder is not None:
+        del call.recorder
+    del call
+    endpoint.libDestroy()
+    print(json.dumps(result))
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
