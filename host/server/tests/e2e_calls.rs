@@ -20,6 +20,7 @@ fn sipp_uac_calls_hello_without_failures() {
     assert_eq!(log.matches("incoming call").count(), 30);
     // The app saw each caller's BYE as a Hangup while playing.
     assert_eq!(log.matches("call idle: the caller hung up").count(), 30, "{log}");
+    assert_eq!(log.matches("app ended by hangup").count(), 30, "{log}");
 }
 
 #[test]
@@ -78,15 +79,79 @@ fn cancel_before_answer_gets_487_and_the_app_sees_hangup() {
     assert!(log.contains("raw_cause=Some(487)"), "{log}");
 }
 
+/// A request without a body from a raw socket (see [`raw_request`]).
+fn bodyless(method: &str, call_id: &str) -> String {
+    format!(
+        "{method} sip:hello@HOST SIP/2.0\r\nVia: SIP/2.0/UDP LOCAL;branch=z9hG4bK{call_id}\r\nFrom: <sip:t@LOCAL>;tag=1\r\n\
+         To: <sip:hello@HOST>\r\nCall-ID: {call_id}\r\nCSeq: 1 {method}\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    )
+}
+
 #[test]
-fn unknown_service_gets_404_and_no_common_codec_gets_488() {
+fn refusals_and_odd_requests_get_the_right_answers() {
     let dir = scratch("refusals");
     let host = Host::start(&dir, HostOptions { apps: &["hello"], config: None });
     assert_eq!(raw_request(host.sip, &invite("nosuchservice", "refusal-404", "0")), Some(404));
     let g729_only = invite("hello", "refusal-488", "18");
     assert_eq!(raw_request(host.sip, &g729_only), Some(488));
+    assert_eq!(raw_request(host.sip, &bodyless("OPTIONS", "options-1")), Some(200));
+    assert_eq!(raw_request(host.sip, &bodyless("FOO", "unknown-method-1")), Some(501));
+    let no_call_id = bodyless("OPTIONS", "malformed-1").replace("Call-ID: malformed-1\r\n", "");
+    assert_eq!(raw_request(host.sip, &no_call_id), Some(400));
+    let garbage = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for junk in [&b"\x00\x01\x02 not sip at all"[..], b"INVITE\r\n\r\n", &[0xff; 1400]] {
+        garbage.send_to(junk, host.sip).unwrap();
+    }
     // And the host still serves a normal call afterwards.
     let work = sipp_workdir(&dir);
     let run = sipp(&work, host.sip, &["-sn", "uac", "-m", "1"], "hello");
     assert_eq!(run.code, 0, "{}", run.output);
+}
+
+#[test]
+fn reinvite_info_and_tcp_reach_the_host() {
+    let dir = scratch("reinvite-tcp");
+    let host = Host::start(&dir, HostOptions { apps: &["hello", "ivr"], config: None });
+    let work = sipp_workdir(&dir);
+    // re-INVITE with the same SDP, then INFO, then the caller's BYE, during ivr's prompt.
+    let scenario = sipp_dir().join("sip-reinvite.xml");
+    let run = sipp(&work, host.sip, &["-sf", scenario.to_str().unwrap(), "-m", "1"], "ivr");
+    assert_eq!(run.code, 0, "{}", run.output);
+    // The built-in uac over TCP.
+    let run = sipp(&work, host.sip, &["-sn", "uac", "-t", "t1", "-m", "5", "-l", "5"], "hello");
+    assert_eq!(run.code, 0, "{}", run.output);
+    let log = host.wait_for_log_count("exit record", 6, Duration::from_secs(30));
+    assert_eq!(log.matches("call idle: the caller hung up").count(), 6, "{log}");
+}
+
+/// The seed tutorial's inbound programs, each called once; their exit codes are the tutorial's.
+#[test]
+fn tutorial_programs_run_as_the_tutorial_says() {
+    let apps = ["basic-inbound", "check-state", "hangup-exception", "error-exception", "logger"];
+    let dir = scratch("tutorial");
+    let host = Host::start(&dir, HostOptions { apps: &apps, config: None });
+    let work = sipp_workdir(&dir);
+    for app in apps {
+        // The caller hangs up 3 s after the ACK if the app has not ended the call by then.
+        let _ = sipp(&work, host.sip, &["-sn", "uac", "-m", "1", "-d", "3000"], app);
+    }
+    host.wait_for_log_count("exit record", apps.len(), Duration::from_secs(30));
+    let records = host.exit_records();
+    let exit_code = |app: &str| {
+        let record = records.iter().find(|line| field(line, "app") == Some(app));
+        record.and_then(|line| field(line, "exit_code")).unwrap_or_else(|| panic!("no exit record for {app}: {records:?}"))
+    };
+    // ring, answer, wait_for_idle until the caller's BYE.
+    assert_eq!(exit_code("basic-inbound"), "0");
+    // The state is CALL_INCOMING, so it rings, answers and waits: 0.
+    assert_eq!(exit_code("check-state"), "0");
+    // Answers, waits, catches nothing: 0.
+    assert_eq!(exit_code("hangup-exception"), "0");
+    // FilePlayer.start of a missing file raises Error: -101.
+    assert_eq!(exit_code("error-exception"), "-101");
+    // The logger answers, logs at info and waits for the caller's BYE: 0.
+    assert_eq!(exit_code("logger"), "0");
+    let log = host.log_text();
+    assert!(log.contains("Answered an inbound call"), "{log}");
+    assert!(log.contains("was not found in the app's media directory"), "{log}");
 }
