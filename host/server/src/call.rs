@@ -153,7 +153,7 @@ async fn run_call(host: Arc<Host>, incoming: IncomingCall, instance_id: String) 
         dtmf: None,
     };
     let record = task.serve(running.run(), commands_rx, events).await;
-    task.finish().await;
+    task.finish(&record.outcome).await;
     log_exit_record(&record);
 }
 
@@ -274,15 +274,26 @@ impl CallTask {
         }
     }
 
-    /// After `main` returned: hang up a call the app left up.
-    async fn finish(&mut self) {
-        if self.state() != CallState::Idle {
-            info!("app returned with the call still up: hanging up");
-            if let Err(error) = self.sip.hang_up().await {
-                debug!(%error, "hang-up after exit failed");
-            }
-            self.go_idle(CallCause::Normal, None, "the app ended");
+    /// After `main` ended: hang up a call the app left up. A call whose app
+    /// failed ends with cause ERROR; an unanswered one gets 500 rather than 480.
+    async fn finish(&mut self, outcome: &ExitOutcome) {
+        let state = self.state();
+        if state == CallState::Idle {
+            return;
         }
+        let failed = !matches!(outcome, ExitOutcome::Returned(_));
+        let unanswered = matches!(state, CallState::CallIncoming | CallState::RingIncoming);
+        info!(?state, "the app ended with the call still up: hanging up");
+        let (sent, raw) = if failed && unanswered {
+            (self.sip.reject(500, Some("Server Internal Error"), &[]).await, Some(500))
+        } else {
+            (self.sip.hang_up().await, None)
+        };
+        if let Err(error) = sent {
+            debug!(%error, "hang-up after exit failed");
+        }
+        let cause = if failed { CallCause::Error } else { CallCause::Normal };
+        self.go_idle(cause, raw, "the app ended");
     }
 
     fn state(&self) -> CallState {

@@ -78,13 +78,7 @@ fn main() -> ExitCode {
                     return ExitCode::from(EXIT_USAGE);
                 }
             };
-            let tokio = match tokio::runtime::Runtime::new() {
-                Ok(tokio) => tokio,
-                Err(error) => {
-                    eprintln!("callhost: cannot start the async runtime: {error}");
-                    return ExitCode::FAILURE;
-                }
-            };
+            let Some(tokio) = async_runtime() else { return ExitCode::FAILURE };
             match tokio.block_on(server::run(config, shutdown_signal())) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {
@@ -93,11 +87,17 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Check { file } => {
-            let tokio = tokio::runtime::Runtime::new().expect("tokio runtime");
-            tokio.block_on(check(file))
-        }
+        Command::Check { file } => match async_runtime() {
+            Some(tokio) => tokio.block_on(check(file)),
+            None => ExitCode::FAILURE,
+        },
     }
+}
+
+fn async_runtime() -> Option<tokio::runtime::Runtime> {
+    tokio::runtime::Runtime::new()
+        .map_err(|error| eprintln!("callhost: cannot start the async runtime: {error}"))
+        .ok()
 }
 
 async fn check(file: PathBuf) -> ExitCode {

@@ -54,4 +54,7 @@ fn hostile_apps_end_only_their_own_calls() {
     let panicking = record("hostile-panic");
     assert!(panicking.contains("deliberate panic for testing"), "{panicking}");
     assert_eq!(field(&record("ivr"), "exit_code"), Some("0"));
+    // The host hung each hostile call up itself, with cause ERROR.
+    let log = host.log_text();
+    assert_eq!(log.matches("call idle: the app ended cause=Error").count(), 3, "{log}");
 }

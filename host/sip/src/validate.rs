@@ -26,7 +26,7 @@ use std::net::SocketAddr;
 
 use crate::Transport;
 use crate::wire::{
-    RawMessage, full_name, header_params, is_token, param, scan, split_list, tighten_separators,
+    QuotedString, RawMessage, full_name, header_params, is_token, param, scan, split_list, tighten_separators,
 };
 
 /// Methods this UAS implements; the `Allow` header value.
@@ -432,27 +432,20 @@ fn check_via_element(element: &str) -> Result<(), ()> {
 
 /// `name-addr` or `addr-spec` followed by `;params` (RFC 3261 §20.10/§25.1).
 fn check_name_addr(value: &str) -> Result<(), ()> {
-    let (mut in_quote, mut escaped) = (false, false);
+    let mut quotes = QuotedString::default();
     let (mut open, mut close) = (None, None);
     for (i, c) in value.char_indices() {
-        if in_quote {
-            match (escaped, c) {
-                (true, _) => escaped = false,
-                (false, '\\') => escaped = true,
-                (false, '"') => in_quote = false,
-                _ => {}
-            }
+        if quotes.feed(c) {
             continue;
         }
         match c {
-            '"' => in_quote = true,
             '<' if open.is_none() => open = Some(i),
             '>' if open.is_some() && close.is_none() => close = Some(i),
             '<' | '>' => return Err(()),
             _ => {}
         }
     }
-    if in_quote {
+    if quotes.is_open() {
         return Err(());
     }
     match (open, close) {

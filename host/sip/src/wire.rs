@@ -183,26 +183,49 @@ pub(crate) fn is_token(s: &str) -> bool {
     !s.is_empty() && s.chars().all(is_token_char)
 }
 
+/// Tracks whether a left-to-right scan of a header value is inside a
+/// quoted-string (RFC 3261 §25.1), backslash escapes included.
+#[derive(Debug, Default)]
+pub(crate) struct QuotedString {
+    open: bool,
+    escaped: bool,
+}
+
+impl QuotedString {
+    /// Whether the scan is inside a quoted-string now.
+    pub(crate) fn is_open(&self) -> bool {
+        self.open
+    }
+
+    /// Feed the next character; true when it belongs to a quoted-string (the
+    /// opening and closing quotes included).
+    pub(crate) fn feed(&mut self, c: char) -> bool {
+        if !self.open {
+            self.open = c == '"';
+            return self.open;
+        }
+        match (self.escaped, c) {
+            (true, _) => self.escaped = false,
+            (false, '\\') => self.escaped = true,
+            (false, '"') => self.open = false,
+            _ => {}
+        }
+        true
+    }
+}
+
 /// Split a header value at top-level commas (not inside quotes or `<>`).
 /// Elements are trimmed; empty elements are kept so callers can reject them.
 pub(crate) fn split_list(value: &str) -> Vec<&str> {
     let mut parts = Vec::new();
     let mut depth = 0usize;
-    let mut in_quote = false;
-    let mut escaped = false;
+    let mut quotes = QuotedString::default();
     let mut start = 0;
     for (i, c) in value.char_indices() {
-        if in_quote {
-            match (escaped, c) {
-                (true, _) => escaped = false,
-                (false, '\\') => escaped = true,
-                (false, '"') => in_quote = false,
-                _ => {}
-            }
+        if quotes.feed(c) {
             continue;
         }
         match c {
-            '"' => in_quote = true,
             '<' => depth += 1,
             '>' => depth = depth.saturating_sub(1),
             ',' if depth == 0 => {
@@ -224,19 +247,13 @@ pub(crate) fn split_list(value: &str) -> Vec<&str> {
 pub(crate) fn tighten_separators(value: &str, slash: bool) -> String {
     let is_separator = |c: char| matches!(c, ';' | '=' | ',') || (slash && c == '/');
     let mut out = String::with_capacity(value.len());
-    let mut in_quote = false;
-    let mut escaped = false;
+    let mut quotes = QuotedString::default();
     let mut depth = 0usize;
     let mut pending_space = false;
     for c in value.chars() {
-        if in_quote {
+        if quotes.is_open() {
             out.push(c);
-            match (escaped, c) {
-                (true, _) => escaped = false,
-                (false, '\\') => escaped = true,
-                (false, '"') => in_quote = false,
-                _ => {}
-            }
+            quotes.feed(c);
             continue;
         }
         if depth == 0 && (c == ' ' || c == '\t') {
@@ -253,8 +270,8 @@ pub(crate) fn tighten_separators(value: &str, slash: bool) -> String {
             out.push(' ');
         }
         pending_space = false;
+        quotes.feed(c);
         match c {
-            '"' => in_quote = true,
             '<' => depth += 1,
             '>' => depth = depth.saturating_sub(1),
             _ => {}
