@@ -155,3 +155,18 @@ fn tutorial_programs_run_as_the_tutorial_says() {
     assert!(log.contains("Answered an inbound call"), "{log}");
     assert!(log.contains("was not found in the app's media directory"), "{log}");
 }
+
+#[test]
+fn ivr_without_digits_says_goodbye_and_hangs_up() {
+    let dir = scratch("ivr-goodbye");
+    let host = Host::start(&dir, HostOptions { apps: &["ivr"], config: None });
+    let work = sipp_workdir(&dir);
+    let scenario = sipp_dir().join("host-wait-bye.xml");
+    let run = sipp(&work, host.sip, &["-sf", scenario.to_str().unwrap(), "-m", "1"], "ivr");
+    assert_eq!(run.code, 0, "the host must hang up by itself:\n{}", run.output);
+    let log = host.wait_for_log("exit record", Duration::from_secs(20));
+    assert!(log.contains("get-digits finished digits= cause=Timeout"), "{log}");
+    assert!(log.contains("ivr: collected no digits"), "{log}");
+    assert!(log.contains(r#"playing file="goodbye.wav""#), "{log}");
+    assert_eq!(field(&host.exit_records()[0], "exit_code"), Some("0"));
+}
