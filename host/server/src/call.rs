@@ -29,7 +29,7 @@ use callhost_runtime::{ExitOutcome, ExitRecord, Invocation, PluginRegistry, Runt
 use callhost_sip::{CallEvent, IncomingCall, ServerCall};
 
 use crate::config::Config;
-use crate::digits::{Collected, Collection, earliest};
+use crate::digits::{Collected, Collection, earliest, info_digit};
 use crate::media_path;
 
 /// What every call needs from the host; shared by all call tasks.
@@ -612,22 +612,24 @@ impl CallTask {
         }
     }
 
+    /// A digit from the caller, by any method: buffer it, barge in, feed get-digits.
+    fn digit_received(&mut self, digit: char, method: &str) {
+        debug!(%digit, method, "DTMF received");
+        if self.state() == CallState::Idle {
+            return;
+        }
+        self.buffered.push_back(digit);
+        self.barge_in();
+        if let Some((collection, _)) = &mut self.collection
+            && let Some(done) = collection.absorb(&mut self.buffered, Instant::now())
+        {
+            self.finish_collection(done);
+        }
+    }
+
     fn media_event(&mut self, event: MediaEvent) {
         match event {
-            MediaEvent::Dtmf { digit } => {
-                debug!(%digit, "DTMF received");
-                if self.state() == CallState::Idle {
-                    return;
-                }
-                self.buffered.push_back(digit);
-                self.barge_in();
-                let now = Instant::now();
-                if let Some((collection, _)) = &mut self.collection
-                    && let Some(done) = collection.absorb(&mut self.buffered, now)
-                {
-                    self.finish_collection(done);
-                }
-            }
+            MediaEvent::Dtmf { digit } => self.digit_received(digit, "RFC 4733"),
             MediaEvent::PlayFinished { id, completed } => {
                 if self.play.as_ref().is_some_and(|job| job.id == id)
                     && let Some(job) = self.play.take()
@@ -672,9 +674,10 @@ impl CallTask {
                     debug!(%error, "re-INVITE response failed");
                 }
             }
-            CallEvent::Info { content_type, body } => {
-                debug!(%content_type, len = body.len(), "INFO received");
-            }
+            CallEvent::Info { content_type, body } => match info_digit(&content_type, &body) {
+                Some(digit) => self.digit_received(digit, "SIP INFO"),
+                None => debug!(%content_type, len = body.len(), "INFO received"),
+            },
             other => debug!(?other, "SIP event not handled yet"),
         }
     }

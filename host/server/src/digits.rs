@@ -77,6 +77,34 @@ impl Collection {
     }
 }
 
+/// The digit carried by a SIP INFO body, if it carries one: `application/dtmf-relay`
+/// (`Signal=5` lines, as Cisco and most trunks send it) or `application/dtmf` (the
+/// bare digit). Event numbers 10-15 are accepted for `*`, `#`, `A`-`D` as in RFC 4733.
+pub fn info_digit(content_type: &str, body: &str) -> Option<char> {
+    let media_type = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let value = match media_type.as_str() {
+        "application/dtmf-relay" => body.lines().find_map(|line| {
+            let (key, value) = line.split_once('=')?;
+            key.trim().eq_ignore_ascii_case("signal").then_some(value)
+        })?,
+        "application/dtmf" => body,
+        _ => return None,
+    };
+    match value.trim() {
+        "10" => Some('*'),
+        "11" => Some('#'),
+        "12" => Some('A'),
+        "13" => Some('B'),
+        "14" => Some('C'),
+        "15" => Some('D'),
+        single => {
+            let mut chars = single.chars();
+            let digit = chars.next()?.to_ascii_uppercase();
+            (chars.next().is_none() && "0123456789*#ABCD".contains(digit)).then_some(digit)
+        }
+    }
+}
+
 /// The earlier of two optional instants.
 pub fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
     match (a, b) {
@@ -144,6 +172,20 @@ mod tests {
             Collection::new(GetDigitsOptions { overall_timeout: Some(Duration::from_secs(6)), ..options() }, start);
         collection.absorb(&mut buffer("1"), start + Duration::from_secs(4));
         assert_eq!(collection.deadline(), Some(start + Duration::from_secs(6)));
+    }
+
+    #[test]
+    fn info_bodies_carry_digits() {
+        assert_eq!(info_digit("application/dtmf-relay", "Signal=5\r\nDuration=160\r\n"), Some('5'));
+        assert_eq!(info_digit("Application/DTMF-Relay", "signal= #\nDuration=250"), Some('#'));
+        assert_eq!(info_digit("application/dtmf-relay", "Signal=11\r\nDuration=160"), Some('#'));
+        assert_eq!(info_digit("application/dtmf-relay", "Signal=d"), Some('D'));
+        assert_eq!(info_digit("application/dtmf", "7"), Some('7'));
+        assert_eq!(info_digit("application/dtmf", "10"), Some('*'));
+        assert_eq!(info_digit("application/dtmf-relay", "Duration=160"), None);
+        assert_eq!(info_digit("application/dtmf-relay", "Signal=X"), None);
+        assert_eq!(info_digit("application/dtmf-relay", "Signal=55"), None);
+        assert_eq!(info_digit("text/plain", "Signal=5"), None);
     }
 
     #[test]

@@ -170,3 +170,17 @@ fn ivr_without_digits_says_goodbye_and_hangs_up() {
     assert!(log.contains(r#"playing file="goodbye.wav""#), "{log}");
     assert_eq!(field(&host.exit_records()[0], "exit_code"), Some("0"));
 }
+
+#[test]
+fn ivr_takes_digits_sent_as_sip_info() {
+    let dir = scratch("ivr-info");
+    let host = Host::start(&dir, HostOptions { apps: &["ivr"], config: None });
+    let work = sipp_workdir(&dir);
+    let scenario = sipp_dir().join("host-info-dtmf.xml");
+    let run = sipp(&work, host.sip, &["-sf", scenario.to_str().unwrap(), "-m", "1"], "ivr");
+    assert_eq!(run.code, 0, "{}", run.output);
+    let log = host.wait_for_log("exit record", Duration::from_secs(20));
+    assert_eq!(log.matches(r#"method="SIP INFO""#).count(), 3, "{log}");
+    assert!(log.contains("ivr: collected digits 25"), "{log}");
+    assert_eq!(field(&host.exit_records()[0], "exit_code"), Some("0"));
+}
