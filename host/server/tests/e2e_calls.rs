@@ -6,15 +6,13 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Host, HostOptions, field, invite, raw_request, scratch, sipp, sipp_dir, sipp_workdir};
+use common::{Host, field, invite, raw_request};
 
 #[test]
 fn sipp_uac_calls_hello_without_failures() {
-    let dir = scratch("uac-hello");
-    let host = Host::start(&dir, HostOptions { apps: &["hello"], config: None });
-    let work = sipp_workdir(&dir);
+    let host = Host::with_apps("uac-hello", &["hello"]);
     // The built-in uac hangs up right after the ACK: every call ends mid-prompt.
-    let run = sipp(&work, host.sip, &["-sn", "uac", "-m", "30", "-r", "10", "-l", "15"], "hello");
+    let run = host.sipp("hello", &["-sn", "uac", "-m", "30", "-r", "10", "-l", "15"]);
     assert_eq!(run.code, 0, "SIPp reported failed calls:\n{}", run.output);
     let log = host.wait_for_log_count("exit record", 30, Duration::from_secs(30));
     assert_eq!(log.matches("incoming call").count(), 30);
@@ -25,12 +23,8 @@ fn sipp_uac_calls_hello_without_failures() {
 
 #[test]
 fn hello_plays_its_prompt_and_hangs_up_with_exit_code_zero() {
-    let dir = scratch("hello-hangs-up");
-    let host = Host::start(&dir, HostOptions { apps: &["hello"], config: None });
-    let work = sipp_workdir(&dir);
-    let scenario = sipp_dir().join("host-wait-bye.xml");
-    let run = sipp(&work, host.sip, &["-sf", scenario.to_str().unwrap(), "-m", "3", "-l", "3"], "hello");
-    assert_eq!(run.code, 0, "{}", run.output);
+    let host = Host::with_apps("hello-hangs-up", &["hello"]);
+    host.expect_scenario("host-wait-bye.xml", "hello", 3);
     host.wait_for_log_count("exit record", 3, Duration::from_secs(20));
     for record in host.exit_records() {
         assert_eq!(field(&record, "exit_code"), Some("0"), "{record}");
@@ -42,12 +36,8 @@ fn hello_plays_its_prompt_and_hangs_up_with_exit_code_zero() {
 
 #[test]
 fn ivr_receives_rfc4733_digits_from_sipp_pcaps() {
-    let dir = scratch("ivr-dtmf");
-    let host = Host::start(&dir, HostOptions { apps: &["ivr"], config: None });
-    let work = sipp_workdir(&dir);
-    let scenario = sipp_dir().join("host-dtmf.xml");
-    let run = sipp(&work, host.sip, &["-sf", scenario.to_str().unwrap(), "-m", "1"], "ivr");
-    assert_eq!(run.code, 0, "{}", run.output);
+    let host = Host::with_apps("ivr-dtmf", &["ivr"]);
+    host.expect_scenario("host-dtmf.xml", "ivr", 1);
     let log = host.wait_for_log("exit record", Duration::from_secs(20));
     assert!(log.contains("ivr: collected digits 1479"), "the app did not get 1479#:\n{log}");
     let record = host.exit_records().pop().unwrap();
@@ -56,10 +46,8 @@ fn ivr_receives_rfc4733_digits_from_sipp_pcaps() {
 
 #[test]
 fn sipp_builtin_uac_pcap_against_ivr_has_no_failures() {
-    let dir = scratch("uac-pcap");
-    let host = Host::start(&dir, HostOptions { apps: &["ivr"], config: None });
-    let work = sipp_workdir(&dir);
-    let run = sipp(&work, host.sip, &["-sn", "uac_pcap", "-m", "2", "-l", "2"], "ivr");
+    let host = Host::with_apps("uac-pcap", &["ivr"]);
+    let run = host.sipp("ivr", &["-sn", "uac_pcap", "-m", "2", "-l", "2"]);
     assert_eq!(run.code, 0, "{}", run.output);
     let log = host.wait_for_log_count("exit record", 2, Duration::from_secs(20));
     // SIPp sends '1' after 8 s of audio, then hangs up while the app waits for more.
@@ -68,12 +56,8 @@ fn sipp_builtin_uac_pcap_against_ivr_has_no_failures() {
 
 #[test]
 fn cancel_before_answer_gets_487_and_the_app_sees_hangup() {
-    let dir = scratch("cancel");
-    let host = Host::start(&dir, HostOptions { apps: &["ivr"], config: None });
-    let work = sipp_workdir(&dir);
-    let scenario = sipp_dir().join("host-cancel.xml");
-    let run = sipp(&work, host.sip, &["-sf", scenario.to_str().unwrap(), "-m", "1"], "ivr");
-    assert_eq!(run.code, 0, "{}", run.output);
+    let host = Host::with_apps("cancel", &["ivr"]);
+    host.expect_scenario("host-cancel.xml", "ivr", 1);
     let log = host.wait_for_log("exit record", Duration::from_secs(20));
     assert!(log.contains("call idle: the caller cancelled"), "{log}");
     assert!(log.contains("raw_cause=Some(487)"), "{log}");
@@ -89,8 +73,7 @@ fn bodyless(method: &str, call_id: &str) -> String {
 
 #[test]
 fn refusals_and_odd_requests_get_the_right_answers() {
-    let dir = scratch("refusals");
-    let host = Host::start(&dir, HostOptions { apps: &["hello"], config: None });
+    let host = Host::with_apps("refusals", &["hello"]);
     assert_eq!(raw_request(host.sip, &invite("nosuchservice", "refusal-404", "0")), Some(404));
     let g729_only = invite("hello", "refusal-488", "18");
     assert_eq!(raw_request(host.sip, &g729_only), Some(488));
@@ -103,22 +86,17 @@ fn refusals_and_odd_requests_get_the_right_answers() {
         garbage.send_to(junk, host.sip).unwrap();
     }
     // And the host still serves a normal call afterwards.
-    let work = sipp_workdir(&dir);
-    let run = sipp(&work, host.sip, &["-sn", "uac", "-m", "1"], "hello");
+    let run = host.sipp("hello", &["-sn", "uac", "-m", "1"]);
     assert_eq!(run.code, 0, "{}", run.output);
 }
 
 #[test]
 fn reinvite_info_and_tcp_reach_the_host() {
-    let dir = scratch("reinvite-tcp");
-    let host = Host::start(&dir, HostOptions { apps: &["hello", "ivr"], config: None });
-    let work = sipp_workdir(&dir);
+    let host = Host::with_apps("reinvite-tcp", &["hello", "ivr"]);
     // re-INVITE with the same SDP, then INFO, then the caller's BYE, during ivr's prompt.
-    let scenario = sipp_dir().join("sip-reinvite.xml");
-    let run = sipp(&work, host.sip, &["-sf", scenario.to_str().unwrap(), "-m", "1"], "ivr");
-    assert_eq!(run.code, 0, "{}", run.output);
+    host.expect_scenario("sip-reinvite.xml", "ivr", 1);
     // The built-in uac over TCP.
-    let run = sipp(&work, host.sip, &["-sn", "uac", "-t", "t1", "-m", "5", "-l", "5"], "hello");
+    let run = host.sipp("hello", &["-sn", "uac", "-t", "t1", "-m", "5", "-l", "5"]);
     assert_eq!(run.code, 0, "{}", run.output);
     let log = host.wait_for_log_count("exit record", 6, Duration::from_secs(30));
     assert_eq!(log.matches("call idle: the caller hung up").count(), 6, "{log}");
@@ -128,12 +106,11 @@ fn reinvite_info_and_tcp_reach_the_host() {
 #[test]
 fn tutorial_programs_run_as_the_tutorial_says() {
     let apps = ["basic-inbound", "check-state", "hangup-exception", "error-exception", "logger"];
-    let dir = scratch("tutorial");
-    let host = Host::start(&dir, HostOptions { apps: &apps, config: None });
-    let work = sipp_workdir(&dir);
+    let host = Host::with_apps("tutorial", &apps);
     for app in apps {
-        // The caller hangs up 3 s after the ACK if the app has not ended the call by then.
-        let _ = sipp(&work, host.sip, &["-sn", "uac", "-m", "1", "-d", "3000"], app);
+        // The caller hangs up 3 s after the ACK if the app has not ended the call by then;
+        // SIPp's verdict depends on the app, the exit records below are what is checked.
+        let _ = host.sipp(app, &["-sn", "uac", "-m", "1", "-d", "3000"]);
     }
     host.wait_for_log_count("exit record", apps.len(), Duration::from_secs(30));
     let records = host.exit_records();
@@ -158,12 +135,9 @@ fn tutorial_programs_run_as_the_tutorial_says() {
 
 #[test]
 fn ivr_without_digits_says_goodbye_and_hangs_up() {
-    let dir = scratch("ivr-goodbye");
-    let host = Host::start(&dir, HostOptions { apps: &["ivr"], config: None });
-    let work = sipp_workdir(&dir);
-    let scenario = sipp_dir().join("host-wait-bye.xml");
-    let run = sipp(&work, host.sip, &["-sf", scenario.to_str().unwrap(), "-m", "1"], "ivr");
-    assert_eq!(run.code, 0, "the host must hang up by itself:\n{}", run.output);
+    let host = Host::with_apps("ivr-goodbye", &["ivr"]);
+    // The scenario waits for the host's BYE: the app must hang up by itself.
+    host.expect_scenario("host-wait-bye.xml", "ivr", 1);
     let log = host.wait_for_log("exit record", Duration::from_secs(20));
     assert!(log.contains("get-digits finished digits= cause=Timeout"), "{log}");
     assert!(log.contains("ivr: collected no digits"), "{log}");
@@ -173,12 +147,8 @@ fn ivr_without_digits_says_goodbye_and_hangs_up() {
 
 #[test]
 fn ivr_takes_digits_sent_as_sip_info() {
-    let dir = scratch("ivr-info");
-    let host = Host::start(&dir, HostOptions { apps: &["ivr"], config: None });
-    let work = sipp_workdir(&dir);
-    let scenario = sipp_dir().join("host-info-dtmf.xml");
-    let run = sipp(&work, host.sip, &["-sf", scenario.to_str().unwrap(), "-m", "1"], "ivr");
-    assert_eq!(run.code, 0, "{}", run.output);
+    let host = Host::with_apps("ivr-info", &["ivr"]);
+    host.expect_scenario("host-info-dtmf.xml", "ivr", 1);
     let log = host.wait_for_log("exit record", Duration::from_secs(20));
     assert_eq!(log.matches(r#"method="SIP INFO""#).count(), 3, "{log}");
     assert!(log.contains("ivr: collected digits 25"), "{log}");

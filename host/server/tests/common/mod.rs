@@ -116,6 +116,8 @@ pub struct Host {
     pub log: PathBuf,
     /// Its plugins dir.
     pub plugins: PathBuf,
+    /// The test's scratch dir.
+    pub dir: PathBuf,
 }
 
 /// Options for [`Host::start`].
@@ -157,9 +159,28 @@ impl Host {
             command.arg("--config").arg(path);
         }
         let child = command.spawn().expect("start callhost");
-        let host = Host { child, sip: SocketAddr::from(([127, 0, 0, 1], port)), log, plugins };
+        let host = Host { child, sip: SocketAddr::from(([127, 0, 0, 1], port)), log, plugins, dir: dir.to_owned() };
         host.wait_for_log("callhost is running", Duration::from_secs(60));
         host
+    }
+
+    /// Start a host with `apps` and no config file in a fresh scratch dir called `name`.
+    pub fn with_apps(name: &str, apps: &[&str]) -> Host {
+        Host::start(&scratch(name), HostOptions { apps, config: None })
+    }
+
+    /// Run SIPp against this host (one run at a time per host: the runs share a work dir).
+    pub fn sipp(&self, service: &str, args: &[&str]) -> SippRun {
+        sipp(&sipp_workdir(&self.dir), self.sip, args, service)
+    }
+
+    /// Run `calls` calls of the scenario file `tests/sipp/<scenario>` to `service`
+    /// and assert that SIPp counts every one successful.
+    pub fn expect_scenario(&self, scenario: &str, service: &str, calls: u32) {
+        let path = sipp_dir().join(scenario);
+        let calls = calls.to_string();
+        let run = self.sipp(service, &["-sf", path.to_str().unwrap(), "-m", &calls, "-l", &calls]);
+        assert_eq!(run.code, 0, "SIPp {scenario} to {service} failed:\n{}", run.output);
     }
 
     /// The whole log so far.
