@@ -10,7 +10,7 @@ use std::path::{Component, Path, PathBuf};
 /// Why a media file name was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum MediaPathError {
-    /// Empty, absolute, or containing `..` / a drive prefix.
+    /// Empty, absolute, containing `..`, a NUL or a backslash.
     #[error("`{0}` is not a plain relative file name inside the app's media directory")]
     NotRelative(String),
     /// The file does not exist (or the media directory does not).
@@ -24,7 +24,9 @@ pub enum MediaPathError {
 /// Resolve `name` inside `media_dir`, following symlinks, and check it stays inside.
 pub fn resolve(media_dir: &Path, name: &str) -> Result<PathBuf, MediaPathError> {
     let relative = Path::new(name);
+    // Backslashes are refused too: on Windows-made names they mean a separator.
     let plain = !name.is_empty()
+        && !name.contains(['\0', '\\'])
         && relative.components().all(|component| matches!(component, Component::Normal(_) | Component::CurDir));
     if !plain {
         return Err(MediaPathError::NotRelative(name.to_owned()));
@@ -58,6 +60,11 @@ mod tests {
         assert_eq!(resolve(&app, "../secret.wav"), Err(MediaPathError::NotRelative("../secret.wav".into())));
         assert_eq!(resolve(&app, "/etc/passwd"), Err(MediaPathError::NotRelative("/etc/passwd".into())));
         assert_eq!(resolve(&app, ""), Err(MediaPathError::NotRelative(String::new())));
+        assert_eq!(resolve(&app, "sub/../../secret.wav"), Err(MediaPathError::NotRelative("sub/../../secret.wav".into())));
+        assert_eq!(resolve(&app, "a\\b.wav"), Err(MediaPathError::NotRelative("a\\b.wav".into())));
+        assert_eq!(resolve(&app, "a\0.wav"), Err(MediaPathError::NotRelative("a\0.wav".into())));
+        std::fs::write(app.join("..a.wav"), b"x").unwrap();
+        assert!(resolve(&app, "..a.wav").is_ok(), "a name that merely starts with dots is fine");
         assert_eq!(resolve(&app, "missing.wav"), Err(MediaPathError::NotFound("missing.wav".into())));
         assert_eq!(resolve(&app, "link.wav"), Err(MediaPathError::Escapes("link.wav".into())));
         std::fs::remove_dir_all(&base).unwrap();
