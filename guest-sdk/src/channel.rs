@@ -14,6 +14,7 @@ use crate::dtmf_detector::DtmfDetector;
 use crate::dtmf_player::DtmfPlayer;
 use crate::error::Result;
 use crate::file_player::FilePlayer;
+use crate::sip::Sip;
 use crate::mirror::mirror_enum;
 
 mirror_enum! {
@@ -120,7 +121,54 @@ impl From<raw::CallDetails> for CallDetails {
     }
 }
 
-/// One call leg: the primary call an app was started for.
+/// How to place a call: the keyword arguments of the UAS `channel.call`.
+///
+/// ```
+/// use callhost_sdk::CallOptions;
+/// let options = CallOptions::new().call_from("bob@1234").seconds_timeout(30).codecs(&["PCMA"]);
+/// # let _ = options;
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallOptions {
+    call_from: Option<String>,
+    seconds_timeout: Option<u32>,
+    codecs: Vec<String>,
+}
+
+impl CallOptions {
+    /// The host's defaults: its own identity, 60 seconds, its codec list.
+    pub fn new() -> Self {
+        CallOptions::default()
+    }
+
+    /// Who the call is from (`call_from=`): "user@host", a bare user or a SIP URI.
+    pub fn call_from(mut self, from: impl Into<String>) -> Self {
+        self.call_from = Some(from.into());
+        self
+    }
+
+    /// Seconds to wait for an answer before giving up with cause TIMEOUT (default 60).
+    pub fn seconds_timeout(mut self, seconds: u32) -> Self {
+        self.seconds_timeout = Some(seconds);
+        self
+    }
+
+    /// Codecs to offer, best first ("PCMU", "PCMA").
+    pub fn codecs(mut self, codecs: &[&str]) -> Self {
+        self.codecs = codecs.iter().map(|codec| codec.to_string()).collect();
+        self
+    }
+
+    fn to_raw(&self) -> raw::CallOptions {
+        raw::CallOptions {
+            call_from: self.call_from.clone(),
+            seconds_timeout: self.seconds_timeout,
+            codecs: self.codecs.clone(),
+        }
+    }
+}
+
+/// One call leg: the primary call an app was started for, or an extra channel.
 ///
 /// Lifecycle: the host creates the channel and hands it to the app's `main`; the app
 /// owns it for the rest of the run. Dropping it does not hang the call up, and the
@@ -203,6 +251,59 @@ impl Channel {
     /// (`None`: no limit). Returns the state at return.
     pub fn wait_for_idle(&self, seconds_timeout: Option<u32>) -> Result<CallState> {
         Ok(self.raw.wait_for_idle(seconds_timeout)?.into())
+    }
+
+    /// Places a call from this idle channel to a `sip:`, `sips:` or `tel:` URI and
+    /// waits until it is answered, fails or times out (the UAS `channel.call`).
+    /// Returns the state: [`CallState::Answered`], or [`CallState::Idle`] with
+    /// [`Channel::cause`] saying why (BUSY, NOANSWER, TIMEOUT, UNOBTAINABLE …) and
+    /// [`Channel::raw_cause`] the SIP status. URI headers (`sip:bob@host?X-Foo=bar`)
+    /// are sent as headers, with the channel's [`Sip::header_fields_to_send`].
+    ///
+    /// Errors: `Error` for a bad destination or a channel already in a call.
+    pub fn call(&self, destination: &str, options: &CallOptions) -> Result<CallState> {
+        Ok(self.raw.call(destination, &options.to_raw())?.into())
+    }
+
+    /// Starts a call like [`Channel::call`] but returns once the INVITE is on its way
+    /// (the UAS `start_call`); follow it with [`Channel::state`] or rejoin it with
+    /// [`Channel::wait_for_outgoing_call`].
+    pub fn start_call(&self, destination: &str, options: &CallOptions) -> Result<()> {
+        Ok(self.raw.start_call(destination, &options.to_raw())?)
+    }
+
+    /// Waits until the call started by [`Channel::start_call`] is answered or idle and
+    /// returns that state.
+    pub fn wait_for_outgoing_call(&self) -> Result<CallState> {
+        Ok(self.raw.wait_for_outgoing_call()?.into())
+    }
+
+    /// One of the app's extra channels (the UAS `channel.ExtraChannel[index]`): an
+    /// idle channel for an outbound leg. The host's configuration says how many an
+    /// app has (up to three).
+    ///
+    /// Errors: `Error` when `index` is out of range.
+    pub fn extra_channel(&self, index: u32) -> Result<Channel> {
+        Ok(Channel::from_raw(self.raw.extra_channel(index)?))
+    }
+
+    /// Connects this answered call's audio with another answered channel, both ways
+    /// (the UAS `connect`). While connected, digits are still detected but neither
+    /// leg can play files or DTMF.
+    ///
+    /// Errors: `Error` if either leg is not answered or is playing.
+    pub fn connect(&self, other: &Channel) -> Result<()> {
+        Ok(self.raw.connect(&other.raw)?)
+    }
+
+    /// Undoes [`Channel::connect`]; either leg may call it. No-op when not connected.
+    pub fn disconnect(&self) -> Result<()> {
+        Ok(self.raw.disconnect()?)
+    }
+
+    /// The channel's SIP property (the UAS `channel.SIP`): headers, INFO, MESSAGE.
+    pub fn sip(&self) -> Sip<'_> {
+        Sip::new(self)
     }
 
     /// The channel's file player (the UAS `channel.FilePlayer`).

@@ -14,6 +14,9 @@
 //! | `channel.FilePlayer.play(filename="x.wav")`    | `channel.file_player().play("x.wav")?`                |
 //! | `channel.DTMFDetector.get_digits(count=5, ...)`| `channel.dtmf_detector().get_digits(GetDigits::new().count(5))?` |
 //! | `channel.DTMFPlayer.play("1234")`              | `channel.dtmf_player().play("1234")?`                 |
+//! | `channel.call(dest, call_from=origin)`        | `channel.call(dest, &CallOptions::new().call_from(origin))?` |
+//! | `channel.ExtraChannel[0]` / `connect(out)`     | `channel.extra_channel(0)?` / `channel.connect(&out)?` |
+//! | `channel.SIP.send(SIPInfo("text"))`            | `channel.sip().send_info("text")?`                    |
 //! | `my_log.info("...")`                           | `log::info("...")`                                    |
 //! | `except Hangup` / `except Error`               | [`CallError::Hangup`] / [`CallError::Error`]          |
 //! | `__uas_version__ = "1.0.0"`                    | `export_app!(version: "1.0.0", ...)`                  |
@@ -95,13 +98,15 @@ mod error;
 mod file_player;
 pub mod log;
 mod mirror;
+mod sip;
 
 pub use app::{AppContext, IntoExitCode};
-pub use channel::{CallCause, CallDetails, CallState, Channel};
+pub use channel::{CallCause, CallDetails, CallOptions, CallState, Channel};
 pub use dtmf_detector::{DetectorCause, DtmfDetector, GetDigits};
 pub use dtmf_player::{DtmfPlayer, DtmfPlayerCause};
 pub use error::{CallError, Result, exit_code};
 pub use file_player::{FilePlayer, PlayOptions, PlayerCause, PlayerState};
+pub use sip::{HeaderField, Sip, SipBody, SipState};
 
 /// The wit-bindgen bindings for `callhost:call/app`. Not part of the SDK's API:
 /// public only so that [`export_app!`] can reach them from the app's crate.

@@ -12,4 +12,5 @@ pub mod dtmf_detector;
 pub mod dtmf_player;
 pub mod file_player;
 pub mod log;
+pub mod sip;
 pub mod types;

@@ -9,6 +9,7 @@
 //!
 //! Everything here is plain data mirroring `wit/callhost.wit`.
 
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -122,6 +123,62 @@ pub struct CallDetails {
     pub remote_address: String,
 }
 
+/// How to place a call (WIT `channel.call-options`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallOptions {
+    /// The From identity; none: the host's default.
+    pub from: Option<String>,
+    /// How long to wait for an answer.
+    pub timeout: Duration,
+    /// Codec names to offer, best first; empty: the host's list.
+    pub codecs: Vec<String>,
+    /// Headers to send with the INVITE (the channel's header fields to send).
+    pub headers: Vec<HeaderField>,
+}
+
+/// The answer timeout when the app gives none (the UAS default).
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A SIP header with all its values (WIT `sip.header-field`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeaderField {
+    /// Header name.
+    pub name: String,
+    /// One entry per header line.
+    pub values: Vec<String>,
+}
+
+/// A SIP INFO or MESSAGE body (WIT `sip.sip-body`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SipBody {
+    /// Body text.
+    pub body: String,
+    /// Content-Type.
+    pub content_type: String,
+}
+
+/// Whether an INFO or MESSAGE is being sent (WIT `sip.sip-state`).
+#[allow(missing_docs)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SipState {
+    #[default]
+    Idle,
+    Busy,
+    Error,
+}
+
+/// What to send in an INFO or MESSAGE.
+#[allow(missing_docs)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SipSend {
+    /// An INFO; no content type: the host picks one from the body.
+    Info { body: String, content_type: Option<String> },
+    /// An INFO carrying one DTMF digit (application/dtmf-relay).
+    InfoDtmf { digit: char, duration: Duration },
+    /// A MESSAGE; no content type: the host picks one from the body.
+    Message { body: String, content_type: Option<String> },
+}
+
 /// get-digits parameters (WIT `dtmf-detector.get-digits-options`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GetDigitsOptions {
@@ -150,20 +207,37 @@ pub struct CallSnapshot {
     pub player_cause: PlayerCause,
     pub detector_cause: DetectorCause,
     pub dtmf_player_cause: DtmfPlayerCause,
+    pub sip_state: SipState,
+    /// Facts about the call; for an outbound leg, filled in when it is placed.
+    pub details: Arc<CallDetails>,
 }
 
 impl CallSnapshot {
     /// The snapshot of a call that has just arrived.
-    pub fn incoming() -> Self {
+    pub fn incoming(details: CallDetails) -> Self {
+        CallSnapshot { state: CallState::CallIncoming, ..CallSnapshot::idle() }.with_details(details)
+    }
+
+    /// The snapshot of a channel with no call yet (an outbound app's channel, an
+    /// extra channel): IDLE with no cause.
+    pub fn idle() -> Self {
         CallSnapshot {
-            state: CallState::CallIncoming,
+            state: CallState::Idle,
             cause: None,
             raw_cause: None,
             player_state: PlayerState::Idle,
             player_cause: PlayerCause::None,
             detector_cause: DetectorCause::None,
             dtmf_player_cause: DtmfPlayerCause::None,
+            sip_state: SipState::Idle,
+            details: Arc::new(CallDetails::default()),
         }
+    }
+
+    /// The same snapshot with other details.
+    pub fn with_details(mut self, details: CallDetails) -> Self {
+        self.details = Arc::new(details);
+        self
     }
 }
 
@@ -189,17 +263,36 @@ pub enum CallCommand {
     GetDigits { options: GetDigitsOptions, reply: Reply<String> },
     ClearDigits,
     DtmfPlay { digits: String, reply: Reply<DtmfPlayerCause> },
+    /// Place a call from this (idle) leg. With `wait`, reply once it is answered or
+    /// idle; without, once the INVITE is sent.
+    Call { destination: String, options: CallOptions, wait: bool, reply: Reply<CallState> },
+    /// Wait for the outgoing call to be answered or idle.
+    WaitForOutgoing { reply: Reply<CallState> },
+    /// The port of the app's extra channel `index`.
+    ExtraChannel { index: u32, reply: Reply<CallPort> },
+    /// Bridge this leg's audio with leg `other` (a [`CallPort::leg`]).
+    Connect { other: u32, reply: Reply<()> },
+    Disconnect { reply: Reply<()> },
+    SetHeaderFields { fields: Vec<HeaderField>, reply: Reply<()> },
+    HeaderFields { reply: Reply<Vec<HeaderField>> },
+    /// Every value of a received header, by name (case-insensitive).
+    RequestHeader { name: String, reply: Reply<Option<HeaderField>> },
+    /// Send an INFO or MESSAGE; replies with the final SIP status code.
+    SipSend { what: SipSend, reply: Reply<u16> },
+    /// Take the buffered INFO (`messages == false`) or MESSAGE bodies.
+    SipReceived { messages: bool, reply: Reply<Vec<SipBody>> },
 }
 
-/// The runtime's end of one call.
+/// The runtime's end of one call leg (a `channel`).
 #[derive(Debug, Clone)]
 pub struct CallPort {
+    /// Which leg of the app instance this is (0: the primary channel); what
+    /// [`CallCommand::Connect`] names.
+    pub leg: u32,
     /// Where commands go. The call task ends when every sender is dropped.
     pub commands: mpsc::Sender<CallCommand>,
     /// The latest snapshot.
     pub snapshot: watch::Receiver<CallSnapshot>,
-    /// Fixed facts about the call.
-    pub details: CallDetails,
 }
 
 impl CallPort {

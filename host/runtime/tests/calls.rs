@@ -63,6 +63,39 @@ async fn a_normal_call_uses_every_interface_in_order() {
 }
 
 #[tokio::test]
+async fn outbound_multi_leg_and_sip_functions_reach_the_call_task() {
+    let runtime = Runtime::new(config()).expect("runtime");
+    let app = scenarios(&runtime).await;
+    let call = FakeCall::start(Behaviour::default());
+    let invocation = Invocation { outbound_parameters: Some("sip:bob@127.0.0.1:5070".into()), ..invocation("legs") };
+    let record = run(&runtime, &app, &call, invocation).await;
+
+    // 8 means every check in the guest passed (see `legs` in tests/guests/scenarios).
+    assert_eq!(record.outcome, ExitOutcome::Returned(8), "{record}; commands {:?}", call.commands());
+    assert_eq!(
+        call.commands(),
+        [
+            "call sip:busy@127.0.0.1 from=None timeout=60s codecs=[] wait=true",
+            "set-header-fields [HeaderField { name: \"X-Account\", values: [\"42\"] }]",
+            "header-fields",
+            "call sip:bob@127.0.0.1:5070 from=Some(\"bob@1234\") timeout=30s codecs=[\"PCMA\"] wait=true",
+            "request-header x-test",
+            "sip-send Info { body: \"hello\", content_type: None }",
+            "sip-send Message { body: \"hi\", content_type: Some(\"text/plain\") }",
+            "sip-send InfoDtmf { digit: '5', duration: 500ms }",
+            "sip-received messages=false",
+            "sip-received messages=true",
+            "extra-channel 0",
+            "extra-channel 7",
+            "leg 1: call sip:carol@127.0.0.1 from=None timeout=60s codecs=[] wait=false",
+            "leg 1: wait-for-outgoing",
+            "connect 1",
+            "leg 1: disconnect",
+        ]
+    );
+}
+
+#[tokio::test]
 async fn a_panic_traps_with_the_panic_message() {
     let runtime = Runtime::new(config()).expect("runtime");
     let app = scenarios(&runtime).await;

@@ -7,7 +7,8 @@ use wasmtime::component::Resource;
 
 use crate::bindings::callhost::call::channel as wit;
 use crate::bindings::callhost::call::types::{CallCause, CallError, CallState};
-use crate::port::{CallCommand, CallPort};
+use super::types::invalid_argument;
+use crate::port::{self, CallCommand, CallOptions, CallPort, DEFAULT_CALL_TIMEOUT};
 use crate::store::CallView;
 
 /// The host side of a `channel` handle: the port of the call it names.
@@ -49,7 +50,7 @@ impl wit::HostChannel for CallView<'_> {
     }
 
     async fn details(&mut self, channel: Resource<ChannelHandle>) -> wasmtime::Result<wit::CallDetails> {
-        let details = &self.port(&channel)?.details;
+        let details = self.port(&channel)?.snapshot.borrow().details.clone();
         Ok(wit::CallDetails {
             sip_call_id: details.sip_call_id.clone(),
             call_from: details.call_from.clone(),
@@ -91,10 +92,101 @@ impl wit::HostChannel for CallView<'_> {
         Ok(port.request(|reply| CallCommand::WaitForIdle { timeout, reply }).await.map(Into::into).map_err(Into::into))
     }
 
+    async fn call(
+        &mut self,
+        channel: Resource<ChannelHandle>,
+        destination: String,
+        options: wit::CallOptions,
+    ) -> wasmtime::Result<Result<CallState, CallError>> {
+        let port = self.port(&channel)?;
+        Ok(place_call(port, destination, options, true).await.map(Into::into).map_err(Into::into))
+    }
+
+    async fn start_call(
+        &mut self,
+        channel: Resource<ChannelHandle>,
+        destination: String,
+        options: wit::CallOptions,
+    ) -> wasmtime::Result<Result<(), CallError>> {
+        let port = self.port(&channel)?;
+        Ok(place_call(port, destination, options, false).await.map(|_| ()).map_err(Into::into))
+    }
+
+    async fn wait_for_outgoing_call(&mut self, channel: Resource<ChannelHandle>) -> wasmtime::Result<Result<CallState, CallError>> {
+        let port = self.port(&channel)?;
+        Ok(port.request(|reply| CallCommand::WaitForOutgoing { reply }).await.map(Into::into).map_err(Into::into))
+    }
+
+    async fn extra_channel(
+        &mut self,
+        channel: Resource<ChannelHandle>,
+        index: u32,
+    ) -> wasmtime::Result<Result<Resource<ChannelHandle>, CallError>> {
+        let port = self.port(&channel)?;
+        match port.request(|reply| CallCommand::ExtraChannel { index, reply }).await {
+            Ok(extra) => Ok(Ok(self.table.push(ChannelHandle::new(extra))?)),
+            Err(error) => Ok(Err(error.into())),
+        }
+    }
+
+    async fn connect(
+        &mut self,
+        channel: Resource<ChannelHandle>,
+        other: Resource<ChannelHandle>,
+    ) -> wasmtime::Result<Result<(), CallError>> {
+        let other = self.port(&other)?.leg;
+        let port = self.port(&channel)?;
+        if other == port.leg {
+            return Ok(Err(invalid_argument("a channel cannot be connected to itself")));
+        }
+        Ok(port.request(|reply| CallCommand::Connect { other, reply }).await.map_err(Into::into))
+    }
+
+    async fn disconnect(&mut self, channel: Resource<ChannelHandle>) -> wasmtime::Result<Result<(), CallError>> {
+        let port = self.port(&channel)?;
+        Ok(port.request(|reply| CallCommand::Disconnect { reply }).await.map_err(Into::into))
+    }
+
     async fn drop(&mut self, channel: Resource<ChannelHandle>) -> wasmtime::Result<()> {
         self.table.delete(channel)?;
         Ok(())
     }
+}
+
+/// Longest destination or identity accepted from an app.
+const MAX_URI_LENGTH: usize = 2048;
+/// Longest answer timeout an app may ask for (a day).
+const MAX_CALL_TIMEOUT_SECONDS: u32 = 86_400;
+
+/// Check the arguments of `call` / `start-call` and send the command.
+async fn place_call(
+    port: &CallPort,
+    destination: String,
+    options: wit::CallOptions,
+    wait: bool,
+) -> Result<port::CallState, port::CallError> {
+    let destination = destination.trim().to_owned();
+    if destination.is_empty() || destination.len() > MAX_URI_LENGTH {
+        return Err(port::CallError::Error(format!("a destination must hold 1 to {MAX_URI_LENGTH} characters")));
+    }
+    if options.call_from.as_ref().is_some_and(|from| from.len() > MAX_URI_LENGTH) {
+        return Err(port::CallError::Error(format!("call-from is longer than {MAX_URI_LENGTH} characters")));
+    }
+    let timeout = match options.seconds_timeout {
+        None => DEFAULT_CALL_TIMEOUT,
+        Some(0) => return Err(port::CallError::Error("seconds-timeout must be at least 1".into())),
+        Some(seconds) if seconds > MAX_CALL_TIMEOUT_SECONDS => {
+            return Err(port::CallError::Error(format!("seconds-timeout is over {MAX_CALL_TIMEOUT_SECONDS}")));
+        }
+        Some(seconds) => Duration::from_secs(seconds.into()),
+    };
+    let options = CallOptions {
+        from: options.call_from.filter(|from| !from.trim().is_empty()),
+        timeout,
+        codecs: options.codecs,
+        headers: Vec::new(),
+    };
+    port.request(|reply| CallCommand::Call { destination, options, wait, reply }).await
 }
 
 #[cfg(test)]
@@ -108,8 +200,8 @@ mod tests {
 
     fn port() -> (CallPort, mpsc::Receiver<CallCommand>, watch::Sender<CallSnapshot>) {
         let (commands, receiver) = mpsc::channel(1);
-        let (snapshot_sender, snapshot) = watch::channel(CallSnapshot::incoming());
-        (CallPort { commands, snapshot, details: CallDetails::default() }, receiver, snapshot_sender)
+        let (snapshot_sender, snapshot) = watch::channel(CallSnapshot::incoming(CallDetails::default()));
+        (CallPort { leg: 0, commands, snapshot }, receiver, snapshot_sender)
     }
 
     #[tokio::test]

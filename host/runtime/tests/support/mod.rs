@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use callhost_runtime::port::{
     CallCause, CallCommand, CallDetails, CallError, CallPort, CallSnapshot, CallState, DetectorCause, DtmfPlayerCause,
-    PlayerCause, PlayerState,
+    HeaderField, PlayerCause, PlayerState, SipBody,
 };
 use tokio::sync::{mpsc, watch};
 
@@ -83,105 +83,21 @@ pub struct FakeCall {
 
 impl FakeCall {
     pub fn start(behaviour: Behaviour) -> FakeCall {
-        let (command_sender, mut command_receiver) = mpsc::channel::<CallCommand>(8);
-        let (snapshot_sender, snapshot_receiver) = watch::channel(CallSnapshot::incoming());
         let (release, released) = watch::channel(false);
         let commands = Arc::new(Mutex::new(Vec::new()));
-        let port = CallPort {
-            commands: command_sender,
-            snapshot: snapshot_receiver,
-            details: CallDetails {
-                sip_call_id: "call-1@test".into(),
-                call_from: "sip:alice@127.0.0.1".into(),
-                call_to: "sip:scenarios-service@127.0.0.1".into(),
-                request_uri: "sip:scenarios-service@127.0.0.1:5060".into(),
-                service: "scenarios-service".into(),
-                remote_address: "127.0.0.1:5062".into(),
-            },
+        let details = CallDetails {
+            sip_call_id: "call-1@test".into(),
+            call_from: "sip:alice@127.0.0.1".into(),
+            call_to: "sip:scenarios-service@127.0.0.1".into(),
+            request_uri: "sip:scenarios-service@127.0.0.1:5060".into(),
+            service: "scenarios-service".into(),
+            remote_address: "127.0.0.1:5062".into(),
         };
-        let record = commands.clone();
-        tokio::spawn(async move {
-            let snapshot = snapshot_sender;
-            while let Some(command) = command_receiver.recv().await {
-                let line = describe(&command);
-                record.lock().unwrap().push(line);
-                match command {
-                    CallCommand::Ring { reply, .. } => {
-                        snapshot.send_modify(|state| state.state = CallState::RingIncoming);
-                        let _ = reply.send(Ok(()));
-                    }
-                    CallCommand::Answer { reply } => {
-                        snapshot.send_modify(|state| state.state = CallState::Answered);
-                        let _ = reply.send(Ok(()));
-                    }
-                    CallCommand::Reject { cause, reply } => {
-                        snapshot.send_modify(|state| {
-                            state.state = CallState::Idle;
-                            state.cause = Some(cause);
-                        });
-                        let _ = reply.send(Ok(()));
-                    }
-                    CallCommand::HangUp { reply } => {
-                        snapshot.send_modify(|state| {
-                            state.state = CallState::Idle;
-                            state.cause = Some(CallCause::Normal);
-                            state.raw_cause = Some(200);
-                        });
-                        let _ = reply.send(Ok(CallState::Idle));
-                    }
-                    CallCommand::WaitForIdle { reply, .. } => {
-                        if behaviour.hold_wait_for_idle {
-                            let mut released = released.clone();
-                            tokio::spawn(async move {
-                                let _ = released.wait_for(|released| *released).await;
-                                let _ = reply.send(Ok(CallState::Idle));
-                            });
-                        } else {
-                            let _ = reply.send(Ok(snapshot.borrow().state));
-                        }
-                    }
-                    CallCommand::PlayStart { filename, reply, .. } => {
-                        if filename == "missing.wav" {
-                            let _ = reply.send(Err(CallError::Error(format!("{filename}: no such file"))));
-                        } else {
-                            snapshot.send_modify(|state| {
-                                state.player_state = PlayerState::Playing;
-                                state.player_cause = PlayerCause::None;
-                            });
-                            let _ = reply.send(Ok(()));
-                        }
-                    }
-                    CallCommand::PlayStop { reply } => {
-                        snapshot.send_modify(|state| {
-                            state.player_state = PlayerState::Idle;
-                            state.player_cause = PlayerCause::Aborted;
-                        });
-                        let _ = reply.send(Ok(()));
-                    }
-                    CallCommand::PlayWait { reply } => {
-                        tokio::time::sleep(behaviour.play_time).await;
-                        snapshot.send_modify(|state| {
-                            state.player_state = PlayerState::Idle;
-                            state.player_cause = PlayerCause::Normal;
-                        });
-                        let _ = reply.send(Ok(PlayerCause::Normal));
-                    }
-                    CallCommand::GetDigits { reply, .. } => {
-                        snapshot.send_modify(|state| state.detector_cause = DetectorCause::End);
-                        let _ = reply.send(Ok("12#".into()));
-                    }
-                    CallCommand::ClearDigits => {}
-                    CallCommand::DtmfPlay { reply, .. } => {
-                        snapshot.send_modify(|state| state.dtmf_player_cause = DtmfPlayerCause::Normal);
-                        let _ = reply.send(Ok(DtmfPlayerCause::Normal));
-                    }
-                }
-            }
-        });
+        let port = serve_leg(0, CallSnapshot::incoming(details), behaviour, commands.clone(), released);
         FakeCall { port, commands, release }
     }
 
-    /// The commands received so far, in order.
+    /// The commands received so far, in order (extra legs' lines start "leg N: ").
     pub fn commands(&self) -> Vec<String> {
         self.commands.lock().unwrap().clone()
     }
@@ -190,6 +106,159 @@ impl FakeCall {
     pub fn release(&self) {
         let _ = self.release.send(true);
     }
+}
+
+/// Serve one leg of the fake call (leg 0 the primary, extra channels created on demand).
+fn serve_leg(
+    leg: u32,
+    initial: CallSnapshot,
+    behaviour: Behaviour,
+    record: Arc<Mutex<Vec<String>>>,
+    released: watch::Receiver<bool>,
+) -> CallPort {
+    let (command_sender, mut command_receiver) = mpsc::channel::<CallCommand>(8);
+    let (snapshot_sender, snapshot_receiver) = watch::channel(initial);
+    let port = CallPort { leg, commands: command_sender, snapshot: snapshot_receiver };
+    tokio::spawn(async move {
+        let snapshot = snapshot_sender;
+        let mut header_fields = Vec::new();
+        while let Some(command) = command_receiver.recv().await {
+            let line = describe(&command);
+            let line = if leg == 0 { line } else { format!("leg {leg}: {line}") };
+            record.lock().unwrap().push(line);
+            match command {
+                CallCommand::Ring { reply, .. } => {
+                    snapshot.send_modify(|state| state.state = CallState::RingIncoming);
+                    let _ = reply.send(Ok(()));
+                }
+                CallCommand::Answer { reply } => {
+                    snapshot.send_modify(|state| state.state = CallState::Answered);
+                    let _ = reply.send(Ok(()));
+                }
+                CallCommand::Reject { cause, reply } => {
+                    snapshot.send_modify(|state| {
+                        state.state = CallState::Idle;
+                        state.cause = Some(cause);
+                    });
+                    let _ = reply.send(Ok(()));
+                }
+                CallCommand::HangUp { reply } => {
+                    snapshot.send_modify(|state| {
+                        state.state = CallState::Idle;
+                        state.cause = Some(CallCause::Normal);
+                        state.raw_cause = Some(200);
+                    });
+                    let _ = reply.send(Ok(CallState::Idle));
+                }
+                CallCommand::WaitForIdle { reply, .. } => {
+                    if behaviour.hold_wait_for_idle {
+                        let mut released = released.clone();
+                        tokio::spawn(async move {
+                            let _ = released.wait_for(|released| *released).await;
+                            let _ = reply.send(Ok(CallState::Idle));
+                        });
+                    } else {
+                        let _ = reply.send(Ok(snapshot.borrow().state));
+                    }
+                }
+                CallCommand::PlayStart { filename, reply, .. } => {
+                    if filename == "missing.wav" {
+                        let _ = reply.send(Err(CallError::Error(format!("{filename}: no such file"))));
+                    } else {
+                        snapshot.send_modify(|state| {
+                            state.player_state = PlayerState::Playing;
+                            state.player_cause = PlayerCause::None;
+                        });
+                        let _ = reply.send(Ok(()));
+                    }
+                }
+                CallCommand::PlayStop { reply } => {
+                    snapshot.send_modify(|state| {
+                        state.player_state = PlayerState::Idle;
+                        state.player_cause = PlayerCause::Aborted;
+                    });
+                    let _ = reply.send(Ok(()));
+                }
+                CallCommand::PlayWait { reply } => {
+                    tokio::time::sleep(behaviour.play_time).await;
+                    snapshot.send_modify(|state| {
+                        state.player_state = PlayerState::Idle;
+                        state.player_cause = PlayerCause::Normal;
+                    });
+                    let _ = reply.send(Ok(PlayerCause::Normal));
+                }
+                CallCommand::GetDigits { reply, .. } => {
+                    snapshot.send_modify(|state| state.detector_cause = DetectorCause::End);
+                    let _ = reply.send(Ok("12#".into()));
+                }
+                CallCommand::ClearDigits => {}
+                CallCommand::DtmfPlay { reply, .. } => {
+                    snapshot.send_modify(|state| state.dtmf_player_cause = DtmfPlayerCause::Normal);
+                    let _ = reply.send(Ok(DtmfPlayerCause::Normal));
+                }
+                // Destinations containing "busy" get 486; the rest answer.
+                CallCommand::Call { destination, wait, reply, .. } => {
+                    let busy = destination.contains("busy");
+                    snapshot.send_modify(|state| {
+                        if busy {
+                            state.state = CallState::Idle;
+                            state.cause = Some(CallCause::Busy);
+                            state.raw_cause = Some(486);
+                        } else {
+                            state.state = if wait { CallState::Answered } else { CallState::RingOutgoing };
+                            state.cause = None;
+                            state.raw_cause = None;
+                        }
+                    });
+                    let _ = reply.send(Ok(snapshot.borrow().state));
+                }
+                CallCommand::WaitForOutgoing { reply } => {
+                    snapshot.send_modify(|state| {
+                        if state.state == CallState::RingOutgoing {
+                            state.state = CallState::Answered;
+                        }
+                    });
+                    let _ = reply.send(Ok(snapshot.borrow().state));
+                }
+                CallCommand::ExtraChannel { index, reply } => {
+                    if index == 0 {
+                        let extra = serve_leg(1, CallSnapshot::idle(), behaviour.clone(), record.clone(), released.clone());
+                        let _ = reply.send(Ok(extra));
+                    } else {
+                        let _ = reply.send(Err(CallError::Error(format!("no extra channel {index}"))));
+                    }
+                }
+                CallCommand::Connect { reply, .. } | CallCommand::Disconnect { reply } => {
+                    let _ = reply.send(Ok(()));
+                }
+                CallCommand::SetHeaderFields { fields, reply } => {
+                    header_fields = fields;
+                    let _ = reply.send(Ok(()));
+                }
+                CallCommand::HeaderFields { reply } => {
+                    let _ = reply.send(Ok(header_fields.clone()));
+                }
+                CallCommand::RequestHeader { name, reply } => {
+                    let found = name.eq_ignore_ascii_case("x-test").then(|| HeaderField {
+                        name: "X-Test".into(),
+                        values: vec!["a".into(), "b".into()],
+                    });
+                    let _ = reply.send(Ok(found));
+                }
+                CallCommand::SipSend { reply, .. } => {
+                    let _ = reply.send(Ok(200));
+                }
+                CallCommand::SipReceived { messages, reply } => {
+                    let body = SipBody {
+                        body: if messages { "a message" } else { "an info" }.into(),
+                        content_type: "text/plain".into(),
+                    };
+                    let _ = reply.send(Ok(vec![body]));
+                }
+            }
+        }
+    });
+    port
 }
 
 fn describe(command: &CallCommand) -> String {
@@ -205,6 +274,18 @@ fn describe(command: &CallCommand) -> String {
         CallCommand::GetDigits { options, .. } => format!("get-digits {options:?}"),
         CallCommand::ClearDigits => "clear-digits".into(),
         CallCommand::DtmfPlay { digits, .. } => format!("dtmf-play {digits}"),
+        CallCommand::Call { destination, options, wait, .. } => {
+            format!("call {destination} from={:?} timeout={:?} codecs={:?} wait={wait}", options.from, options.timeout, options.codecs)
+        }
+        CallCommand::WaitForOutgoing { .. } => "wait-for-outgoing".into(),
+        CallCommand::ExtraChannel { index, .. } => format!("extra-channel {index}"),
+        CallCommand::Connect { other, .. } => format!("connect {other}"),
+        CallCommand::Disconnect { .. } => "disconnect".into(),
+        CallCommand::SetHeaderFields { fields, .. } => format!("set-header-fields {fields:?}"),
+        CallCommand::HeaderFields { .. } => "header-fields".into(),
+        CallCommand::RequestHeader { name, .. } => format!("request-header {name}"),
+        CallCommand::SipSend { what, .. } => format!("sip-send {what:?}"),
+        CallCommand::SipReceived { messages, .. } => format!("sip-received messages={messages}"),
     }
 }
 

@@ -9,14 +9,18 @@
 //! - `alloc`: allocates without bound;
 //! - `recurse`: recurses without bound (stack exhaustion);
 //! - `wait`: waits for the call to go idle, returns 0;
-//! - `stdio`: prints to stdout and stderr, returns 0.
+//! - `stdio`: prints to stdout and stderr, returns 0;
+//! - `legs`: outbound and multi-leg functions plus the `sip` interface, returns 8
+//!   when every check passes (see `legs`).
 
-wit_bindgen::generate!({ path: "../../../../../wit", world: "app" });
+wit_bindgen::generate!({ path: "../../../../../wit", world: "app", additional_derives: [PartialEq] });
 
 use callhost::call::dtmf_detector::{self, DetectorCause, GetDigitsOptions};
 use callhost::call::dtmf_player::{self, DtmfPlayerCause};
 use callhost::call::file_player::{self, PlayOptions, PlayerCause};
+use callhost::call::channel::CallOptions;
 use callhost::call::log::{Level, write};
+use callhost::call::sip::{self, HeaderField, SipState};
 use callhost::call::types::{CallCause, CallError, CallState};
 
 struct Scenarios;
@@ -31,6 +35,7 @@ impl Guest for Scenarios {
             "spin" => spin(),
             "alloc" => alloc(),
             "recurse" => recurse(std::hint::black_box(1)) as i32,
+            "legs" => legs(&channel, _outbound_parameters),
             "wait" => match channel.wait_for_idle(None) {
                 Ok(_) => 0,
                 Err(_) => -100,
@@ -115,6 +120,63 @@ fn normal(channel: &Channel) -> i32 {
     }
     write(Level::Error, "scenario normal done");
     7
+}
+
+/// Outbound and multi-leg calls and the `sip` interface against the runtime's fake call.
+fn legs(channel: &Channel, outbound: Option<String>) -> i32 {
+    let Some(destination) = outbound else { return -120 };
+    let options = CallOptions { call_from: Some("bob@1234".into()), seconds_timeout: Some(30), codecs: vec!["PCMA".into()] };
+    let busy = CallOptions { call_from: None, seconds_timeout: None, codecs: Vec::new() };
+    if channel.call("sip:busy@127.0.0.1", &busy) != Ok(CallState::Idle) || channel.cause() != Some(CallCause::Busy) {
+        return -121;
+    }
+    if channel.raw_cause() != Some(486) {
+        return -122;
+    }
+    let fields = [HeaderField { name: "X-Account".into(), values: vec!["42".into()] }];
+    if sip::set_header_fields_to_send(channel, &fields).is_err() || sip::header_fields_to_send(channel) != fields {
+        return -123;
+    }
+    let reserved = [HeaderField { name: "Via".into(), values: vec!["x".into()] }];
+    if !matches!(sip::set_header_fields_to_send(channel, &reserved), Err(CallError::Error(_))) {
+        return -124;
+    }
+    if channel.call(&destination, &options) != Ok(CallState::Answered) {
+        return -125;
+    }
+    match sip::request_header_field(channel, "x-test") {
+        Ok(Some(field)) if field.values == ["a", "b"] => {}
+        _ => return -126,
+    }
+    if sip::send_info(channel, "hello", None) != Ok(200) || sip::send_message(channel, "hi", Some("text/plain")) != Ok(200) {
+        return -127;
+    }
+    if sip::send_info_dtmf(channel, "5", Some(500)) != Ok(200) || sip::send_info_dtmf(channel, "55", None).is_ok() {
+        return -128;
+    }
+    if sip::get_infos(channel).len() != 1 || sip::get_messages(channel).len() != 1 || sip::state(channel) != SipState::Idle {
+        return -129;
+    }
+    let extra = match channel.extra_channel(0) {
+        Ok(extra) => extra,
+        Err(_) => return -130,
+    };
+    if channel.extra_channel(7).is_ok() || extra.state() != CallState::Idle {
+        return -131;
+    }
+    if extra.start_call("sip:carol@127.0.0.1", &busy).is_err() || extra.wait_for_outgoing_call() != Ok(CallState::Answered) {
+        return -132;
+    }
+    if channel.connect(&extra).is_err() || extra.disconnect().is_err() {
+        return -133;
+    }
+    if !matches!(channel.connect(channel), Err(CallError::Error(_))) {
+        return -134;
+    }
+    if channel.call("", &busy).is_ok() || channel.call("sip:x@y", &CallOptions { seconds_timeout: Some(0), ..busy.clone() }).is_ok() {
+        return -135;
+    }
+    8
 }
 
 fn chatty(channel: &Channel) -> i32 {
