@@ -7,7 +7,8 @@
 # name. Written here:
 #   MEDIA_ROOT/hello/hello.wav
 #   MEDIA_ROOT/ivr/welcome.wav, MEDIA_ROOT/ivr/goodbye.wav
-#   MEDIA_ROOT/versioned/hello.wav (a copy of the hello prompt)
+#   MEDIA_ROOT/versioned/hello.wav, MEDIA_ROOT/dialer/hello.wav (copies of the hello prompt)
+#   MEDIA_ROOT/connect-while-playing/playfile.wav (music-on-hold style message)
 # espeak-ng's default output (22050 Hz, 16-bit mono PCM) is kept; the host converts
 # on load. A prompt that exists and is newer than this script is not regenerated.
 # Files are written under a temporary name and renamed into place.
@@ -67,3 +68,6 @@ speak "$media_root/ivr/welcome.wav" \
 speak "$media_root/ivr/goodbye.wav" \
     "We did not get any digits. Goodbye."
 copy_prompt "$media_root/hello/hello.wav" "$media_root/versioned/hello.wav"
+copy_prompt "$media_root/hello/hello.wav" "$media_root/dialer/hello.wav"
+speak "$media_root/connect-while-playing/playfile.wav" \
+    "Please hold while we connect your call. Please hold while we connect your call."
