@@ -44,6 +44,22 @@ impl Codec {
             .find(|codec| codec.encoding_name().eq_ignore_ascii_case(encoding))
     }
 
+    /// The codec an application names: `PCMU`, `PCMA`, `G711U`, `G711A`, `G.711 µ-law`,
+    /// `ulaw`, `mulaw`, `alaw`, … Case, spaces, dots, dashes and underscores are ignored.
+    pub fn from_name(name: &str) -> Option<Self> {
+        let normalised: String = name
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '.' | '-' | '_'))
+            .map(|c| if matches!(c, 'µ' | 'μ') { 'u' } else { c })
+            .collect::<String>()
+            .to_ascii_lowercase();
+        match normalised.as_str() {
+            "pcmu" | "g711u" | "g711ulaw" | "g711mulaw" | "ulaw" | "mulaw" => Some(Codec::Pcmu),
+            "pcma" | "g711a" | "g711alaw" | "alaw" => Some(Codec::Pcma),
+            _ => None,
+        }
+    }
+
     /// The codec a static payload type means when no `a=rtpmap` is given (RFC 3551 Table 4).
     pub fn from_static_payload_type(payload_type: u8) -> Option<Self> {
         match payload_type {
@@ -101,5 +117,27 @@ mod tests {
         }
         assert_eq!(Codec::from_static_payload_type(18), None);
         assert_eq!(Codec::from_rtpmap("G729", 8000), None);
+    }
+
+    #[test]
+    fn applications_can_name_codecs_loosely() {
+        for name in [
+            "PCMU",
+            "pcmu",
+            "G711U",
+            "g711u",
+            "G.711u",
+            "G.711 µ-law",
+            "ulaw",
+            "MULAW",
+        ] {
+            assert_eq!(Codec::from_name(name), Some(Codec::Pcmu), "{name}");
+        }
+        for name in ["PCMA", "Pcma", "G711A", "g.711a", "G711_ALAW", "alaw"] {
+            assert_eq!(Codec::from_name(name), Some(Codec::Pcma), "{name}");
+        }
+        for name in ["", "G729", "opus", "PCM", "G711"] {
+            assert_eq!(Codec::from_name(name), None, "{name}");
+        }
     }
 }

@@ -9,9 +9,15 @@
 //!
 //! The task ends when the command channel closes (the `MediaSession` was dropped); the socket
 //! and the port lease drop with it.
+//!
+//! Bridging: `MediaSession::connect` hands each of the two drivers one `BridgeEnd`, a pair of
+//! bounded channels. A driver sends its decoded received frames and received digits to the
+//! other and feeds what it receives into its core's playout buffer. Ending the bridge on
+//! either side (disconnect, a new connect, the task ending) drops that side's channel ends; the
+//! other driver sees its receiver close and goes back to its own output.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::net::UdpSocket;
@@ -21,6 +27,7 @@ use tokio::time::Instant;
 use crate::ports::PortLease;
 use crate::prompt::Prompt;
 use crate::sdp::Negotiated;
+use crate::session::bridge::AudioFrame;
 use crate::session::{MediaCounters, MediaEvent, SessionCore};
 use crate::telephone_event::sender::DtmfItem;
 
@@ -37,6 +44,10 @@ pub const MAX_PENDING_DTMF: usize = 128;
 /// Receive buffer: larger than any sane RTP packet on a 1500-byte MTU path.
 const RECEIVE_BUFFER_BYTES: usize = 2048;
 
+/// Messages in flight from one bridged driver to the other (320 ms of audio). The receiving
+/// core keeps only ~60 ms anyway; a full channel means that driver is stalled, so we drop.
+pub const BRIDGE_CHANNEL_CAPACITY: usize = 16;
+
 /// What `MediaSession` asks of its driver.
 #[derive(Debug)]
 pub(crate) enum Command {
@@ -46,6 +57,40 @@ pub(crate) enum Command {
     SendDtmf { id: u64, items: Vec<DtmfItem> },
     StopDtmf,
     Update(Box<Negotiated>),
+    Connect(BridgeEnd),
+    Disconnect,
+}
+
+/// What one leg of a bridge sends the other.
+#[derive(Debug)]
+pub(crate) enum BridgeMessage {
+    /// 20 ms of decoded received audio.
+    Audio(Box<AudioFrame>),
+    /// A digit the peer sent as an RFC 4733 event.
+    Digit(char),
+}
+
+/// One driver's end of a bridge.
+#[derive(Debug)]
+pub(crate) struct BridgeEnd {
+    to_peer: mpsc::Sender<BridgeMessage>,
+    from_peer: mpsc::Receiver<BridgeMessage>,
+}
+
+/// The two ends of a new bridge.
+pub(crate) fn bridge_pair() -> (BridgeEnd, BridgeEnd) {
+    let (first_sender, first_receiver) = mpsc::channel(BRIDGE_CHANNEL_CAPACITY);
+    let (second_sender, second_receiver) = mpsc::channel(BRIDGE_CHANNEL_CAPACITY);
+    (
+        BridgeEnd {
+            to_peer: first_sender,
+            from_peer: second_receiver,
+        },
+        BridgeEnd {
+            to_peer: second_sender,
+            from_peer: first_receiver,
+        },
+    )
 }
 
 /// State the session handle and the driver both see.
@@ -54,6 +99,8 @@ pub(crate) struct SessionShared {
     pub(crate) counters: Arc<MediaCounters>,
     /// DTMF events sent to the handle and not yet read.
     pub(crate) pending_dtmf: AtomicUsize,
+    /// True while bridged to another session.
+    pub(crate) connected: AtomicBool,
 }
 
 /// Absolute-deadline frame schedule.
@@ -88,6 +135,7 @@ pub(crate) async fn run(
     tracing::debug!(port = lease.port(), remote = %core.destination(), "media session started");
     let mut buffer = vec![0u8; RECEIVE_BUFFER_BYTES].into_boxed_slice();
     let mut clock: Option<FrameClock> = None;
+    let mut bridge: Option<BridgeEnd> = None;
     let sleep = tokio::time::sleep_until(Instant::now());
     tokio::pin!(sleep);
     loop {
@@ -96,7 +144,7 @@ pub(crate) async fn run(
             biased;
             command = commands.recv() => {
                 let Some(command) = command else { break };
-                apply(&mut core, command);
+                apply(&mut core, &mut bridge, &shared, command);
                 if core.is_sending() && clock.is_none() {
                     let now = Instant::now();
                     clock = Some(FrameClock { start: now, next_frame: 0 });
@@ -109,13 +157,25 @@ pub(crate) async fn run(
                     sleep.as_mut().reset(clock.deadline());
                 }
             }
+            message = receive_bridged(&mut bridge), if bridge.is_some() => match message {
+                Some(BridgeMessage::Audio(frame)) => core.push_bridged_frame(*frame),
+                Some(BridgeMessage::Digit(digit)) => core.forward_digit(digit),
+                // The other leg disconnected, was connected elsewhere, or ended.
+                None => end_bridge(&mut core, &mut bridge, &shared),
+            },
             received = socket.recv_from(&mut buffer) => match received {
-                Ok((length, source)) => core.on_datagram(source, &buffer[..length]),
+                Ok((length, source)) => {
+                    core.on_datagram(source, &buffer[..length]);
+                    while let Some(frame) = core.poll_decoded_frame() {
+                        send_to_bridge(&mut core, &mut bridge, &shared, BridgeMessage::Audio(Box::new(frame)));
+                    }
+                }
                 Err(error) => tracing::debug!(%error, "RTP receive error"),
             },
         }
         while let Some(event) = core.poll_event() {
-            if let MediaEvent::Dtmf { .. } = event {
+            if let MediaEvent::Dtmf { digit } = event {
+                send_to_bridge(&mut core, &mut bridge, &shared, BridgeMessage::Digit(digit));
                 if shared.pending_dtmf.load(Ordering::Relaxed) >= MAX_PENDING_DTMF {
                     shared.counters.count_dropped_dtmf();
                     continue;
@@ -129,7 +189,12 @@ pub(crate) async fn run(
     tracing::debug!(port = lease.port(), "media session stopped");
 }
 
-fn apply(core: &mut SessionCore, command: Command) {
+fn apply(
+    core: &mut SessionCore,
+    bridge: &mut Option<BridgeEnd>,
+    shared: &SessionShared,
+    command: Command,
+) {
     match command {
         Command::StartSending => core.start_sending(),
         Command::Play { id, prompt } => core.play(id, prompt),
@@ -137,7 +202,45 @@ fn apply(core: &mut SessionCore, command: Command) {
         Command::SendDtmf { id, items } => core.send_dtmf(id, items),
         Command::StopDtmf => core.stop_dtmf(),
         Command::Update(negotiated) => core.update(*negotiated),
+        Command::Connect(end) => {
+            // Replacing an older bridge drops its ends: that leg notices and unbridges.
+            *bridge = Some(end);
+            core.connect_bridge();
+            shared.connected.store(true, Ordering::Relaxed);
+        }
+        Command::Disconnect => end_bridge(core, bridge, shared),
     }
+}
+
+/// The next message from the other leg; pending forever when not bridged (the loop only polls
+/// this while bridged). Cancel-safe: `mpsc::Receiver::recv` is.
+async fn receive_bridged(bridge: &mut Option<BridgeEnd>) -> Option<BridgeMessage> {
+    match bridge {
+        Some(end) => end.from_peer.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Pass a message to the other leg. A full channel drops it (that driver is stalled and would
+/// drop stale audio anyway); a closed one means the bridge is over.
+fn send_to_bridge(
+    core: &mut SessionCore,
+    bridge: &mut Option<BridgeEnd>,
+    shared: &SessionShared,
+    message: BridgeMessage,
+) {
+    let Some(end) = bridge else { return };
+    if let Err(mpsc::error::TrySendError::Closed(_)) = end.to_peer.try_send(message) {
+        end_bridge(core, bridge, shared);
+    }
+}
+
+fn end_bridge(core: &mut SessionCore, bridge: &mut Option<BridgeEnd>, shared: &SessionShared) {
+    if bridge.take().is_some() {
+        tracing::debug!("media bridge ended");
+    }
+    core.disconnect_bridge();
+    shared.connected.store(false, Ordering::Relaxed);
 }
 
 fn send_due_frames(

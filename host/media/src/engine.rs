@@ -1,27 +1,29 @@
 //! The public handles: [`MediaEngine`] (one per server: configuration, port allocator, prompt
-//! cache) and [`MediaSession`] (one per call: a handle to that call's driver task).
+//! cache), [`PendingMedia`] (an outbound call's offer waiting for its answer) and
+//! [`MediaSession`] (one per call: a handle to that call's driver task, in `engine/session.rs`).
 //!
-//! `MediaSession` methods are synchronous and never block: they validate, then send a command
-//! to the driver. Offer/answer state (session version, current negotiation) lives here, under
-//! a mutex, so `update_offer` can answer at once. Depends on every other module.
+//! Offer/answer state lives in the handle (`engine/signalling.rs`) under a mutex, so re-offers are
+//! answered at once; media state lives in the driver task. Depends on every other module.
+
+mod session;
+mod signalling;
+
+pub use session::MediaSession;
 
 use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use tokio::sync::mpsc;
-use tracing::Instrument;
+use tokio::net::UdpSocket;
+use tokio::runtime::Handle;
 
 use crate::codec::Codec;
-use crate::driver::{self, Command, SessionShared};
 use crate::error::MediaError;
-use crate::ports::PortAllocator;
+use crate::ports::{PortAllocator, PortLease};
 use crate::prompt::{Prompt, PromptCache};
-use crate::sdp::{AnswerOrigin, Negotiated, SessionDescription, build_answer, negotiate};
-use crate::session::{MediaEvent, MediaStats, SessionCore, StreamOrigin};
-use crate::telephone_event::sender::parse_digits;
+use crate::sdp::{AnswerOrigin, LocalOffer, SessionDescription, build_offer, negotiate};
+use signalling::{LocalAddress, Signalling, new_origin};
 
 /// Media configuration for the whole server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +59,28 @@ struct EngineInner {
     advertised_ip: IpAddr,
     ports: PortAllocator,
     prompts: PromptCache,
+}
+
+impl EngineInner {
+    fn local_address(&self, port: u16) -> LocalAddress {
+        LocalAddress {
+            bind_ip: self.config.bind_ip,
+            advertised_ip: self.advertised_ip,
+            port,
+        }
+    }
+
+    /// Bind an even port of the range as a non-blocking tokio socket (needs a runtime).
+    fn bind(&self) -> Result<(UdpSocket, PortLease), MediaError> {
+        let (std_socket, lease) = self.ports.bind(self.config.bind_ip)?;
+        let bind_error = |source| MediaError::Bind {
+            address: SocketAddr::new(self.config.bind_ip, lease.port()),
+            source,
+        };
+        std_socket.set_nonblocking(true).map_err(bind_error)?;
+        let socket = UdpSocket::from_std(std_socket).map_err(bind_error)?;
+        Ok((socket, lease))
+    }
 }
 
 /// The media layer of a server. Cheap to clone; all clones share the port allocator and the
@@ -110,50 +134,45 @@ impl MediaEngine {
         let inner = &self.inner;
         let offer = SessionDescription::parse(offer_sdp)?;
         let negotiated = negotiate(&offer, &inner.config.codecs, inner.config.bind_ip)?;
-        let (std_socket, lease) = inner.ports.bind(inner.config.bind_ip)?;
-        let local_port = lease.port();
-        let bind_error = |source| MediaError::Bind {
-            address: SocketAddr::new(inner.config.bind_ip, local_port),
-            source,
-        };
-        std_socket.set_nonblocking(true).map_err(bind_error)?;
-        let socket = tokio::net::UdpSocket::from_std(std_socket).map_err(bind_error)?;
-
-        let origin = AnswerOrigin {
-            session_id: u64::from(rand::random::<u32>()) + 1,
-            session_version: 1,
-        };
-        let answer = build_answer(&offer, &negotiated, origin, inner.advertised_ip, local_port);
-        let shared = Arc::new(SessionShared::default());
-        let core = SessionCore::new(
-            negotiated.clone(),
-            inner.config.symmetric_rtp,
-            StreamOrigin::random(),
-            Arc::clone(&shared.counters),
+        let (socket, lease) = inner.bind()?;
+        let (signalling, answer) =
+            Signalling::answering(&offer, negotiated, inner.local_address(lease.port()));
+        let session = MediaSession::start(
+            Arc::clone(inner),
+            socket,
+            lease,
+            signalling,
+            &Handle::current(),
         );
-        let (command_sender, command_receiver) = mpsc::unbounded_channel();
-        let (event_sender, event_receiver) = mpsc::unbounded_channel();
-        tokio::spawn(
-            driver::run(
-                socket,
-                lease,
-                core,
-                command_receiver,
-                event_sender,
-                Arc::clone(&shared),
-            )
-            .instrument(tracing::Span::current()),
-        );
-        let session = MediaSession {
-            commands: command_sender,
-            events: event_receiver,
-            shared,
-            signalling: Mutex::new(Signalling { origin, negotiated }),
-            engine: Arc::clone(inner),
-            local_port,
-            next_id: AtomicU64::new(1),
-        };
         Ok((session, answer))
+    }
+
+    /// For an outbound call: bind an RTP port and build the SDP offer (RFC 3264 §5): one
+    /// `m=audio` with `codecs` in preference order (`None`: the configured list), plus
+    /// telephone-event/8000 as payload type 101 (events 0-16), `a=ptime:20`, `a=sendrecv`.
+    ///
+    /// Must be called inside a tokio runtime. The port is held until the [`PendingMedia`] is
+    /// dropped or becomes a session. Errors: [`MediaError::NoCodecs`] for an empty list,
+    /// port or socket errors.
+    pub async fn create_offer(
+        &self,
+        codecs: Option<&[Codec]>,
+    ) -> Result<(PendingMedia, String), MediaError> {
+        let inner = &self.inner;
+        let codecs = codecs.unwrap_or(&inner.config.codecs);
+        let offer = LocalOffer::initial(codecs).ok_or(MediaError::NoCodecs)?;
+        let (socket, lease) = inner.bind()?;
+        let origin = new_origin();
+        let sdp = build_offer(&offer, origin, inner.advertised_ip, lease.port());
+        let pending = PendingMedia {
+            engine: Arc::clone(inner),
+            socket,
+            lease,
+            offer,
+            origin,
+            runtime: Handle::current(),
+        };
+        Ok((pending, sdp))
     }
 
     /// Load a prompt through the shared cache (converted once, then shared by every call).
@@ -163,144 +182,47 @@ impl MediaEngine {
     }
 }
 
+/// An outbound call's media before the answer: the bound port and what we offered. Dropping it
+/// frees the port. Packets arriving before [`Self::accept_answer`] wait in the socket buffer.
 #[derive(Debug)]
-struct Signalling {
-    origin: AnswerOrigin,
-    negotiated: Negotiated,
-}
-
-/// One call's media. Receiving (and DTMF detection) runs from creation; sending starts with
-/// [`Self::start_sending`]. Dropping the session stops its driver task and frees its port.
-#[derive(Debug)]
-pub struct MediaSession {
-    commands: mpsc::UnboundedSender<Command>,
-    events: mpsc::UnboundedReceiver<MediaEvent>,
-    shared: Arc<SessionShared>,
-    signalling: Mutex<Signalling>,
+pub struct PendingMedia {
     engine: Arc<EngineInner>,
-    local_port: u16,
-    next_id: AtomicU64,
+    socket: UdpSocket,
+    lease: PortLease,
+    offer: LocalOffer,
+    origin: AnswerOrigin,
+    runtime: Handle,
 }
 
-impl MediaSession {
-    /// Our RTP port.
+impl PendingMedia {
+    /// Our RTP port (as written in the offer).
     pub fn local_port(&self) -> u16 {
-        self.local_port
+        self.lease.port()
     }
 
-    /// Our RTP address as advertised in SDP.
+    /// Our RTP address as advertised in the offer.
     pub fn local_address(&self) -> SocketAddr {
-        SocketAddr::new(self.engine.advertised_ip, self.local_port)
+        SocketAddr::new(self.engine.advertised_ip, self.lease.port())
     }
 
-    fn signalling(&self) -> std::sync::MutexGuard<'_, Signalling> {
-        // Only whole-value assignments happen under the lock; a poisoned one is still consistent.
-        self.signalling
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// The codec currently negotiated (may change on re-offer).
-    pub fn codec(&self) -> Codec {
-        self.signalling().negotiated.codec
-    }
-
-    /// True if the peer accepts RFC 4733 telephone-event (so [`Self::send_dtmf`] can work).
-    pub fn telephone_event_negotiated(&self) -> bool {
-        self.signalling()
-            .negotiated
-            .telephone_event_payload_type
-            .is_some()
-    }
-
-    fn command(&self, command: Command) -> Result<(), MediaError> {
-        self.commands
-            .send(command)
-            .map_err(|_| MediaError::SessionClosed)
-    }
-
-    fn next_id(&self) -> u64 {
-        self.next_id.fetch_add(1, Ordering::Relaxed)
-    }
-
-    /// Start sending RTP (comfort silence when nothing plays): call when the call is answered.
-    pub fn start_sending(&self) {
-        // A closed driver only happens at runtime shutdown; `next_event` then returns None.
-        let _ = self.command(Command::StartSending);
-    }
-
-    /// Play a prompt from its start; a prompt already playing ends with `completed: false`.
-    /// Returns the id its `PlayFinished` event will carry.
-    pub fn play(&self, prompt: Arc<Prompt>) -> u64 {
-        let id = self.next_id();
-        let _ = self.command(Command::Play { id, prompt });
-        id
-    }
-
-    /// Stop the current prompt (its `PlayFinished` has `completed: false`).
-    pub fn stop_playing(&self) {
-        let _ = self.command(Command::StopPlaying);
-    }
-
-    /// Queue RFC 4733 digits (`0-9A-D*#`, `,` = 500 ms pause) behind earlier ones. Completion
-    /// arrives as `DtmfFinished` with the returned id.
-    pub fn send_dtmf(&self, digits: &str) -> Result<u64, MediaError> {
-        let items = parse_digits(digits).map_err(|invalid| MediaError::InvalidDtmfDigit {
-            digit: invalid.digit,
-            position: invalid.position,
-        })?;
-        if !self.telephone_event_negotiated() {
-            return Err(MediaError::TelephoneEventNotNegotiated);
-        }
-        let id = self.next_id();
-        self.command(Command::SendDtmf { id, items })?;
-        Ok(id)
-    }
-
-    /// Abandon queued DTMF (`DtmfFinished { completed: false }`); a digit on the wire ends cleanly.
-    pub fn stop_dtmf(&self) {
-        let _ = self.command(Command::StopDtmf);
-    }
-
-    /// Handle a re-INVITE offer: renegotiate (remote address, codec, direction may change; our
-    /// port, SSRC, sequence and timestamps continue) and return the answer with the next
-    /// session version. On error the session keeps its previous negotiation.
-    pub fn update_offer(&self, offer_sdp: &str) -> Result<String, MediaError> {
-        let offer = SessionDescription::parse(offer_sdp)?;
-        let negotiated = negotiate(
-            &offer,
-            &self.engine.config.codecs,
-            self.engine.config.bind_ip,
-        )?;
-        let mut signalling = self.signalling();
-        let origin = AnswerOrigin {
-            session_version: signalling.origin.session_version + 1,
-            ..signalling.origin
-        };
-        let answer = build_answer(
-            &offer,
-            &negotiated,
-            origin,
-            self.engine.advertised_ip,
-            self.local_port,
-        );
-        self.command(Command::Update(Box::new(negotiated.clone())))?;
-        *signalling = Signalling { origin, negotiated };
-        Ok(answer)
-    }
-
-    /// The next event; `None` once the driver has stopped. Cancel-safe: dropping the future
-    /// loses no event.
-    pub async fn next_event(&mut self) -> Option<MediaEvent> {
-        let event = self.events.recv().await;
-        if let Some(MediaEvent::Dtmf { .. }) = event {
-            self.shared.pending_dtmf.fetch_sub(1, Ordering::Relaxed);
-        }
-        event
-    }
-
-    /// Packet, byte, loss and timing counters.
-    pub fn stats(&self) -> MediaStats {
-        self.shared.counters.snapshot()
+    /// The answer arrived (the 2xx's SDP, or a reliable provisional's): choose the first codec
+    /// the answer lists that we offered, its payload type and telephone-event's from the
+    /// answer, the remote address and direction, and start the driver task (on the runtime
+    /// `create_offer` ran on, instrumented with the caller's span). Like an inbound session,
+    /// nothing is sent until [`MediaSession::start_sending`].
+    ///
+    /// Errors: [`MediaError::InvalidSdp`]; [`MediaError::NotAcceptable`] when the answer
+    /// rejects the stream, names no codec we offered, or has an unusable address. On error
+    /// the port is freed.
+    pub fn accept_answer(self, answer_sdp: &str) -> Result<MediaSession, MediaError> {
+        let local = self.engine.local_address(self.lease.port());
+        let signalling = Signalling::offered(&self.offer, self.origin, answer_sdp, local)?;
+        Ok(MediaSession::start(
+            self.engine,
+            self.socket,
+            self.lease,
+            signalling,
+            &self.runtime,
+        ))
     }
 }

@@ -25,10 +25,11 @@ pub enum MediaError {
     /// The codec preference list is empty.
     #[error("no codecs configured")]
     NoCodecs,
-    /// The offer is not parseable SDP (answer 400).
+    /// The offer (or answer) is not parseable SDP (answer 400 to an offer).
     #[error("malformed SDP: {0}")]
     InvalidSdp(#[from] SdpParseError),
-    /// The offer is valid but has nothing we can accept (answer 488 Not Acceptable Here).
+    /// The offer is valid but has nothing we can accept (answer 488 Not Acceptable Here); or
+    /// the answer to our offer is unusable (rejected stream, codec we did not offer).
     #[error("offer not acceptable: {0}")]
     NotAcceptable(#[from] NegotiationError),
     /// Every port of the range is in use.
@@ -64,6 +65,12 @@ pub enum MediaError {
     /// The session's driver task has stopped (runtime shutting down).
     #[error("media session closed")]
     SessionClosed,
+    /// `accept_reanswer` without an outstanding `hold_offer`.
+    #[error("no offer of ours is waiting for an answer")]
+    NoPendingOffer,
+    /// `connect` was given the session itself.
+    #[error("a media session cannot be connected to itself")]
+    ConnectToItself,
 }
 
 impl MediaError {

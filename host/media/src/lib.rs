@@ -13,6 +13,11 @@
 //! 3. on answer, `session.start_sending()`; then `play`, `send_dtmf`, and a loop on
 //!    `session.next_event().await`;
 //! 4. drop the session when the call ends.
+//!
+//! Outbound calls: `engine.create_offer(None).await` → `(PendingMedia, offer)`; on the answer,
+//! `pending.accept_answer(sdp)` → `MediaSession`. Two-leg apps: `a.connect(&b)` bridges two
+//! sessions' audio (transcoding between codecs), `disconnect` undoes it. Hold: `update_offer`
+//! handles the peer's hold; `hold_offer` / `accept_reanswer` hold the peer.
 
 pub mod codec;
 pub mod driver;
@@ -29,7 +34,7 @@ pub mod telephone_event;
 pub mod wav;
 
 pub use codec::Codec;
-pub use engine::{MediaConfig, MediaEngine, MediaSession};
+pub use engine::{MediaConfig, MediaEngine, MediaSession, PendingMedia};
 pub use error::MediaError;
 pub use prompt::{Prompt, PromptCache, PromptError};
 pub use session::{MediaEvent, MediaStats};

@@ -1,13 +1,15 @@
-//! SDP (RFC 4566) parsing of the parts an audio answerer needs; the offer/answer rules of
-//! RFC 3264 live in [`answer`].
+//! SDP (RFC 4566) parsing of the parts an audio endpoint needs; the offer/answer rules of
+//! RFC 3264 live in [`answer`] (we answer) and [`offer`] (we offer).
 //!
 //! Pure text processing, no I/O. Parsed: `v=`, `o=`, `c=` (session and media level), `m=`,
 //! and the attributes `rtpmap`, `fmtp`, `ptime` and the direction attributes (RFC 4566 §6).
 //! Other lines and attributes are skipped, as §5 asks of parsers. Lines may end in CRLF or LF.
 
 pub mod answer;
+pub mod offer;
 
 pub use answer::{AnswerOrigin, Negotiated, NegotiationError, build_answer, negotiate};
+pub use offer::{LocalOffer, build_offer, negotiate_answer};
 
 use std::net::IpAddr;
 
@@ -49,6 +51,29 @@ impl Direction {
     /// True if the side with this direction sends media.
     pub fn sends(self) -> bool {
         matches!(self, Direction::SendReceive | Direction::SendOnly)
+    }
+
+    /// True if the side with this direction receives media.
+    pub fn receives(self) -> bool {
+        matches!(self, Direction::SendReceive | Direction::ReceiveOnly)
+    }
+
+    /// The direction that sends and receives as given.
+    pub fn from_flags(sends: bool, receives: bool) -> Self {
+        match (sends, receives) {
+            (true, true) => Direction::SendReceive,
+            (true, false) => Direction::SendOnly,
+            (false, true) => Direction::ReceiveOnly,
+            (false, false) => Direction::Inactive,
+        }
+    }
+
+    /// What both directions allow: sends only if both send, receives only if both receive.
+    pub fn intersect(self, other: Self) -> Self {
+        Self::from_flags(
+            self.sends() && other.sends(),
+            self.receives() && other.receives(),
+        )
     }
 
     fn from_attribute(name: &str) -> Option<Self> {
@@ -440,5 +465,26 @@ mod tests {
         assert_eq!(Direction::SendReceive.answer(), Direction::SendReceive);
         assert_eq!(Direction::Inactive.answer(), Direction::Inactive);
         assert!(Direction::SendOnly.sends() && !Direction::ReceiveOnly.sends());
+        assert!(Direction::ReceiveOnly.receives() && !Direction::SendOnly.receives());
+        for direction in [
+            Direction::SendReceive,
+            Direction::SendOnly,
+            Direction::ReceiveOnly,
+            Direction::Inactive,
+        ] {
+            assert_eq!(
+                Direction::from_flags(direction.sends(), direction.receives()),
+                direction
+            );
+            assert_eq!(direction.intersect(Direction::SendReceive), direction);
+            assert_eq!(
+                direction.intersect(Direction::Inactive),
+                Direction::Inactive
+            );
+        }
+        assert_eq!(
+            Direction::SendOnly.intersect(Direction::ReceiveOnly),
+            Direction::Inactive
+        );
     }
 }

@@ -6,8 +6,15 @@
 //! One SSRC per session; sequence numbers and timestamps are continuous across prompts,
 //! silence and DTMF (RFC 3550 §5.1, RFC 4733 §2.5.1.2): the timestamp advances 160 per frame
 //! whether or not a packet goes out, the sequence number advances per packet sent.
+//!
+//! Bridging ([`bridge`]): with decoding on, received audio is decoded into 20 ms frames
+//! ([`SessionCore::poll_decoded_frame`]); while connected, the other leg's frames
+//! ([`SessionCore::push_bridged_frame`]) replace silence in our own stream, and a prompt played
+//! meanwhile is *mixed* over them. Digits can be forwarded into our stream as RFC 4733 events
+//! ([`SessionCore::forward_digit`]).
 //! Depends on [`crate::rtp`], [`crate::telephone_event`], [`crate::sdp`], [`crate::prompt`].
 
+pub mod bridge;
 pub mod latch;
 pub mod reception;
 
@@ -22,8 +29,9 @@ use crate::rtp::{self, RTP_HEADER_LENGTH, RtpHeader};
 use crate::sdp::Negotiated;
 use crate::telephone_event::sender::{DtmfItem, JobFinished};
 use crate::telephone_event::{
-    EVENT_BLOCK_LENGTH, SenderFrame, TelephoneEventReceiver, TelephoneEventSender,
+    EVENT_BLOCK_LENGTH, SenderFrame, TelephoneEventReceiver, TelephoneEventSender, digit_to_event,
 };
+use bridge::{AudioFrame, BridgeBuffer, DecodedAudio};
 use latch::RemoteAddressLatch;
 use reception::ReceptionStatistics;
 
@@ -32,6 +40,10 @@ pub const FRAME_SAMPLES: usize = 160;
 
 /// RFC 3389 comfort noise: accepted from the peer (it is audio silence), never sent.
 const COMFORT_NOISE_PAYLOAD_TYPE: u8 = 13;
+
+/// The DTMF job id of digits forwarded from the other leg: their completion is not reported
+/// (the handle numbers its own jobs from 1).
+pub const FORWARDED_DTMF_ID: u64 = 0;
 
 /// Something the call should hear about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,6 +201,8 @@ pub struct SessionCore {
     reception: ReceptionStatistics,
     counters: Arc<MediaCounters>,
     events: VecDeque<MediaEvent>,
+    decoded: Option<DecodedAudio>,
+    bridge: Option<BridgeBuffer>,
     packet: [u8; RTP_HEADER_LENGTH + FRAME_SAMPLES],
 }
 
@@ -214,6 +228,8 @@ impl SessionCore {
             reception: ReceptionStatistics::default(),
             counters,
             events: VecDeque::new(),
+            decoded: None,
+            bridge: None,
             packet: [0; RTP_HEADER_LENGTH + FRAME_SAMPLES],
         }
     }
@@ -269,7 +285,61 @@ impl SessionCore {
     pub fn stop_dtmf(&mut self) {
         let events = &mut self.events;
         self.dtmf_sender
-            .stop(&mut |job| events.push_back(dtmf_finished(job)));
+            .stop(&mut |job| report_dtmf_job(events, job));
+    }
+
+    /// True if the peer negotiated telephone-event (digits can be sent or forwarded).
+    pub fn telephone_event_negotiated(&self) -> bool {
+        self.negotiated.telephone_event_payload_type.is_some()
+    }
+
+    /// Send a digit received on the other leg as an RFC 4733 event (standard 100 ms length),
+    /// queued behind any DTMF in progress. Ignored if telephone-event was not negotiated or
+    /// `digit` is not a DTMF character. No `DtmfFinished` is reported for it.
+    pub fn forward_digit(&mut self, digit: char) {
+        if let (true, Some(event)) = (self.telephone_event_negotiated(), digit_to_event(digit)) {
+            self.dtmf_sender
+                .enqueue(FORWARDED_DTMF_ID, vec![DtmfItem::Digit(event)]);
+        }
+    }
+
+    /// Turn the decoded-frame output on or off (off drops frames not yet taken).
+    pub fn set_decoding(&mut self, enabled: bool) {
+        match (enabled, self.decoded.is_some()) {
+            (true, false) => self.decoded = Some(DecodedAudio::new()),
+            (false, true) => self.decoded = None,
+            _ => {}
+        }
+    }
+
+    /// The next 20 ms of received audio, decoded to linear samples (only with decoding on).
+    pub fn poll_decoded_frame(&mut self) -> Option<AudioFrame> {
+        self.decoded.as_mut()?.pop_frame()
+    }
+
+    /// Start playing frames from another leg ([`Self::push_bridged_frame`]) in place of
+    /// silence, and decode received audio for the other leg. Restarts the playout buffer.
+    pub fn connect_bridge(&mut self) {
+        self.bridge = Some(BridgeBuffer::new());
+        self.set_decoding(true);
+    }
+
+    /// Back to our own output (silence or prompt); decoding stops.
+    pub fn disconnect_bridge(&mut self) {
+        self.bridge = None;
+        self.set_decoding(false);
+    }
+
+    /// True between [`Self::connect_bridge`] and [`Self::disconnect_bridge`].
+    pub fn is_bridged(&self) -> bool {
+        self.bridge.is_some()
+    }
+
+    /// A frame from the other leg, for playout in our stream (ignored when not bridged).
+    pub fn push_bridged_frame(&mut self, frame: AudioFrame) {
+        if let Some(bridge) = &mut self.bridge {
+            bridge.push(frame);
+        }
     }
 
     /// Apply a renegotiation (re-INVITE): codec, payload types, direction and address may change;
@@ -363,11 +433,15 @@ impl SessionCore {
     fn advance_frame(&mut self) -> (u32, [i16; FRAME_SAMPLES], SenderFrame) {
         let frame_timestamp = self.timestamp;
         self.timestamp = self.timestamp.wrapping_add(FRAME_SAMPLES as u32);
-        let mut samples = [0i16; FRAME_SAMPLES];
+        let mut samples = self
+            .bridge
+            .as_mut()
+            .and_then(BridgeBuffer::next_frame)
+            .unwrap_or([0; FRAME_SAMPLES]);
         if let Some(playing) = &mut self.playing {
             let remaining = &playing.prompt.samples()[playing.position..];
             let count = remaining.len().min(FRAME_SAMPLES);
-            samples[..count].copy_from_slice(&remaining[..count]);
+            bridge::mix_into(&mut samples, &remaining[..count]);
             playing.position += count;
             if playing.position == playing.prompt.samples().len() {
                 self.events.push_back(MediaEvent::PlayFinished {
@@ -378,9 +452,9 @@ impl SessionCore {
             }
         }
         let events = &mut self.events;
-        let action = self.dtmf_sender.on_frame(frame_timestamp, &mut |job| {
-            events.push_back(dtmf_finished(job))
-        });
+        let action = self
+            .dtmf_sender
+            .on_frame(frame_timestamp, &mut |job| report_dtmf_job(events, job));
         (frame_timestamp, samples, action)
     }
 
@@ -395,11 +469,11 @@ impl SessionCore {
             }
         };
         let payload_type = packet.header.payload_type;
-        let is_telephone_event = Some(payload_type) == self.negotiated.telephone_event_payload_type;
-        if !is_telephone_event
-            && payload_type != self.negotiated.codec_payload_type
-            && payload_type != COMFORT_NOISE_PAYLOAD_TYPE
-        {
+        let is_telephone_event = self.negotiated.telephone_event_payload_type.is_some()
+            && (Some(payload_type) == self.negotiated.telephone_event_payload_type
+                || Some(payload_type) == self.negotiated.local_telephone_event_payload_type);
+        let is_audio = payload_type == self.negotiated.codec_payload_type;
+        if !is_telephone_event && !is_audio && payload_type != COMFORT_NOISE_PAYLOAD_TYPE {
             bump(&self.counters.invalid_packets_received, 1);
             return;
         }
@@ -415,6 +489,14 @@ impl SessionCore {
             self.reception.out_of_order + self.reception.duplicates,
             Ordering::Relaxed,
         );
+        if is_audio && let Some(decoded) = &mut self.decoded {
+            decoded.push_payload(
+                self.negotiated.codec,
+                packet.header.ssrc,
+                packet.header.sequence_number,
+                packet.payload,
+            );
+        }
         if is_telephone_event {
             bump(&self.counters.telephone_event_packets_received, 1);
             let (events, counters) = (&mut self.events, &self.counters);
@@ -429,10 +511,12 @@ impl SessionCore {
     }
 }
 
-fn dtmf_finished(job: JobFinished) -> MediaEvent {
-    MediaEvent::DtmfFinished {
-        id: job.id,
-        completed: job.completed,
+fn report_dtmf_job(events: &mut VecDeque<MediaEvent>, job: JobFinished) {
+    if job.id != FORWARDED_DTMF_ID {
+        events.push_back(MediaEvent::DtmfFinished {
+            id: job.id,
+            completed: job.completed,
+        });
     }
 }
 

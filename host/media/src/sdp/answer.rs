@@ -20,19 +20,25 @@ pub const PTIME_MILLISECONDS: u32 = 20;
 /// What was agreed for the accepted audio stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Negotiated {
-    /// Index of the accepted `m=` line in the offer.
+    /// Index of the accepted `m=` line (in the offer we answered, or in our own offer).
     pub media_index: usize,
-    /// Where the offerer wants RTP; an unspecified IP (`0.0.0.0`, RFC 3264 §8.4 hold) means "do not send".
+    /// Where the peer wants RTP; an unspecified IP (`0.0.0.0`, RFC 3264 §8.4 hold) means "do not send".
     pub remote: SocketAddr,
     /// The chosen codec.
     pub codec: Codec,
-    /// The offerer's payload type for [`Self::codec`].
+    /// The peer's payload type for [`Self::codec`] (we send with it).
     pub codec_payload_type: u8,
-    /// The offerer's telephone-event/8000 payload type, if offered.
+    /// The payload type we send telephone-event/8000 with (the peer's number for it), if both
+    /// sides support it.
     pub telephone_event_payload_type: Option<u8>,
+    /// The payload type *our* SDP gave telephone-event. When we answer it equals
+    /// [`Self::telephone_event_payload_type`]; when we offered, the peer should send events with
+    /// this number (RFC 3264 §6.1) but some use their own, so received events are accepted
+    /// with either.
+    pub local_telephone_event_payload_type: Option<u8>,
     /// Our direction (the answer's direction attribute).
     pub direction: Direction,
-    /// The offerer's `a=ptime`, if any (we still send 20 ms).
+    /// The peer's `a=ptime`, if any (we still send 20 ms).
     pub remote_ptime: Option<u32>,
 }
 
@@ -61,22 +67,31 @@ pub enum NegotiationError {
         /// The address as written (a name, or an IP of the other family than our socket).
         address: String,
     },
+    /// The answer to our offer rejected our audio stream (port 0 or a missing `m=` line).
+    #[error("the answer rejected our audio stream")]
+    StreamRejected,
+    /// The answer to our offer names no codec we offered (RFC 3264 §6.1 forbids that).
+    #[error("the answer chose no codec we offered (answered formats: {answered:?})")]
+    AnswerCodecNotOffered {
+        /// The answer's format list.
+        answered: Vec<String>,
+    },
 }
 
-/// The `o=` fields callhost writes into its answers.
+/// The `o=` fields callhost writes into its SDP, offers and answers alike.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AnswerOrigin {
     /// `<sess-id>`: fixed for the session.
     pub session_id: u64,
-    /// `<sess-version>`: incremented on every new answer (RFC 3264 §8).
+    /// `<sess-version>`: incremented on every new offer or answer (RFC 3264 §8).
     pub session_version: u64,
 }
 
-fn is_rtp_transport(protocol: &str) -> bool {
+pub(super) fn is_rtp_transport(protocol: &str) -> bool {
     protocol.eq_ignore_ascii_case("RTP/AVP") || protocol.eq_ignore_ascii_case("RTP/AVPF")
 }
 
-fn codec_of(media: &MediaDescription, format: &str) -> Option<(Codec, u8)> {
+pub(super) fn codec_of(media: &MediaDescription, format: &str) -> Option<(Codec, u8)> {
     let payload_type: u8 = format.parse().ok()?;
     let codec = match media.rtpmap(payload_type) {
         Some(map) if map.channels.is_none_or(|channels| channels == 1) => {
@@ -88,7 +103,7 @@ fn codec_of(media: &MediaDescription, format: &str) -> Option<(Codec, u8)> {
     Some((codec, payload_type))
 }
 
-fn telephone_event_of(media: &MediaDescription) -> Option<u8> {
+pub(super) fn telephone_event_of(media: &MediaDescription) -> Option<u8> {
     media
         .formats
         .iter()
@@ -99,6 +114,29 @@ fn telephone_event_of(media: &MediaDescription) -> Option<u8> {
                     && map.clock_rate == TELEPHONE_EVENT_CLOCK_RATE
             })
         })
+}
+
+/// The IP a media section's RTP goes to (media-level `c=` over session-level). It must be of
+/// our socket's family, or unspecified (hold); otherwise the address as written is returned.
+pub(super) fn remote_ip(
+    description: &SessionDescription,
+    media: &MediaDescription,
+    local_ip: IpAddr,
+) -> Result<IpAddr, String> {
+    match media
+        .connection
+        .as_ref()
+        .or(description.connection.as_ref())
+    {
+        Some(ConnectionAddress::Ip(ip))
+            if ip.is_unspecified() || ip.is_ipv4() == local_ip.is_ipv4() =>
+        {
+            Ok(*ip)
+        }
+        Some(ConnectionAddress::Ip(ip)) => Err(ip.to_string()),
+        Some(ConnectionAddress::Name(name)) => Err(name.clone()),
+        None => Err("(no c= line)".to_owned()),
+    }
 }
 
 /// Choose the audio stream and codec. `local_ip` is the address our RTP socket is bound to:
@@ -128,31 +166,21 @@ pub fn negotiate(
         let Some((codec, codec_payload_type)) = chosen else {
             continue;
         };
-        let remote_ip = match media.connection.as_ref().or(offer.connection.as_ref()) {
-            Some(ConnectionAddress::Ip(ip))
-                if ip.is_unspecified() || ip.is_ipv4() == local_ip.is_ipv4() =>
-            {
-                *ip
-            }
-            Some(ConnectionAddress::Ip(ip)) => {
-                unusable_address.get_or_insert_with(|| ip.to_string());
-                continue;
-            }
-            Some(ConnectionAddress::Name(name)) => {
-                unusable_address.get_or_insert_with(|| name.clone());
-                continue;
-            }
-            None => {
-                unusable_address.get_or_insert_with(|| "(no c= line)".to_owned());
+        let remote_ip = match remote_ip(offer, media, local_ip) {
+            Ok(ip) => ip,
+            Err(address) => {
+                unusable_address.get_or_insert(address);
                 continue;
             }
         };
+        let telephone_event_payload_type = telephone_event_of(media);
         return Ok(Negotiated {
             media_index,
             remote: SocketAddr::new(remote_ip, media.port),
             codec,
             codec_payload_type,
-            telephone_event_payload_type: telephone_event_of(media),
+            telephone_event_payload_type,
+            local_telephone_event_payload_type: telephone_event_payload_type,
             direction: media
                 .direction
                 .or(offer.direction)

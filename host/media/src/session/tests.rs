@@ -20,6 +20,7 @@ fn negotiated(telephone_event: Option<u8>) -> Negotiated {
         codec: Codec::Pcmu,
         codec_payload_type: 0,
         telephone_event_payload_type: telephone_event,
+        local_telephone_event_payload_type: telephone_event,
         direction: Direction::SendReceive,
         remote_ptime: None,
     }
@@ -393,4 +394,234 @@ fn renegotiation_can_change_codec_and_drop_telephone_event() {
     assert_eq!(next.sequence_number, first.sequence_number.wrapping_add(1));
     assert_eq!(payload[0], g711::ALAW_SILENCE);
     assert_eq!(core.codec(), Codec::Pcma);
+}
+
+fn audio_datagram(codec: Codec, sequence: u16, samples: &[i16]) -> Vec<u8> {
+    let header = RtpHeader {
+        marker: false,
+        payload_type: codec.static_payload_type(),
+        sequence_number: sequence,
+        timestamp: 160 * u32::from(sequence),
+        ssrc: 0x5EED,
+    };
+    let mut payload = vec![0u8; samples.len()];
+    codec.encode(samples, &mut payload);
+    let mut datagram = header.to_bytes().to_vec();
+    datagram.extend_from_slice(&payload);
+    datagram
+}
+
+fn ramp(start: i16) -> [i16; FRAME_SAMPLES] {
+    std::array::from_fn(|n| start + 40 * n as i16)
+}
+
+fn g711_round_trip(codec: Codec, samples: &[i16]) -> Vec<i16> {
+    let mut codes = vec![0u8; samples.len()];
+    codec.encode(samples, &mut codes);
+    codes.iter().map(|&code| codec.decode(code)).collect()
+}
+
+#[test]
+fn received_audio_is_decoded_into_frames_only_when_asked() {
+    let mut core = core();
+    let source: SocketAddr = REMOTE.parse().unwrap();
+    core.on_datagram(source, &audio_datagram(Codec::Pcmu, 1, &ramp(-3000)));
+    assert_eq!(
+        core.poll_decoded_frame(),
+        None,
+        "decoding is off by default"
+    );
+    core.set_decoding(true);
+    core.on_datagram(source, &audio_datagram(Codec::Pcmu, 2, &ramp(-3000)));
+    core.on_datagram(source, &audio_datagram(Codec::Pcmu, 3, &ramp(1000)));
+    // Telephone-event and comfort-noise packets carry no audio samples.
+    let report = EventReport {
+        event: 1,
+        end: false,
+        volume: 10,
+        duration: 160,
+    };
+    core.on_datagram(source, &event_datagram(4, 480, true, report, 0x5EED));
+    let first = core.poll_decoded_frame().expect("first frame");
+    let second = core.poll_decoded_frame().expect("second frame");
+    assert_eq!(core.poll_decoded_frame(), None);
+    assert_eq!(first.to_vec(), g711_round_trip(Codec::Pcmu, &ramp(-3000)));
+    assert_eq!(second.to_vec(), g711_round_trip(Codec::Pcmu, &ramp(1000)));
+    core.set_decoding(false);
+    core.on_datagram(source, &audio_datagram(Codec::Pcmu, 5, &ramp(0)));
+    assert_eq!(core.poll_decoded_frame(), None);
+}
+
+#[test]
+fn bridged_frames_are_encoded_in_our_codec_inside_our_own_stream() {
+    let mut core = SessionCore::new(
+        Negotiated {
+            codec: Codec::Pcma,
+            codec_payload_type: 8,
+            ..negotiated(Some(101))
+        },
+        true,
+        ORIGIN,
+        Arc::new(MediaCounters::default()),
+    );
+    core.start_sending();
+    let (_, before, _) = frame(&mut core).unwrap();
+    core.connect_bridge();
+    assert!(core.is_bridged());
+    core.push_bridged_frame(ramp(-2000));
+    let (_, _, waiting) = frame(&mut core).unwrap();
+    assert_eq!(
+        waiting,
+        vec![g711::ALAW_SILENCE; 160],
+        "silence until prefilled"
+    );
+    core.push_bridged_frame(ramp(2000));
+    let packets: Vec<_> = (0..3).map(|_| frame(&mut core).unwrap()).collect();
+    let decoded = |payload: &[u8]| -> Vec<i16> {
+        payload
+            .iter()
+            .map(|&code| g711::alaw_to_linear(code))
+            .collect()
+    };
+    assert_eq!(
+        decoded(&packets[0].2),
+        g711_round_trip(Codec::Pcma, &ramp(-2000))
+    );
+    assert_eq!(
+        decoded(&packets[1].2),
+        g711_round_trip(Codec::Pcma, &ramp(2000))
+    );
+    assert_eq!(
+        packets[2].2,
+        vec![g711::ALAW_SILENCE; 160],
+        "ran dry: silence"
+    );
+    for (index, (_, header, _)) in packets.iter().enumerate() {
+        assert_eq!((header.ssrc, header.payload_type), (ORIGIN.ssrc, 8));
+        assert_eq!(
+            header.sequence_number,
+            before.sequence_number.wrapping_add(2 + index as u16)
+        );
+        assert_eq!(
+            header.timestamp,
+            before.timestamp.wrapping_add(160 * (2 + index as u32))
+        );
+    }
+    core.push_bridged_frame(ramp(0));
+    core.push_bridged_frame(ramp(0));
+    core.disconnect_bridge();
+    core.push_bridged_frame(ramp(0));
+    let (_, _, after) = frame(&mut core).unwrap();
+    assert_eq!(
+        after,
+        vec![g711::ALAW_SILENCE; 160],
+        "disconnected: our own silence"
+    );
+}
+
+#[test]
+fn a_prompt_played_while_bridged_is_mixed_over_the_other_leg() {
+    let mut core = core();
+    core.start_sending();
+    core.connect_bridge();
+    core.push_bridged_frame([1000; FRAME_SAMPLES]);
+    core.push_bridged_frame([1000; FRAME_SAMPLES]);
+    core.play(4, Arc::new(Prompt::from_samples(vec![-3000; 80])));
+    let (_, _, payload) = frame(&mut core).unwrap();
+    let decoded: Vec<i16> = payload.iter().map(|&c| g711::ulaw_to_linear(c)).collect();
+    let mixed = g711::ulaw_to_linear(g711::linear_to_ulaw(-2000));
+    let bridged = g711::ulaw_to_linear(g711::linear_to_ulaw(1000));
+    assert!(
+        decoded[..80].iter().all(|&s| s == mixed),
+        "{:?}",
+        &decoded[..4]
+    );
+    assert!(decoded[80..].iter().all(|&s| s == bridged));
+    assert_eq!(
+        events(&mut core),
+        vec![MediaEvent::PlayFinished {
+            id: 4,
+            completed: true
+        }]
+    );
+}
+
+#[test]
+fn forwarded_digits_become_events_without_completion_reports() {
+    let mut core = core();
+    core.start_sending();
+    core.forward_digit('5');
+    core.forward_digit('x'); // not DTMF: ignored
+    let packets: Vec<_> = (0..8).map(|_| frame(&mut core).unwrap()).collect();
+    let event_packets: Vec<EventReport> = packets
+        .iter()
+        .filter(|(_, header, _)| header.payload_type == 101)
+        .map(|(_, _, payload)| EventReport::from_bytes(payload[..4].try_into().unwrap()))
+        .collect();
+    assert_eq!(
+        event_packets.len(),
+        7,
+        "one digit: 7 event packets, then audio"
+    );
+    assert_eq!(packets[7].1.payload_type, 0);
+    assert!(event_packets.iter().all(|report| report.event == 5));
+    assert!(packets[0].1.marker);
+    assert!(
+        events(&mut core).is_empty(),
+        "no DtmfFinished for forwarded digits"
+    );
+
+    let mut plain = SessionCore::new(
+        negotiated(None),
+        true,
+        ORIGIN,
+        Arc::new(MediaCounters::default()),
+    );
+    plain.start_sending();
+    plain.forward_digit('5');
+    assert!(!plain.telephone_event_negotiated());
+    assert_eq!(
+        frame(&mut plain).unwrap().1.payload_type,
+        0,
+        "no telephone-event: audio"
+    );
+}
+
+#[test]
+fn events_with_our_own_payload_type_number_are_accepted_too() {
+    // We offered telephone-event as 101, the answer said 96: the peer may send either.
+    let mut core = SessionCore::new(
+        Negotiated {
+            telephone_event_payload_type: Some(96),
+            ..negotiated(Some(101))
+        },
+        true,
+        ORIGIN,
+        Arc::new(MediaCounters::default()),
+    );
+    let source: SocketAddr = REMOTE.parse().unwrap();
+    let report = |event| EventReport {
+        event,
+        end: false,
+        volume: 10,
+        duration: 160,
+    };
+    core.on_datagram(source, &event_datagram(1, 0, true, report(3), 9));
+    let mut with_96 = event_datagram(2, 8000, true, report(4), 9);
+    with_96[1] = 96;
+    core.on_datagram(source, &with_96);
+    assert_eq!(
+        events(&mut core),
+        vec![
+            MediaEvent::Dtmf { digit: '3' },
+            MediaEvent::Dtmf { digit: '4' }
+        ]
+    );
+    core.start_sending();
+    core.forward_digit('1');
+    assert_eq!(
+        frame(&mut core).unwrap().1.payload_type,
+        96,
+        "we send with the peer's number"
+    );
 }
