@@ -1,5 +1,5 @@
-//! UAS dialog state kept by callhost (RFC 3261 §12), and the in-dialog
-//! requests callhost sends itself (BYE).
+//! Dialog state kept by callhost for both roles (RFC 3261 §12), and the
+//! client transactions for requests callhost sends in a dialog.
 //!
 //! Why our own: rsipstack's dialog layer drives responses and events through
 //! its own state channel; callhost needs different policies (481 for unknown
@@ -9,21 +9,24 @@
 //!
 //! Depends on rsipstack message/transaction types (crate-internal only).
 //! RFC 3261 §12.1.1 (UAS dialog state: route set from Record-Route in order,
-//! remote target from Contact), §12.2.1.1 (requests within a dialog),
-//! §12.2.2 (target refresh), §15.1.1 (BYE), RFC 3581 (rport in our Via).
+//! remote target from Contact), §12.1.2 (UAC dialog state: route set from
+//! the 2xx's Record-Route reversed, remote tag from its To), §12.2.1.1
+//! (requests within a dialog), §12.2.2 (target refresh), §13.2.2.4 (the ACK
+//! of a 2xx has the INVITE's CSeq number), §15.1.1 (BYE), RFC 3581 (rport
+//! in our Via).
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use rsipstack::sip::prelude::HeadersExt;
-use rsipstack::sip::{Header, Method, Request, SipMessage, StatusCodeKind, Uri, Version};
+use rsipstack::sip::{Header, Method, Request, Response, SipMessage, StatusCodeKind, Uri, Version};
 use rsipstack::transaction::endpoint::EndpointInnerRef;
 use rsipstack::transaction::key::{TransactionKey, TransactionRole};
 use rsipstack::transaction::transaction::Transaction;
 use rsipstack::transport::{SipAddr, SipConnection};
 
 use crate::message::{from_tag, to_tag, unescape_user};
-use crate::wire::split_list;
+use crate::wire::{header_params, param, split_list};
 use crate::{SipError, Transport};
 
 /// Identifies a dialog (RFC 3261 §12): Call-ID and both tags.
@@ -46,15 +49,17 @@ impl DialogKey {
     }
 }
 
-/// The UAS side of one INVITE dialog.
+/// One INVITE dialog, from either side. An outgoing call's dialog starts
+/// as a draft (no remote tag, remote target = Request-URI) and becomes real
+/// with [`Dialog::confirm`].
 pub(crate) struct Dialog {
     pub key: DialogKey,
-    /// The From value of requests we send (the INVITE's To, with our tag).
+    /// The From value of requests we send: ours with our tag.
     local_party: String,
-    /// The To value of requests we send (the INVITE's From).
+    /// The To value of requests we send: the peer's (with its tag once known).
     remote_party: String,
     remote_target: Uri,
-    /// Record-Route entries in received order (§12.1.1).
+    /// Route header values, in the order they are sent.
     route_set: Vec<String>,
     local_cseq: u32,
     pub transport: Transport,
@@ -108,6 +113,67 @@ impl Dialog {
         })
     }
 
+    /// The draft dialog of an outgoing call (RFC 3261 §8.1.1): `local_party`
+    /// is our From with tag, `remote_party` the To without tag,
+    /// `remote_target` the Request-URI, `route_set` the pre-loaded Route
+    /// (outbound proxy) if any.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn outgoing(
+        call_id: &str,
+        local_tag: &str,
+        local_party: String,
+        remote_party: String,
+        remote_target: Uri,
+        route_set: Vec<String>,
+        transport: Transport,
+        flow: Option<SipConnection>,
+        local_addr: SocketAddr,
+    ) -> Self {
+        Dialog {
+            key: DialogKey {
+                call_id: call_id.to_string(),
+                local_tag: local_tag.to_string(),
+                remote_tag: String::new(),
+            },
+            local_party,
+            remote_party,
+            remote_target,
+            route_set,
+            local_cseq: 0,
+            transport,
+            flow,
+            local_addr,
+        }
+    }
+
+    /// Turn the draft of an outgoing call into the dialog the 2xx `response`
+    /// establishes (RFC 3261 §12.1.2); returns its key.
+    pub(crate) fn confirm(&mut self, response: &Response) -> Result<DialogKey, &'static str> {
+        let to = response.to_header().map_err(|_| "2xx without To")?.value();
+        let remote_tag = param(header_params(to), "tag")
+            .filter(|tag| !tag.is_empty())
+            .ok_or("2xx without To tag")?;
+        let contact = response
+            .typed_contact_headers()
+            .ok()
+            .and_then(|contacts| contacts.into_iter().next())
+            .map(|contact| unescape_user(contact.uri))
+            .ok_or("2xx without a usable Contact")?;
+        let mut route_set: Vec<String> = response
+            .record_route_headers()
+            .into_iter()
+            .flat_map(|rr| split_list(rr.value()))
+            .filter(|entry| !entry.is_empty())
+            .map(str::to_string)
+            .collect();
+        route_set.reverse();
+        self.key.remote_tag = remote_tag.to_string();
+        self.remote_party = to.to_string();
+        self.remote_target = contact;
+        self.route_set = route_set;
+        Ok(self.key.clone())
+    }
+
     /// Our Contact URI.
     pub(crate) fn contact_uri(&self) -> String {
         match self.transport {
@@ -136,6 +202,26 @@ impl Dialog {
     ) -> (Request, Option<SipConnection>, Transport) {
         // RFC 3261 §8.1.1.5: any start below 2^31 works; we never sent one.
         self.local_cseq += 1;
+        let request = self.request(method, self.local_cseq, user_agent);
+        (request, self.flow(), self.transport)
+    }
+
+    /// The ACK of the 2xx to our INVITE with CSeq number `cseq` (§13.2.2.4:
+    /// same CSeq number, new branch, the dialog's route set and target).
+    pub(crate) fn ack(&self, cseq: u32, user_agent: &str) -> Request {
+        self.request(Method::Ack, cseq, user_agent)
+    }
+
+    /// The stream in-dialog requests reuse, if it is still open.
+    pub(crate) fn flow(&self) -> Option<SipConnection> {
+        self.flow.clone().filter(|flow| {
+            // A closed stream cannot carry the request; look up a new one.
+            flow.cancel_token()
+                .is_none_or(|token| !token.is_cancelled())
+        })
+    }
+
+    fn request(&self, method: Method, cseq: u32, user_agent: &str) -> Request {
         let via = format!(
             "SIP/2.0/{} {};branch=z9hG4bK{};rport",
             self.transport.token(),
@@ -148,7 +234,7 @@ impl Dialog {
             Header::From(self.local_party.clone().into()),
             Header::To(self.remote_party.clone().into()),
             Header::CallId(self.key.call_id.clone().into()),
-            Header::CSeq(format!("{} {method}", self.local_cseq).into()),
+            Header::CSeq(format!("{cseq} {method}").into()),
         ];
         headers.extend(
             self.route_set
@@ -157,26 +243,29 @@ impl Dialog {
         );
         headers.push(Header::UserAgent(user_agent.into()));
         headers.push(Header::ContentLength(0u32.into()));
-        let request = Request {
+        Request {
             method,
             uri: self.remote_target.clone(),
             version: Version::V2,
             headers: headers.into(),
             body: Vec::new(),
-        };
-        let flow = self.flow.clone().filter(|flow| {
-            // A closed stream cannot carry the request; look up a new one.
-            flow.cancel_token()
-                .is_none_or(|token| !token.is_cancelled())
-        });
-        (request, flow, self.transport)
+        }
     }
 }
 
-/// Send `request` in a client transaction and wait for its final response
-/// (Timer F gives a locally generated 408). Returns the final status code.
-/// Without a `flow`, rsipstack looks the target up (first Route, else the
-/// Request-URI, RFC 3261 §8.1.2) over `transport`.
+/// The final response of a request we sent.
+pub(crate) struct FinalResponse {
+    /// Its status code; 408 when none came in time (Timer F, RFC 3261
+    /// §17.1.2.2, or our own deadline).
+    pub code: u16,
+    /// The response itself, unless the deadline passed first.
+    pub response: Option<Response>,
+}
+
+/// Send `request` in a client transaction and wait for its final response.
+/// Without a `flow` the destination is the first Route, else the
+/// Request-URI (RFC 3261 §8.1.2), resolved by [`crate::address::resolve`]
+/// and reached over `transport`.
 ///
 /// Cancel-safety: dropping the future abandons the transaction; the request
 /// may already be on the wire.
@@ -186,15 +275,21 @@ pub(crate) async fn send_request(
     flow: Option<SipConnection>,
     transport: Transport,
     deadline: Duration,
-) -> Result<u16, SipError> {
+) -> Result<FinalResponse, SipError> {
     let key =
         TransactionKey::from_request(&request, TransactionRole::Client).map_err(SipError::stack)?;
     // A dialog made over TCP stays on TCP even when the Contact does not say
     // `transport=tcp` and the original connection is gone.
-    let destination = (flow.is_none() && transport == Transport::Tcp).then(|| SipAddr {
-        r#type: Some(rsipstack::sip::Transport::Tcp),
-        addr: request.destination().host_with_port,
-    });
+    let destination = match flow {
+        Some(_) => None,
+        None => {
+            let address = crate::address::resolve(&request.destination()).await?;
+            Some(SipAddr {
+                r#type: Some(transport.to_rsip()),
+                addr: address.into(),
+            })
+        }
+    };
     let mut transaction = Transaction::new_client(key, request, stack.clone(), flow);
     transaction.destination = destination;
     transaction.send().await.map_err(SipError::stack)?;
@@ -203,7 +298,10 @@ pub(crate) async fn send_request(
             if let SipMessage::Response(response) = message
                 && response.status_code.kind() != StatusCodeKind::Provisional
             {
-                return Ok(response.status_code.code());
+                return Ok(FinalResponse {
+                    code: response.status_code.code(),
+                    response: Some(response),
+                });
             }
         }
         Err(SipError::Stack {
@@ -212,7 +310,10 @@ pub(crate) async fn send_request(
     };
     match tokio::time::timeout(deadline, wait_final).await {
         Ok(result) => result,
-        Err(_) => Ok(408),
+        Err(_) => Ok(FinalResponse {
+            code: 408,
+            response: None,
+        }),
     }
 }
 
@@ -291,5 +392,82 @@ mod tests {
         let local: SocketAddr = "127.0.0.1:5062".parse().expect("address");
         let dialog = Dialog::new(&invite(), "t", Transport::Tcp, None, local).expect("dialog");
         assert_eq!(dialog.contact_uri(), "sip:127.0.0.1:5062;transport=tcp");
+    }
+
+    #[test]
+    fn outgoing_draft_is_confirmed_by_the_2xx() {
+        let local: SocketAddr = "127.0.0.1:5060".parse().expect("address");
+        let target = Uri::try_from("sip:bob@192.0.2.1:5070").expect("uri");
+        let mut dialog = Dialog::outgoing(
+            "out1@127.0.0.1",
+            "ours",
+            "<sip:alice@127.0.0.1:5060>;tag=ours".to_string(),
+            "<sip:bob@192.0.2.1:5070>".to_string(),
+            target,
+            vec!["<sip:proxy.example.com;lr>".to_string()],
+            Transport::Udp,
+            None,
+            local,
+        );
+        let (invite, _, _) = dialog.next_request(Method::Invite, "ua");
+        let text = invite.to_string();
+        assert!(
+            text.starts_with("INVITE sip:bob@192.0.2.1:5070 SIP/2.0\r\n"),
+            "{text}"
+        );
+        assert!(text.contains("To: <sip:bob@192.0.2.1:5070>\r\n"), "{text}");
+        assert!(
+            text.contains("Route: <sip:proxy.example.com;lr>\r\n"),
+            "{text}"
+        );
+        assert!(text.contains("CSeq: 1 INVITE\r\n"), "{text}");
+        let ok = Response::try_from(
+            "SIP/2.0 200 OK\r\n\
+             Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKx\r\n\
+             Record-Route: <sip:p2.example.com;lr>, <sip:p1.example.com;lr>\r\n\
+             Record-Route: <sip:p0.example.com;lr>\r\n\
+             From: <sip:alice@127.0.0.1:5060>;tag=ours\r\n\
+             To: <sip:bob@192.0.2.1:5070>;tag=theirs\r\n\
+             Call-ID: out1@127.0.0.1\r\n\
+             CSeq: 1 INVITE\r\n\
+             Contact: <sip:bob@192.0.2.9:5999>\r\n\
+             Content-Length: 0\r\n\r\n",
+        )
+        .expect("parse");
+        let key = dialog.confirm(&ok).expect("confirm");
+        assert_eq!(
+            key,
+            DialogKey {
+                call_id: "out1@127.0.0.1".into(),
+                local_tag: "ours".into(),
+                remote_tag: "theirs".into(),
+            }
+        );
+        // §13.2.2.4: same CSeq number; §12.1.2: Record-Route reversed.
+        let ack = dialog.ack(1, "ua").to_string();
+        assert!(
+            ack.starts_with("ACK sip:bob@192.0.2.9:5999 SIP/2.0\r\n"),
+            "{ack}"
+        );
+        assert!(ack.contains("CSeq: 1 ACK\r\n"), "{ack}");
+        assert!(
+            ack.contains(
+                "Route: <sip:p0.example.com;lr>\r\nRoute: <sip:p1.example.com;lr>\r\n\
+                 Route: <sip:p2.example.com;lr>\r\n"
+            ),
+            "{ack}"
+        );
+        assert!(
+            ack.contains("To: <sip:bob@192.0.2.1:5070>;tag=theirs\r\n"),
+            "{ack}"
+        );
+        let (bye, _, _) = dialog.next_request(Method::Bye, "ua");
+        assert!(bye.to_string().contains("CSeq: 2 BYE\r\n"));
+        // A 2xx without a To tag establishes no dialog.
+        let mut untagged = ok.clone();
+        untagged
+            .headers
+            .unique_push(Header::To("<sip:bob@192.0.2.1:5070>".into()));
+        assert!(dialog.confirm(&untagged).is_err());
     }
 }

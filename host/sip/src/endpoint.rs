@@ -1,5 +1,6 @@
-//! The SIP endpoint: listeners, rsipstack's transaction layer, and the
-//! dispatcher that turns server transactions into calls and answers.
+//! The SIP endpoint: listeners, rsipstack's transaction layer, the
+//! dispatcher that turns server transactions into calls and answers, and
+//! the entry point for outgoing calls.
 //!
 //! What lives here: [`SipEndpoint`] (bind, drain, shutdown), the shared
 //! [`EndpointContext`] (configuration, dialog table, rsipstack endpoint), and
@@ -33,14 +34,14 @@ use tracing::{Instrument, debug, warn};
 
 use crate::call::in_dialog;
 use crate::call::invite::run_invite;
-use crate::call::{CallShared, IncomingCall, ServerCall};
+use crate::call::{CallShared, IncomingCall, OutgoingCall, OutgoingRequest, Role, ServerCall};
 use crate::dialog::{Dialog, DialogKey};
 use crate::message::{
     ResponseSpec, check_offer, header_list, response, sdp_body, to_tag, uri_text,
 };
 use crate::tcp::{StreamContext, accept_loop};
 use crate::udp::FilteredUdpSocket;
-use crate::validate::Inspector;
+use crate::validate::{ALLOW, Inspector};
 use crate::wire::percent_decode;
 use crate::{SipConfig, SipError, Transport};
 
@@ -55,6 +56,8 @@ pub(crate) struct EndpointContext {
     dialogs: Mutex<HashMap<DialogKey, Arc<CallShared>>>,
     /// Our UDP address as advertised in Contact and Via.
     udp_contact: Option<SocketAddr>,
+    /// Our TCP listener's address, for Contact and Via of outgoing calls.
+    tcp_contact: Option<SocketAddr>,
 }
 
 impl EndpointContext {
@@ -68,14 +71,53 @@ impl EndpointContext {
         self.lock_dialogs().remove(key);
     }
 
+    pub(crate) fn register_dialog(&self, key: DialogKey, call: Arc<CallShared>) {
+        self.lock_dialogs().insert(key, call);
+    }
+
+    /// An outgoing call's draft dialog became `key` (the 2xx set the remote
+    /// tag): from now on in-dialog requests find it.
+    pub(crate) fn rekey_dialog(&self, draft: &DialogKey, key: DialogKey, call: &Arc<CallShared>) {
+        let mut dialogs = self.lock_dialogs();
+        dialogs.remove(draft);
+        dialogs.insert(key, call.clone());
+    }
+
+    /// Our address for Via and Contact on `transport`, if we listen on it.
+    pub(crate) fn contact_address(&self, transport: Transport) -> Option<SocketAddr> {
+        match transport {
+            Transport::Udp => self.udp_contact,
+            Transport::Tcp => self.tcp_contact,
+        }
+    }
+
     /// How many calls are live (for draining).
     fn live_calls(&self) -> usize {
         self.lock_dialogs().len()
     }
 }
 
-/// A bound SIP endpoint (UAS). Dropping it stops the listeners like
-/// [`SipEndpoint::shutdown`], without waiting.
+/// Places outgoing calls through a [`SipEndpoint`]; see [`SipEndpoint::client`].
+#[derive(Clone)]
+pub struct SipClient {
+    context: Arc<EndpointContext>,
+}
+
+impl std::fmt::Debug for SipClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SipClient").finish_non_exhaustive()
+    }
+}
+
+impl SipClient {
+    /// Same as [`SipEndpoint::call`].
+    pub async fn call(&self, request: OutgoingRequest) -> Result<OutgoingCall, SipError> {
+        crate::call::outgoing::start(&self.context, request).await
+    }
+}
+
+/// A bound SIP endpoint (inbound and outgoing calls). Dropping it stops the
+/// listeners like [`SipEndpoint::shutdown`], without waiting.
 pub struct SipEndpoint {
     context: Arc<EndpointContext>,
     local_addr: SocketAddr,
@@ -117,6 +159,12 @@ impl SipEndpoint {
             transport_layer.add_transport(connection.into());
         }
 
+        let tcp_contact = match &tcp {
+            Some(listener) => Some(SipConnection::resolve_bind_address(
+                listener.local_addr().map_err(SipError::stack)?,
+            )),
+            None => None,
+        };
         let mut injector = None;
         if tcp.is_some() {
             let (inject, injected) = mpsc::unbounded_channel();
@@ -145,6 +193,9 @@ impl SipEndpoint {
             t2: timers.t2,
             t4: timers.t4,
             t1x64: timers.t1 * 64,
+            // The ACK of a 2xx to our INVITE is the call layer's
+            // (call/outgoing/invite.rs), so that it follows our dialog.
+            auto_ack_2xx: false,
             ..EndpointOption::default()
         };
         let stack = EndpointBuilder::new()
@@ -163,6 +214,7 @@ impl SipEndpoint {
             accepting: AtomicBool::new(true),
             dialogs: Mutex::new(HashMap::new()),
             udp_contact,
+            tcp_contact,
         });
 
         let inner = stack.inner.clone();
@@ -202,9 +254,29 @@ impl SipEndpoint {
         self.context.accepting.store(false, Ordering::Release);
     }
 
-    /// How many calls are in progress (answered or not).
+    /// How many calls are in progress (answered or not, both directions).
     pub fn active_calls(&self) -> usize {
         self.context.live_calls()
+    }
+
+    /// Place an outgoing call. Resolves once the INVITE has been sent; its
+    /// progress and outcome arrive on [`OutgoingCall::events`]. Errs at once,
+    /// sending nothing, on a bad target, From, proxy or header
+    /// ([`SipError::InvalidAddress`], [`SipError::InvalidHeader`]), an
+    /// unsupported transport ([`SipError::UnsupportedTransport`]: `sips:`,
+    /// TLS, or a listener that is off) or a next hop that cannot be resolved
+    /// or connected to ([`SipError::Unreachable`]).
+    ///
+    /// Cancel-safety: dropping the future before it resolves may leave an
+    /// INVITE on the wire with nobody to drive it; await it.
+    pub async fn call(&self, request: OutgoingRequest) -> Result<OutgoingCall, SipError> {
+        crate::call::outgoing::start(&self.context, request).await
+    }
+
+    /// A cheap, cloneable handle that places calls through this endpoint (for
+    /// the per-call tasks); it stops working when the endpoint shuts down.
+    pub fn client(&self) -> SipClient {
+        SipClient { context: self.context.clone() }
     }
 
     /// Stop everything: listeners close, calls still in progress end with
@@ -320,7 +392,14 @@ fn route(
         // rsipstack matches these to their INVITE transaction; strays need
         // no answer (an ACK never gets one).
         Method::Ack | Method::Cancel => {}
-        Method::Bye | Method::Info | Method::Invite => {
+        // RFC 3428 pager-mode MESSAGE is not offered; MESSAGE inside a
+        // call is. The 405's Allow lists what this address accepts.
+        Method::Message if !in_dialog => {
+            let allow = ALLOW.replace(", MESSAGE", "");
+            let spec = ResponseSpec::new(405).header(Header::Allow(allow.into()));
+            tokio::spawn(answer(context.clone(), transaction, spec));
+        }
+        Method::Bye | Method::Info | Method::Message | Method::Invite => {
             let call = DialogKey::of_request(&transaction.original)
                 .and_then(|key| context.lock_dialogs().get(&key).cloned());
             match call {
@@ -424,9 +503,12 @@ fn new_call(
     let shared = Arc::new(CallShared::new(
         context.clone(),
         request.clone(),
-        transaction.tu_sender.clone(),
+        Role::Server {
+            invite_events: transaction.tu_sender.clone(),
+        },
         dialog,
         events,
+        None,
     ));
     let incoming = IncomingCall {
         call_id: key.call_id.clone(),
@@ -437,7 +519,7 @@ fn new_call(
         remote,
         transport,
         offer_sdp: sdp_body(request),
-        headers: header_list(request),
+        headers: header_list(&request.headers),
         call: ServerCall::new(shared.clone()),
         events: event_receiver,
     };

@@ -70,6 +70,41 @@ pub enum SipError {
         /// What was attempted.
         operation: &'static str,
     },
+    /// A target, From or proxy address that cannot be used.
+    #[error("invalid SIP address {address:?}: {reason}")]
+    InvalidAddress {
+        /// The address as given.
+        address: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A header that may not be sent: a name that is not an RFC 3261 token
+    /// (letters, digits and `-.!%*_+'~` or the backquote), a header the stack owns (Via, From, To,
+    /// Call-ID, CSeq, Contact, Max-Forwards, Content-Length, Content-Type,
+    /// Route, Record-Route, or a compact form of one), or a value with a
+    /// line break.
+    #[error("header {name:?} cannot be sent: {reason}")]
+    InvalidHeader {
+        /// The header name as given.
+        name: String,
+        /// Why it is refused.
+        reason: &'static str,
+    },
+    /// The address asks for a transport this endpoint does not offer
+    /// (TLS, `sips:`, SCTP, WebSocket, or UDP/TCP when that listener is off).
+    #[error("transport {transport} is not supported for outgoing requests")]
+    UnsupportedTransport {
+        /// The transport asked for.
+        transport: String,
+    },
+    /// The next hop could not be resolved or connected to.
+    #[error("cannot reach {destination}: {reason}")]
+    Unreachable {
+        /// The host (and port) we tried.
+        destination: String,
+        /// What went wrong.
+        reason: String,
+    },
 }
 
 impl SipError {

@@ -1,9 +1,12 @@
-//! callhost-sip: the SIP layer of callhost, UAS side.
+//! callhost-sip: the SIP layer of callhost, both call directions.
 //!
 //! A [`SipEndpoint`] listens on UDP and/or TCP and hands each new inbound
 //! call to the server as an [`IncomingCall`]; the server answers it through
-//! the [`ServerCall`] handle and follows it through [`CallEvent`]s. Nothing
-//! here knows about WebAssembly or media; bodies are opaque SDP text.
+//! the [`ServerCall`] handle and follows it through [`CallEvent`]s. Outgoing
+//! calls start with [`SipEndpoint::call`] and an [`OutgoingRequest`]; the
+//! [`ClientCall`] handle cancels or hangs them up. Both handles send INFO and
+//! MESSAGE inside the dialog. Nothing here knows about WebAssembly or media;
+//! bodies are opaque SDP text.
 //!
 //! Built over rsipstack (pinned `=0.7.14`), used for what it does well: the
 //! RFC 3261 §17 transaction layer (retransmissions, Timers A–K, ACK and
@@ -17,12 +20,18 @@
 //! - `udp`: the pre-parse hook for UDP, through rsipstack's socket trait;
 //! - `tcp`: our own TCP listener and framing (rsipstack offers no pre-parse
 //!   hook for streams), feeding rsipstack through its channel transport;
-//! - `dialog`, `call`: UAS dialog state (RFC 3261 §12–§15) and call policy;
+//! - `dialog`, `call`: dialog state for both roles (RFC 3261 §12–§15) and
+//!   call policy; `call/outgoing` is the UAC (INVITE, ACK, CANCEL);
+//! - `address`: targets, From, outbound proxy, header checks, next hop;
+//! - `auth`: the digest client (RFC 2617, RFC 7616, RFC 8760), public so
+//!   that REGISTER can reuse it;
 //! - `endpoint`: binding, dispatching, overload (503 + Retry-After).
 //!
-//! Allowed dependencies: rsipstack, tokio, tracing; nothing from other
-//! callhost crates.
+//! Allowed dependencies: rsipstack, tokio, tracing, md-5 and sha2 (digest);
+//! nothing from other callhost crates.
 
+mod address;
+pub mod auth;
 mod call;
 mod dialog;
 mod endpoint;
@@ -36,8 +45,12 @@ mod wire;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-pub use call::{CallEvent, IncomingCall, ReInviteResponder, ServerCall};
-pub use endpoint::SipEndpoint;
+pub use auth::Credentials;
+pub use call::{
+    CallEvent, ClientCall, IncomingCall, OutgoingCall, OutgoingRequest, ReInviteResponder,
+    ServerCall,
+};
+pub use endpoint::{SipClient, SipEndpoint};
 pub use error::SipError;
 
 /// A SIP transport.
@@ -109,7 +122,9 @@ pub struct SipConfig {
     /// INVITEs are answered 503 with Retry-After. Default 64.
     pub incoming_call_queue: usize,
     /// Room for each call's unread events (at least 2; one slot is kept for
-    /// the final event). Default 16. When full, INFO events are dropped and
+    /// the final event, and an outgoing call's progress events leave one
+    /// more for `Answered`). Default 16. When full, INFO, MESSAGE and
+    /// progress events are dropped (the requests are still answered 200) and
     /// re-INVITEs answered 500.
     pub call_event_queue: usize,
     /// The Retry-After value (seconds) of our 503s. Default 5.

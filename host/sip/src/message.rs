@@ -7,7 +7,7 @@
 //! §20 (Allow, Accept, Server, Retry-After, Content-Type).
 
 use rsipstack::sip::prelude::HeadersExt;
-use rsipstack::sip::{Header, Method, Request, Response, StatusCode, Uri, Version};
+use rsipstack::sip::{Header, Headers, Method, Request, Response, StatusCode, Uri, Version};
 
 use crate::validate::ALLOW;
 use crate::wire::{header_params, param, percent_decode, split_list};
@@ -162,7 +162,11 @@ pub(crate) fn from_tag(request: &Request) -> Option<String> {
 
 /// The media type of the body (`type/subtype`, lower case), if declared.
 pub(crate) fn content_type(request: &Request) -> Option<String> {
-    request.headers.iter().find_map(|h| match h {
+    content_type_of(&request.headers)
+}
+
+fn content_type_of(headers: &Headers) -> Option<String> {
+    headers.iter().find_map(|h| match h {
         Header::ContentType(ct) => Some(
             ct.value()
                 .split(';')
@@ -177,9 +181,13 @@ pub(crate) fn content_type(request: &Request) -> Option<String> {
 
 /// The SDP body of a request whose Content-Type is application/sdp.
 pub(crate) fn sdp_body(request: &Request) -> Option<String> {
-    let is_sdp = content_type(request).is_some_and(|ct| ct == "application/sdp");
-    (is_sdp && !request.body.is_empty())
-        .then(|| String::from_utf8_lossy(&request.body).into_owned())
+    sdp_of(&request.headers, &request.body)
+}
+
+/// The body as SDP text when the headers declare `application/sdp`.
+pub(crate) fn sdp_of(headers: &Headers, body: &[u8]) -> Option<String> {
+    let is_sdp = content_type_of(headers).is_some_and(|ct| ct == "application/sdp");
+    (is_sdp && !body.is_empty()).then(|| String::from_utf8_lossy(body).into_owned())
 }
 
 /// Why an offer-carrying request (INVITE, re-INVITE) cannot be served:
@@ -244,9 +252,8 @@ pub(crate) fn uri_text(uri: &Uri) -> String {
 /// All headers as (name, value), in order. Known headers carry their full
 /// canonical name (rsipstack expands compact forms), extension headers the
 /// name as received.
-pub(crate) fn header_list(request: &Request) -> Vec<(String, String)> {
-    request
-        .headers
+pub(crate) fn header_list(headers: &Headers) -> Vec<(String, String)> {
+    headers
         .iter()
         .map(|h| match h {
             Header::Other(name, value) => (name.clone(), value.clone()),
@@ -349,7 +356,7 @@ mod tests {
         assert_eq!(from_tag(&request).as_deref(), Some("1"));
         assert_eq!(to_tag(&request), None);
         assert_eq!(sdp_body(&request).as_deref(), Some("v=0\r\n"));
-        let headers = header_list(&request);
+        let headers = header_list(&request.headers);
         assert!(
             headers.contains(&("X-Custom".to_string(), "1".to_string())),
             "{headers:?}"

@@ -30,7 +30,7 @@ use crate::wire::{
 };
 
 /// Methods this UAS implements; the `Allow` header value.
-pub(crate) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO";
+pub(crate) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, MESSAGE";
 
 /// Methods rsipstack can parse (a subset of the IANA registry). Others are
 /// extension methods to us (RFC 3261 §8.2.1: 501).
@@ -50,7 +50,9 @@ const KNOWN_METHODS: [&str; 14] = [
     "SUBSCRIBE",
     "UPDATE",
 ];
-const ALLOWED_METHODS: [&str; 6] = ["INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "INFO"];
+const ALLOWED_METHODS: [&str; 7] = [
+    "INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "INFO", "MESSAGE",
+];
 
 /// Largest message accepted on any transport.
 pub(crate) const MAX_MESSAGE_SIZE: usize = 65_535;

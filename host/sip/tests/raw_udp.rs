@@ -37,7 +37,7 @@ async fn endpoint_answers_options_unknown_methods_and_unknown_dialogs() {
     let ok = client.expect("SIP/2.0 200", WAIT).await;
     assert_eq!(
         header(&ok, "Allow"),
-        Some("INVITE, ACK, CANCEL, BYE, OPTIONS, INFO"),
+        Some("INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, MESSAGE"),
         "{ok}"
     );
     assert_eq!(header(&ok, "Accept"), Some("application/sdp"), "{ok}");

@@ -1,10 +1,10 @@
-//! Requests the caller sends inside an existing call's dialog: BYE, INFO and
-//! re-INVITE. (CANCEL and ACK never get here: rsipstack matches them to the
+//! Requests the peer sends inside an existing call's dialog (either role):
+//! BYE, INFO, MESSAGE and re-INVITE. (CANCEL and ACK never get here: rsipstack matches them to the
 //! INVITE transaction; OPTIONS is answered by the endpoint.)
 //!
 //! RFC 3261 §15.1.2 (BYE: 200, and 487 to a pending INVITE), §14.2
 //! (re-INVITE: 500 + Retry-After while another INVITE is pending), §12.2.2
-//! (481 once the dialog is gone), RFC 6086 (INFO).
+//! (481 once the dialog is gone), RFC 6086 (INFO), RFC 3428 (MESSAGE).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -21,7 +21,7 @@ use crate::message::{ResponseSpec, check_offer, content_type};
 pub(crate) async fn handle(shared: Arc<CallShared>, transaction: Transaction) {
     match transaction.original.method {
         Method::Bye => bye(&shared, transaction).await,
-        Method::Info => info(&shared, transaction).await,
+        Method::Info | Method::Message => info_or_message(&shared, transaction).await,
         Method::Invite => reinvite(shared, transaction).await,
         _ => reply(&shared, transaction, ResponseSpec::new(405).allow()).await,
     }
@@ -47,7 +47,9 @@ fn retry_later() -> ResponseSpec<'static> {
 async fn bye(shared: &CallShared, transaction: Transaction) {
     let phase = shared.current();
     match phase {
-        Phase::Ended(_) => return reply(shared, transaction, does_not_exist()).await,
+        Phase::Ended(_) | Phase::Calling { .. } => {
+            return reply(shared, transaction, does_not_exist()).await;
+        }
         Phase::Incoming { .. } => {
             // A BYE on the early dialog: the INVITE still needs its final
             // response (§15.1.2 recommends 487).
@@ -72,24 +74,30 @@ async fn bye(shared: &CallShared, transaction: Transaction) {
     reply(shared, transaction, ResponseSpec::new(200)).await;
 }
 
-async fn info(shared: &CallShared, transaction: Transaction) {
-    if matches!(shared.current(), Phase::Ended(_)) {
+async fn info_or_message(shared: &CallShared, transaction: Transaction) {
+    if matches!(shared.current(), Phase::Ended(_) | Phase::Calling { .. }) {
         return reply(shared, transaction, does_not_exist()).await;
     }
-    let event = CallEvent::Info {
-        content_type: content_type(&transaction.original).unwrap_or_default(),
-        body: String::from_utf8_lossy(&transaction.original.body).into_owned(),
+    let request = &transaction.original;
+    let content_type = content_type(request).unwrap_or_default();
+    let body = String::from_utf8_lossy(&request.body).into_owned();
+    let event = if request.method == Method::Message {
+        CallEvent::Message { content_type, body }
+    } else {
+        CallEvent::Info { content_type, body }
     };
     reply(shared, transaction, ResponseSpec::new(200)).await;
-    if shared.emit(event).is_err() {
-        debug!(call_id = %shared.call_id, "INFO not reported: event queue full");
+    if let Err(event) = shared.emit(event) {
+        debug!(call_id = %shared.call_id, ?event, "not reported: event queue full");
     }
 }
 
 async fn reinvite(shared: Arc<CallShared>, transaction: Transaction) {
     match shared.current() {
         Phase::Ended(_) => return reply(&shared, transaction, does_not_exist()).await,
-        Phase::Incoming { .. } => return reply(&shared, transaction, retry_later()).await,
+        Phase::Incoming { .. } | Phase::Calling { .. } => {
+            return reply(&shared, transaction, retry_later()).await;
+        }
         Phase::Answering | Phase::Confirmed => {}
     }
     if shared.reinvite_pending.swap(true, Ordering::AcqRel) {

@@ -19,7 +19,8 @@ use rsipstack::transaction::transaction::{Transaction, TransactionEvent};
 use tokio::sync::watch;
 use tracing::{debug, warn};
 
-use super::{CallEvent, CallShared, EndCause, Phase, ReInviteOutcome, ReInviteResponder};
+use super::server::{ReInviteOutcome, ReInviteResponder};
+use super::{CallEvent, CallShared, EndCause, Phase, requests};
 use crate::message::{ResponseSpec, sdp_body};
 
 /// What one INVITE transaction loop saw.
@@ -118,7 +119,7 @@ async fn ack_timeout(shared: &CallShared) {
     let reason = "no ACK for the 200 OK within Timer H".to_string();
     if shared.end(EndCause::AckTimeout, Some(CallEvent::Ended { reason })) {
         warn!(call_id = %shared.call_id, "no ACK received; sending BYE");
-        if let Err(error) = shared.send_bye().await {
+        if let Err(error) = requests::send_bye(shared).await {
             warn!(call_id = %shared.call_id, %error, "BYE after ACK timeout failed");
         }
     }

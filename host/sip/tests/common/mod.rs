@@ -6,6 +6,8 @@
 
 #![allow(dead_code)]
 
+pub mod callee;
+
 use std::net::{SocketAddr, TcpListener as StdTcpListener, UdpSocket as StdUdpSocket};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -296,7 +298,7 @@ pub async fn run_sipp(target: SocketAddr, args: &[&str]) -> SippRun {
 }
 
 /// SuccessfulCall(C) and FailedCall(C) from the last line of SIPp's CSV.
-fn read_stats(path: &Path) -> (u64, u64) {
+pub fn read_stats(path: &Path) -> (u64, u64) {
     let Ok(text) = std::fs::read_to_string(path) else {
         return (0, 0);
     };

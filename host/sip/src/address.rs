@@ -1,0 +1,527 @@
+//! Addresses and headers of outgoing requests: parsing the call target, the
+//! From party and the outbound proxy, checking application-supplied header
+//! fields, and finding the next hop's socket address.
+//!
+//! What lives here: [`parse_target`], [`parse_from`], [`parse_proxy`],
+//! [`check_header`], [`resolve`]. Depends on rsipstack's URI type
+//! (crate-internal only), tokio's resolver and [`crate::wire`].
+//!
+//! RFC 3261 §19.1 (SIP URIs: `transport` parameter, `?headers` turned into
+//! request headers, §19.1.5), §8.1.1 (Request-URI, To, From), §8.1.2 and
+//! §16.12 (a pre-loaded loose Route to an outbound proxy), §26.2.2 (`sips:`
+//! needs TLS, which we do not offer yet), RFC 3966 (`tel:` URIs, which need
+//! a proxy to route them). RFC 3263 NAPTR/SRV lookups are not done yet:
+//! host names go through the system resolver (A/AAAA), port 5060 by default.
+
+use std::net::SocketAddr;
+
+use rsipstack::sip::{Host, Uri};
+
+use crate::message::unescape_user;
+use crate::wire::{is_token, percent_decode};
+use crate::{SipError, Transport};
+
+/// Headers the stack writes itself; applications may not set them.
+const RESERVED_HEADERS: [&str; 18] = [
+    "Via",
+    "v",
+    "From",
+    "f",
+    "To",
+    "t",
+    "Call-ID",
+    "i",
+    "CSeq",
+    "Contact",
+    "m",
+    "Max-Forwards",
+    "Content-Length",
+    "l",
+    "Content-Type",
+    "c",
+    "Route",
+    "Record-Route",
+];
+
+/// Check one application-supplied header field (RFC 3261 §7.3: the name is
+/// a token; §20: the headers above are the stack's).
+pub(crate) fn check_header(name: &str, value: &str) -> Result<(), SipError> {
+    let refuse = |reason| {
+        Err(SipError::InvalidHeader {
+            name: name.to_string(),
+            reason,
+        })
+    };
+    if !is_token(name) {
+        return refuse("the name may hold only letters, digits and -.!%*_+`'~");
+    }
+    if RESERVED_HEADERS
+        .iter()
+        .any(|r| r.eq_ignore_ascii_case(name))
+    {
+        return refuse("the SIP stack sets this header itself");
+    }
+    if value.contains(['\r', '\n', '\0']) {
+        return refuse("the value may not contain line breaks or NUL");
+    }
+    Ok(())
+}
+
+/// Check a list of header fields with [`check_header`].
+pub(crate) fn check_headers(headers: &[(String, String)]) -> Result<(), SipError> {
+    headers
+        .iter()
+        .try_for_each(|(name, value)| check_header(name, value))
+}
+
+/// A parsed call target.
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    /// The Request-URI: the target without its `?headers`.
+    pub request_uri: Uri,
+    /// The To header value (without tag).
+    pub to: String,
+    /// Headers carried in the URI (`?X-Foo=bar&…`), decoded and checked.
+    pub headers: Vec<(String, String)>,
+    /// The `transport` parameter, when the URI has one.
+    pub transport: Option<Transport>,
+    /// A `tel:` URI: routable only through a proxy.
+    pub is_tel: bool,
+}
+
+/// An address split into the display-name part and the URI in `<>`, when it
+/// is a name-addr; `None` display for a bare URI.
+fn split_name_addr(text: &str) -> Result<(Option<&str>, &str), &'static str> {
+    match text.find('<') {
+        Some(open) => {
+            let close = text.rfind('>').ok_or("'<' without '>'")?;
+            if close < open || !text[close + 1..].trim().is_empty() {
+                return Err("text after '>'");
+            }
+            Ok((Some(text[..open].trim()), text[open + 1..close].trim()))
+        }
+        None => Ok((None, text)),
+    }
+}
+
+/// The URI scheme, lower case, and the part after the colon.
+fn scheme(uri: &str) -> Option<(String, &str)> {
+    let (scheme, rest) = uri.split_once(':')?;
+    (!scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphabetic()))
+        .then(|| (scheme.to_ascii_lowercase(), rest))
+}
+
+/// The value of URI parameter `name` in `;a=b;c` (case-insensitive).
+fn uri_param<'a>(params: &'a str, name: &str) -> Option<&'a str> {
+    params.split(';').find_map(|param| {
+        let (key, value) = param.split_once('=').unwrap_or((param, ""));
+        key.trim()
+            .eq_ignore_ascii_case(name)
+            .then_some(value.trim())
+    })
+}
+
+/// The transport a URI's parameters ask for; UDP and TCP are supported.
+fn transport_of(params: &str) -> Result<Option<Transport>, SipError> {
+    match uri_param(params, "transport") {
+        None => Ok(None),
+        Some(t) if t.eq_ignore_ascii_case("udp") => Ok(Some(Transport::Udp)),
+        Some(t) if t.eq_ignore_ascii_case("tcp") => Ok(Some(Transport::Tcp)),
+        Some(other) => Err(SipError::UnsupportedTransport {
+            transport: other.to_ascii_uppercase(),
+        }),
+    }
+}
+
+/// Parse the call target: `sip:` or `tel:` (optionally as `"Name" <uri>`),
+/// with `;transport=udp|tcp` and `?Header=value&…`.
+pub(crate) fn parse_target(text: &str) -> Result<Target, SipError> {
+    let invalid = |reason| SipError::InvalidAddress {
+        address: text.to_string(),
+        reason,
+    };
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err(invalid("empty target"));
+    }
+    if trimmed.contains(|c: char| c.is_ascii_control()) {
+        return Err(invalid("control characters in the target"));
+    }
+    let (display, uri) = split_name_addr(trimmed).map_err(invalid)?;
+    if uri.contains([' ', '\t']) {
+        return Err(invalid("whitespace inside the URI"));
+    }
+    let (uri, header_text) = match uri.split_once('?') {
+        Some((uri, headers)) => (uri, Some(headers)),
+        None => (uri, None),
+    };
+    let (scheme_name, rest) = scheme(uri).ok_or_else(|| invalid("no URI scheme"))?;
+    let is_tel = match scheme_name.as_str() {
+        "sip" => false,
+        "tel" => true,
+        "sips" => {
+            return Err(SipError::UnsupportedTransport {
+                transport: "TLS (sips:)".to_string(),
+            });
+        }
+        _ => return Err(invalid("the scheme must be sip: or tel:")),
+    };
+    let (address, params) = rest.split_once(';').unwrap_or((rest, ""));
+    if address.is_empty() {
+        return Err(invalid("no user or host"));
+    }
+    let transport = if is_tel { None } else { transport_of(params)? };
+    if !is_tel && address.ends_with('@') {
+        return Err(invalid("no host"));
+    }
+    let request_uri = Uri::try_from(uri)
+        .map(unescape_user)
+        .map_err(|_| invalid("the URI does not parse"))?;
+    let mut headers = Vec::new();
+    for pair in header_text.unwrap_or_default().split('&') {
+        if pair.is_empty() {
+            continue;
+        }
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let (name, value) = (percent_decode(name), percent_decode(value));
+        if name.eq_ignore_ascii_case("body") {
+            return Err(SipError::InvalidHeader {
+                name,
+                reason: "a message body cannot be given in the URI",
+            });
+        }
+        check_header(&name, &value)?;
+        headers.push((name, value));
+    }
+    let uri_text = crate::message::uri_text(&request_uri);
+    let to = match display {
+        Some(display) if !display.is_empty() => format!("{display} <{uri_text}>"),
+        _ => format!("<{uri_text}>"),
+    };
+    Ok(Target {
+        request_uri,
+        to,
+        headers,
+        transport,
+        is_tel,
+    })
+}
+
+/// Characters allowed unescaped in a SIP URI user part (RFC 3261 §25.1:
+/// unreserved and user-unreserved).
+fn is_user_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "-_.!~*'()&=+$,;?/".contains(c)
+}
+
+fn escape_user(user: &str) -> String {
+    let mut out = String::with_capacity(user.len());
+    for byte in user.bytes() {
+        let c = char::from(byte);
+        if byte.is_ascii() && is_user_char(c) {
+            out.push(c);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+fn is_host_text(host: &str) -> bool {
+    !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c))
+}
+
+/// The From address of an outgoing call, as (header value without tag, URI).
+///
+/// Accepted forms: `None` (`sip:callhost@<local>`), a bare user `alice`
+/// (`sip:alice@<local>`), `user@host` (the seed's `bob@1234`), a URI
+/// (`sip:`, `sips:`, `tel:`) or a name-addr `"Name" <sip:…>`.
+pub(crate) fn parse_from(text: Option<&str>, local: &str) -> Result<(String, String), SipError> {
+    let Some(text) = text else {
+        let uri = format!("sip:callhost@{local}");
+        return Ok((format!("<{uri}>"), uri));
+    };
+    let invalid = |reason| SipError::InvalidAddress {
+        address: text.to_string(),
+        reason,
+    };
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err(invalid("empty From"));
+    }
+    if trimmed.contains(|c: char| c.is_ascii_control()) {
+        return Err(invalid("control characters in From"));
+    }
+    let (display, uri) = split_name_addr(trimmed).map_err(invalid)?;
+    let uri = match scheme(uri) {
+        Some((name, _)) if ["sip", "sips", "tel"].contains(&name.as_str()) => {
+            if uri.contains([' ', '\t']) {
+                return Err(invalid("whitespace inside the URI"));
+            }
+            let parsed = Uri::try_from(uri).map_err(|_| invalid("the URI does not parse"))?;
+            crate::message::uri_text(&unescape_user(parsed))
+        }
+        _ if display.is_some() => return Err(invalid("the scheme must be sip:, sips: or tel:")),
+        _ => match trimmed.rsplit_once('@') {
+            Some((user, host)) => {
+                if user.is_empty() || !is_host_text(host) {
+                    return Err(invalid("expected user@host"));
+                }
+                format!("sip:{}@{host}", escape_user(user))
+            }
+            None => format!("sip:{}@{local}", escape_user(trimmed)),
+        },
+    };
+    if trimmed.to_ascii_lowercase().contains(";tag=") {
+        return Err(invalid("the From tag is chosen by the endpoint"));
+    }
+    let value = match display {
+        Some(display) if !display.is_empty() => format!("{display} <{uri}>"),
+        _ => format!("<{uri}>"),
+    };
+    Ok((value, uri))
+}
+
+/// The outbound proxy: its loose-route Route value and transport.
+#[derive(Debug, Clone)]
+pub(crate) struct Proxy {
+    /// `<sip:proxy;lr>` (`lr` added when missing: a configured outbound
+    /// proxy is a loose router, RFC 3261 §16.12.1.1).
+    pub route: String,
+    /// Where to send: the proxy URI.
+    pub uri: Uri,
+    /// Its `transport` parameter.
+    pub transport: Option<Transport>,
+}
+
+/// Parse the outbound proxy URI (`sip:` only).
+pub(crate) fn parse_proxy(text: &str) -> Result<Proxy, SipError> {
+    let invalid = |reason| SipError::InvalidAddress {
+        address: text.to_string(),
+        reason,
+    };
+    let trimmed = text.trim();
+    let (_, uri) = split_name_addr(trimmed).map_err(invalid)?;
+    if uri.contains(|c: char| c.is_ascii_control() || c == ' ' || c == '?') {
+        return Err(invalid("the proxy URI may not hold spaces or headers"));
+    }
+    let (scheme_name, rest) = scheme(uri).ok_or_else(|| invalid("no URI scheme"))?;
+    match scheme_name.as_str() {
+        "sip" => {}
+        "sips" => {
+            return Err(SipError::UnsupportedTransport {
+                transport: "TLS (sips:)".to_string(),
+            });
+        }
+        _ => return Err(invalid("the proxy must be a sip: URI")),
+    }
+    let params = rest.split_once(';').map(|(_, p)| p).unwrap_or_default();
+    let transport = transport_of(params)?;
+    let parsed = Uri::try_from(uri).map_err(|_| invalid("the URI does not parse"))?;
+    let has_lr = uri_param(params, "lr").is_some();
+    let route = if has_lr {
+        format!("<{uri}>")
+    } else {
+        format!("<{uri};lr>")
+    };
+    Ok(Proxy {
+        route,
+        uri: parsed,
+        transport,
+    })
+}
+
+/// The socket address of `uri`'s host and port (default 5060): IP literals
+/// as they are, names through the system resolver (first address).
+pub(crate) async fn resolve(uri: &Uri) -> Result<SocketAddr, SipError> {
+    let port = uri
+        .host_with_port
+        .port
+        .as_ref()
+        .map(|p| p.value())
+        .unwrap_or(5060);
+    match &uri.host_with_port.host {
+        Host::IpAddr(ip) => Ok(SocketAddr::new(*ip, port)),
+        Host::Domain(domain) => {
+            let name = domain.to_string();
+            let destination = format!("{name}:{port}");
+            let unreachable = |reason: String| SipError::Unreachable {
+                destination: destination.clone(),
+                reason,
+            };
+            let mut addresses = tokio::net::lookup_host((name.as_str(), port))
+                .await
+                .map_err(|error| unreachable(error.to_string()))?;
+            addresses
+                .next()
+                .ok_or_else(|| unreachable("the name has no address".to_string()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_with_transport_and_uri_headers() {
+        let target = parse_target("sip:bob@127.0.0.1:5070;transport=TCP?X-Foo=bar&X-Other=a%20b")
+            .expect("target");
+        assert_eq!(target.transport, Some(Transport::Tcp));
+        assert_eq!(
+            target.headers,
+            vec![
+                ("X-Foo".to_string(), "bar".to_string()),
+                ("X-Other".to_string(), "a b".to_string())
+            ]
+        );
+        assert_eq!(
+            crate::message::uri_text(&target.request_uri),
+            "sip:bob@127.0.0.1:5070;transport=TCP"
+        );
+        assert_eq!(target.to, "<sip:bob@127.0.0.1:5070;transport=TCP>");
+        assert!(!target.is_tel);
+        let named = parse_target("\"Bob\" <sip:bob@example.com>").expect("name-addr");
+        assert_eq!(named.to, "\"Bob\" <sip:bob@example.com>");
+        assert_eq!(named.transport, None);
+    }
+
+    #[test]
+    fn tel_and_refused_targets() {
+        let tel = parse_target("tel:+441908273800").expect("tel");
+        assert!(tel.is_tel);
+        assert_eq!(
+            crate::message::uri_text(&tel.request_uri),
+            "tel:+441908273800"
+        );
+        assert!(matches!(
+            parse_target("sips:bob@example.com"),
+            Err(SipError::UnsupportedTransport { .. })
+        ));
+        assert!(matches!(
+            parse_target("sip:bob@example.com;transport=tls"),
+            Err(SipError::UnsupportedTransport { .. })
+        ));
+        for bad in [
+            "",
+            "bob@example.com",
+            "http://x",
+            "sip:",
+            "sip:bob@",
+            "sip:a b@c",
+        ] {
+            assert!(
+                matches!(parse_target(bad), Err(SipError::InvalidAddress { .. })),
+                "{bad:?}"
+            );
+        }
+        assert!(matches!(
+            parse_target("sip:bob@h?Via=x"),
+            Err(SipError::InvalidHeader { .. })
+        ));
+        assert!(matches!(
+            parse_target("sip:bob@h?body=hello"),
+            Err(SipError::InvalidHeader { .. })
+        ));
+        assert!(matches!(
+            parse_target("sip:bob@h?X-A=1%0D%0AVia:%20evil"),
+            Err(SipError::InvalidHeader { .. })
+        ));
+    }
+
+    #[test]
+    fn from_forms() {
+        let local = "127.0.0.1:5060";
+        assert_eq!(
+            parse_from(None, local).expect("default").1,
+            "sip:callhost@127.0.0.1:5060"
+        );
+        assert_eq!(
+            parse_from(Some("bob@1234"), local).expect("seed").0,
+            "<sip:bob@1234>"
+        );
+        assert_eq!(
+            parse_from(Some("alice"), local).expect("user").1,
+            "sip:alice@127.0.0.1:5060"
+        );
+        assert_eq!(
+            parse_from(Some("441234567890"), local).expect("digits").1,
+            "sip:441234567890@127.0.0.1:5060"
+        );
+        assert_eq!(
+            parse_from(Some("\"Alice A\" <sip:alice@example.com>"), local)
+                .expect("name-addr")
+                .0,
+            "\"Alice A\" <sip:alice@example.com>"
+        );
+        assert_eq!(
+            parse_from(Some("sip:a@b"), local).expect("uri").0,
+            "<sip:a@b>"
+        );
+        assert_eq!(
+            parse_from(Some("a b"), local).expect("escaped").1,
+            "sip:a%20b@127.0.0.1:5060"
+        );
+        for bad in [
+            "",
+            "x\r\nVia: y",
+            "@host",
+            "a@b c",
+            "\"N\" <http://x>",
+            "sip:a@b;tag=1",
+        ] {
+            assert!(parse_from(Some(bad), local).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn proxies_get_lr() {
+        let proxy = parse_proxy("sip:proxy.example.com:5080;transport=tcp").expect("proxy");
+        assert_eq!(proxy.route, "<sip:proxy.example.com:5080;transport=tcp;lr>");
+        assert_eq!(proxy.transport, Some(Transport::Tcp));
+        let proxy = parse_proxy("<sip:10.0.0.1;lr>").expect("proxy");
+        assert_eq!(proxy.route, "<sip:10.0.0.1;lr>");
+        assert!(parse_proxy("tel:123").is_err());
+        assert!(parse_proxy("sips:p").is_err());
+    }
+
+    #[test]
+    fn header_checks() {
+        assert!(check_header("X-Authorization", "me@my.place").is_ok());
+        assert!(check_header("x-a.b!c%d*e_f+g`h'i~j", "v").is_ok());
+        for name in [
+            "",
+            "X Bad",
+            "X:Bad",
+            "Via",
+            "via",
+            "v",
+            "CSeq",
+            "Content-Type",
+            "c",
+            "l",
+            "Route",
+        ] {
+            assert!(check_header(name, "v").is_err(), "{name:?}");
+        }
+        assert!(check_header("X-A", "1\r\nVia: x").is_err());
+        assert!(
+            check_headers(&[("X-A".into(), "1".into()), ("Call-ID".into(), "x".into())]).is_err()
+        );
+    }
+
+    #[tokio::test]
+    async fn resolves_literals_and_localhost() {
+        let uri = Uri::try_from("sip:a@127.0.0.1:5070").expect("uri");
+        assert_eq!(
+            resolve(&uri).await.expect("resolve"),
+            "127.0.0.1:5070".parse::<SocketAddr>().expect("address")
+        );
+        let uri = Uri::try_from("sip:a@localhost").expect("uri");
+        let resolved = resolve(&uri).await.expect("resolve localhost");
+        assert!(resolved.ip().is_loopback());
+        assert_eq!(resolved.port(), 5060);
+    }
+}
