@@ -34,7 +34,7 @@ target_triple="wasm32-wasip2"
 standard_apps=(hello ivr dialer basic-inbound check-state hangup-exception error-exception logger
     outbound-retry outbound-start connect-calls connect-while-playing sip-property)
 # Installed only with --with-test-apps: apps that exist for the host's tests.
-test_apps=(hostile-loop hostile-alloc hostile-panic versioned)
+test_apps=(hostile-loop hostile-alloc hostile-panic versioned call-probe)
 
 usage() {
     sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//'

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """A real SIP phone for callhost's tests, built on pjsua2 (PyPI `pjsua2-python`).
 
-It places one call to callhost, records what it hears to a WAV file, optionally
+It places one call to callhost (or, with --listen, waits for one call from callhost
+and answers it), records what it hears to a WAV file, optionally plays a WAV file
+into the call (--play; otherwise it sends silence), optionally
 sends DTMF as RFC 4733 telephone-events once it has heard the prompt, collects the
 DTMF the host sends back, and waits for the host to hang up. It prints one JSON
 object on stdout that the Rust test asserts on:
@@ -22,11 +24,13 @@ import pjsua2 as pj
 
 
 class Call(pj.Call):
-    def __init__(self, account, endpoint):
-        super().__init__(account)
+    def __init__(self, account, endpoint, call_id=pj.PJSUA_INVALID_ID):
+        super().__init__(account, call_id)
         self.endpoint = endpoint
         self.recorder = None
         self.record_path = None
+        self.player = None
+        self.play_path = None
         self.connected_at = None
         self.disconnected = False
         self.dtmf = ""
@@ -58,13 +62,50 @@ class Call(pj.Call):
                     self.recorder.createRecorder(self.record_path)
                     audio.startTransmit(self.recorder)
 
+                if self.play_path and self.player is None:
+                    self.player = pj.AudioMediaPlayer()
+                    self.player.createPlayer(self.play_path)
+                    self.player.startTransmit(audio)
+
     def onDtmfDigit(self, prm):
         self.dtmf += prm.digit
 
 
+class Account(pj.Account):
+    """Answers the first incoming call (callee mode)."""
+
+    def __init__(self, endpoint, args):
+        super().__init__()
+        self.endpoint = endpoint
+        self.args = args
+        self.call = None
+        self.incoming_at = None
+
+    def onIncomingCall(self, prm):
+        call = Call(self, self.endpoint, prm.callId)
+        call.record_path = self.args.record
+        call.play_path = self.args.play
+        if self.call is not None:
+            busy = pj.CallOpParam()
+            busy.statusCode = 486
+            call.hangup(busy)
+            return
+        self.call = call
+        self.incoming_at = time.monotonic()
+        ringing = pj.CallOpParam()
+        ringing.statusCode = 180
+        call.answer(ringing)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--uri", required=True, help="e.g. sip:ivr@127.0.0.1:5060")
+    parser.add_argument("--uri", help="call this URI, e.g. sip:ivr@127.0.0.1:5060")
+    parser.add_argument("--listen", type=int, default=0,
+                        help="callee mode: listen on this UDP port and answer one call")
+    parser.add_argument("--answer-after", type=float, default=0.5,
+                        help="callee mode: seconds of ringing before answering")
+    parser.add_argument("--ready-file", help="callee mode: touch this file once listening")
+    parser.add_argument("--play", help="WAV file to play into the call (else silence)")
     parser.add_argument("--record", help="WAV file to record what the phone hears")
     parser.add_argument("--send-dtmf", default="", help="digits to send as RFC 4733")
     parser.add_argument("--dtmf-after", type=float, default=0.0,
@@ -73,6 +114,8 @@ def main():
                         help="hang up ourselves this many seconds after connecting (0: wait for the host)")
     parser.add_argument("--timeout", type=float, default=40.0)
     args = parser.parse_args()
+    if bool(args.uri) == bool(args.listen):
+        parser.error("give exactly one of --uri and --listen")
 
     endpoint = pj.Endpoint()
     endpoint.libCreate()
@@ -88,7 +131,7 @@ def main():
     endpoint.audDevManager().setNullDev()
 
     transport = pj.TransportConfig()
-    transport.port = 0
+    transport.port = args.listen
     transport.boundAddress = "127.0.0.1"
     transport.publicAddress = "127.0.0.1"
     endpoint.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
@@ -104,17 +147,35 @@ def main():
     account_config.mediaConfig.transportConfig.publicAddress = "127.0.0.1"
     account_config.mediaConfig.transportConfig.port = 40000
     account_config.mediaConfig.transportConfig.portRange = 1000
-    account = pj.Account()
+    account = Account(endpoint, args)
     account.create(account_config)
 
-    call = Call(account, endpoint)
-    call.record_path = args.record
-    call.makeCall(args.uri, pj.CallOpParam(True))
-
     started = time.monotonic()
+    if args.uri:
+        call = Call(account, endpoint)
+        call.record_path = args.record
+        call.play_path = args.play
+        call.makeCall(args.uri, pj.CallOpParam(True))
+    else:
+        if args.ready_file:
+            open(args.ready_file, "w").close()
+        while account.call is None and time.monotonic() - started < args.timeout:
+            endpoint.libHandleEvents(10)
+        call = account.call
+        if call is None:
+            print(json.dumps({"connected": False, "incoming": False, "timed_out": True}))
+            endpoint.libDestroy()
+            return 0
+        answered = False
+
     dtmf_sent = False
     while not call.disconnected and time.monotonic() - started < args.timeout:
         endpoint.libHandleEvents(10)
+        if args.listen and not answered and time.monotonic() - account.incoming_at >= args.answer_after:
+            ok = pj.CallOpParam()
+            ok.statusCode = 200
+            call.answer(ok)
+            answered = True
         if call.connected_at is None:
             continue
         elapsed = time.monotonic() - call.connected_at
@@ -153,6 +214,9 @@ def main():
     # Drop pjsua objects before the library goes, or pjsua2 may crash on exit.
     if call.recorder is not None:
         del call.recorder
+    if call.player is not None:
+        del call.player
+    account.call = None
     del call
     endpoint.libDestroy()
     print(json.dumps(result))

@@ -1,36 +1,42 @@
-//! The per-call task: one inbound call from INVITE to exit record.
+//! App instances: one inbound call (or one originate request) from start to exit
+//! record, with every channel (leg) the app uses.
 //!
 //! [`handle_incoming`] routes the INVITE to an app (404 when there is none),
 //! negotiates media (488 when there is no common codec), instantiates a fresh
 //! app instance (503 + Retry-After when the pool is full), then runs the app's
-//! `main` while this task serves its [`CallPort`]: it is the only owner of the
-//! call's SIP dialog handle and media session, so every state change happens
-//! here, in order. Dropping the task is the cleanup: the media session frees its
-//! port, the instance frees its pool slot.
+//! `main` while this task serves the ports of its legs. [`start_outbound`] does
+//! the same for an outbound app, whose primary channel starts idle. The task is
+//! the only owner of every leg's SIP dialog handle and media session, so every
+//! state change happens here, in order. Dropping the task is the cleanup: media
+//! sessions free their ports, the instance frees its pool slot.
 //!
-//! Depends on callhost-sip, callhost-media and callhost-runtime; this is where
-//! the three meet. SIP behaviour: RFC 3261 §13.3 (UAS INVITE), §9.2 (CANCEL).
+//! Per-leg behaviour lives in `call/leg.rs`, placing calls in `call/outbound.rs`,
+//! the `sip` interface in `call/sip_api.rs`; what spans legs (extra channels,
+//! connect) is here. Depends on callhost-sip, callhost-media and callhost-runtime;
+//! this is where the three meet.
 
-use std::collections::VecDeque;
-use std::path::PathBuf;
+mod leg;
+pub mod outbound;
+pub mod sip_api;
+
+use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::task::Poll;
 
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tracing::{Instrument, debug, error, info, info_span, warn};
 
-use callhost_media::{MediaEngine, MediaError, MediaEvent, MediaSession};
-use callhost_runtime::port::{
-    CallCause, CallCommand, CallDetails, CallError, CallPort, CallSnapshot, CallState, DetectorCause, DtmfPlayerCause,
-    PlayerCause, PlayerState, Reply,
-};
+use callhost_media::{MediaEngine, MediaError, MediaEvent};
+use callhost_runtime::port::{CallCause, CallCommand, CallDetails, CallError, CallPort, CallSnapshot, CallState};
 use callhost_runtime::{ExitOutcome, ExitRecord, Invocation, PluginRegistry, Runtime, StartError};
-use callhost_sip::{CallEvent, IncomingCall, ServerCall};
+use callhost_sip::{CallEvent, IncomingCall, ServerCall, SipClient};
 
+use crate::admin::{OriginateError, OriginateRequest};
 use crate::config::Config;
-use crate::digits::{Collected, Collection, earliest, info_digit};
-use crate::media_path;
+use crate::digits::earliest;
+use crate::status_callback::StatusReporter;
+use leg::{Leg, Signalling};
 
 /// What every call needs from the host; shared by all call tasks.
 pub struct Host {
@@ -42,9 +48,11 @@ pub struct Host {
     pub registry: PluginRegistry,
     /// The media engine (RTP ports, prompt cache).
     pub media: MediaEngine,
+    /// Places outgoing calls.
+    pub sip: SipClient,
 }
 
-/// Commands an app can have in flight: the guest is single-threaded, so a few suffice.
+/// Commands an app can have in flight per channel: the guest is single-threaded, so a few suffice.
 const COMMAND_QUEUE: usize = 8;
 /// How long to wait before telling a caller refused for lack of capacity to retry.
 const RETRY_AFTER_SECONDS: &str = "5";
@@ -59,10 +67,14 @@ pub fn host_exit_code(outcome: &ExitOutcome) -> i32 {
     }
 }
 
+fn new_instance_id() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}
+
 /// Handle one incoming call to the end. Never panics on bad input; every refusal
 /// gets a SIP final response.
 pub async fn handle_incoming(host: Arc<Host>, incoming: IncomingCall) {
-    let instance_id = format!("{:016x}", rand::random::<u64>());
+    let instance_id = new_instance_id();
     let span = info_span!(
         "call",
         call.id = %instance_id,
@@ -73,11 +85,12 @@ pub async fn handle_incoming(host: Arc<Host>, incoming: IncomingCall) {
         app = tracing::field::Empty,
         app.version = tracing::field::Empty,
     );
-    run_call(host, incoming, instance_id).instrument(span).await;
+    run_incoming(host, incoming, instance_id).instrument(span).await;
 }
 
-async fn run_call(host: Arc<Host>, incoming: IncomingCall, instance_id: String) {
-    let IncomingCall { call_id, from, to, request_uri, service, remote, offer_sdp, call: sip, events, .. } = incoming;
+async fn run_incoming(host: Arc<Host>, incoming: IncomingCall, instance_id: String) {
+    let IncomingCall { call_id, from, to, request_uri, service, remote, offer_sdp, headers, call: sip, events, .. } =
+        incoming;
     info!(remote = %remote, "incoming call");
 
     let (app_key, parameters) = host.config.route(&service);
@@ -105,7 +118,6 @@ async fn run_call(host: Arc<Host>, incoming: IncomingCall, instance_id: String) 
         }
     };
 
-    let media_dir = host.config.media_dir.join(&app_key);
     let details = CallDetails {
         sip_call_id: call_id,
         call_from: from,
@@ -114,14 +126,17 @@ async fn run_call(host: Arc<Host>, incoming: IncomingCall, instance_id: String) 
         service,
         remote_address: remote.to_string(),
     };
-    let (commands_tx, commands_rx) = mpsc::channel(COMMAND_QUEUE);
-    let (snapshot_tx, snapshot_rx) = watch::channel(CallSnapshot::incoming());
-    let port = CallPort { commands: commands_tx, snapshot: snapshot_rx, details };
+    let (mut primary, port) = Instance::new_leg(&host, &app_key, 0, CallSnapshot::incoming(details));
+    primary.signalling = Signalling::Inbound(sip.clone());
+    primary.sip_events = Some(events);
+    primary.media = Some(media);
+    primary.local_sdp = answer_sdp;
+    primary.received_headers = headers;
     let invocation = Invocation {
         instance_id: instance_id.clone(),
         application_parameters: parameters,
         outbound_parameters: None,
-        media_dir: media_dir.is_dir().then(|| media_dir.clone()),
+        media_dir: primary.media_dir.is_dir().then(|| primary.media_dir.clone()),
     };
     let running = match host.runtime.start_call(app.clone(), port, invocation).await {
         Ok(running) => running,
@@ -136,25 +151,270 @@ async fn run_call(host: Arc<Host>, incoming: IncomingCall, instance_id: String) 
             return;
         }
     };
-
-    let mut task = CallTask {
-        sip,
-        media: Some(media),
-        answer_sdp,
-        snapshot: snapshot_tx,
-        media_dir,
-        engine: host.media.clone(),
-        ring: None,
-        idle_waiters: Vec::new(),
-        play: None,
-        play_waiters: Vec::new(),
-        buffered: VecDeque::new(),
-        collection: None,
-        dtmf: None,
-    };
-    let record = task.serve(running.run(), commands_rx, events).await;
-    task.finish(&record.outcome).await;
+    let mut instance = Instance { host: host.clone(), app_key, legs: vec![primary], extra: Vec::new() };
+    let record = instance.serve(running.run()).await;
+    instance.finish(&record.outcome).await;
     log_exit_record(&record);
+}
+
+/// Start an outbound app (an originate request): instantiate it with an idle
+/// primary channel and its outbound parameters. Returns the instance id and the
+/// future that runs the instance to its exit record (the caller spawns it).
+pub async fn start_outbound(
+    host: Arc<Host>,
+    request: OriginateRequest,
+) -> Result<(String, impl Future<Output = ()> + Send + 'static), OriginateError> {
+    let Some(app) = host.registry.get(&request.app) else {
+        return Err(OriginateError::UnknownApp(request.app));
+    };
+    let instance_id = new_instance_id();
+    let span = info_span!(
+        "call",
+        call.id = %instance_id,
+        app = %app.name,
+        app.version = %app.version,
+        outbound = true,
+    );
+    let (mut primary, port) = Instance::new_leg(&host, &request.app, 0, CallSnapshot::idle());
+    if let Some(spec) = request.status_callback {
+        primary.status = Some(StatusReporter::spawn(spec, instance_id.clone()));
+    }
+    let invocation = Invocation {
+        instance_id: instance_id.clone(),
+        application_parameters: request.application_parameters,
+        outbound_parameters: Some(request.outbound_parameters.unwrap_or_default()),
+        media_dir: primary.media_dir.is_dir().then(|| primary.media_dir.clone()),
+    };
+    let running = match host.runtime.start_call(app.clone(), port, invocation).instrument(span.clone()).await {
+        Ok(running) => running,
+        Err(StartError::PoolExhausted { limit }) => {
+            return Err(OriginateError::Unavailable(format!("all {limit} app instances are busy")));
+        }
+        Err(error) => return Err(OriginateError::Unavailable(format!("cannot start the app: {error}"))),
+    };
+    let app_key = request.app;
+    let run = async move {
+        info!("outbound app started");
+        let mut instance = Instance { host, app_key, legs: vec![primary], extra: Vec::new() };
+        let record = instance.serve(running.run()).await;
+        instance.finish(&record.outcome).await;
+        log_exit_record(&record);
+    };
+    Ok((instance_id, run.instrument(span)))
+}
+
+/// What one leg has for the instance task.
+enum Input {
+    Command(CallCommand),
+    CommandsClosed,
+    Sip(Option<CallEvent>),
+    Media(Option<MediaEvent>),
+}
+
+/// One running app instance and its legs (index = leg id; 0 is the primary).
+struct Instance {
+    host: Arc<Host>,
+    app_key: String,
+    legs: Vec<Leg>,
+    /// The port of extra channel `index`, once the app asked for it.
+    extra: Vec<(u32, CallPort)>,
+}
+
+impl Instance {
+    /// A new leg and the port the app reaches it by.
+    fn new_leg(host: &Host, app_key: &str, id: u32, snapshot: CallSnapshot) -> (Leg, CallPort) {
+        let (commands_tx, commands_rx) = mpsc::channel(COMMAND_QUEUE);
+        let (snapshot_tx, snapshot_rx) = watch::channel(snapshot);
+        let media_dir = host.config.media_dir.join(app_key);
+        let leg = Leg::new(id, commands_rx, snapshot_tx, media_dir, host.media.clone());
+        (leg, CallPort { leg: id, commands: commands_tx, snapshot: snapshot_rx })
+    }
+
+    /// Serve the legs' ports until the app's `main` ends.
+    async fn serve(&mut self, run: impl Future<Output = ExitRecord>) -> ExitRecord {
+        let mut run = std::pin::pin!(run);
+        loop {
+            let deadline = self.legs.iter().fold(None, |next, leg| earliest(next, leg.next_deadline()));
+            let legs = &mut self.legs;
+            let next_input = std::future::poll_fn(|cx| poll_legs(legs, cx));
+            tokio::select! {
+                record = &mut run => return record,
+                (index, input) = next_input => self.input(index, input).await,
+                () = leg::sleep_until(deadline) => self.deadlines().await,
+            }
+            self.unbridge_idle_legs();
+        }
+    }
+
+    async fn input(&mut self, index: usize, input: Input) {
+        match input {
+            Input::Command(command) => self.command(index, command).await,
+            Input::CommandsClosed => self.legs[index].commands_open = false,
+            Input::Sip(Some(event)) => self.legs[index].sip_event(event).await,
+            Input::Sip(None) => {
+                let leg = &mut self.legs[index];
+                leg.sip_events = None;
+                leg.go_idle(CallCause::Error, None, "the SIP dialog ended");
+            }
+            Input::Media(Some(event)) => self.legs[index].media_event(event),
+            Input::Media(None) => {
+                let leg = &mut self.legs[index];
+                if leg.state() != CallState::Idle {
+                    warn!(leg = leg.id, "the media session stopped");
+                }
+                leg.media = None;
+            }
+        }
+    }
+
+    async fn deadlines(&mut self) {
+        let now = Instant::now();
+        for leg in &mut self.legs {
+            leg.deadlines(now);
+            outbound::check_timeout(leg, now).await;
+        }
+    }
+
+    async fn command(&mut self, index: usize, command: CallCommand) {
+        match command {
+            CallCommand::Call { destination, options, wait, reply } => {
+                let host = self.host.clone();
+                outbound::place(&host, &mut self.legs[index], destination, options, wait, reply).await;
+            }
+            CallCommand::ExtraChannel { index: extra, reply } => {
+                let _ = reply.send(self.extra_channel(extra));
+            }
+            CallCommand::Connect { other, reply } => {
+                let _ = reply.send(self.connect(index, other as usize));
+            }
+            CallCommand::Disconnect { reply } => {
+                self.disconnect(index);
+                let _ = reply.send(Ok(()));
+            }
+            command => self.legs[index].command(command).await,
+        }
+    }
+
+    /// The port of extra channel `index`, creating its leg on first use; later
+    /// requests get another handle to the same leg.
+    fn extra_channel(&mut self, index: u32) -> Result<CallPort, CallError> {
+        let limit = self.host.config.extra_channels;
+        if index >= limit {
+            return Err(CallError::Error(format!("extra channel {index} does not exist: this host gives an app {limit}")));
+        }
+        if let Some((_, port)) = self.extra.iter().find(|(extra, _)| *extra == index) {
+            return Ok(port.clone());
+        }
+        let id = self.legs.len() as u32;
+        let (leg, port) = Instance::new_leg(&self.host, &self.app_key, id, CallSnapshot::idle());
+        self.legs.push(leg);
+        self.extra.push((index, port.clone()));
+        Ok(port)
+    }
+
+    fn connect(&mut self, index: usize, other: usize) -> Result<(), CallError> {
+        if other >= self.legs.len() || other == index {
+            return Err(CallError::Error("that channel cannot be connected to this one".into()));
+        }
+        if self.legs[index].connected_to == Some(other as u32) {
+            return Ok(());
+        }
+        for leg in [&self.legs[index], &self.legs[other]] {
+            match leg.state() {
+                CallState::Answered => {}
+                CallState::Idle => return Err(CallError::Hangup(format!("channel {} is idle", leg.id))),
+                state => return Err(CallError::Error(format!("channel {} is not answered (state is {state:?})", leg.id))),
+            }
+            if leg.is_busy_with_media() {
+                return Err(CallError::Error(format!("channel {} is playing; stop it first", leg.id)));
+            }
+            if leg.connected_to.is_some() {
+                return Err(CallError::Error(format!("channel {} is already connected; disconnect it first", leg.id)));
+            }
+        }
+        let (Some(first), Some(second)) = (&self.legs[index].media, &self.legs[other].media) else {
+            return Err(CallError::Error("a channel has no media session".into()));
+        };
+        first.connect(second).map_err(|error| CallError::Error(format!("cannot connect the calls: {error}")))?;
+        self.legs[index].connected_to = Some(other as u32);
+        self.legs[other].connected_to = Some(index as u32);
+        info!(first = index, second = other, "calls connected");
+        Ok(())
+    }
+
+    fn disconnect(&mut self, index: usize) {
+        if let Some(other) = self.legs[index].connected_to.take() {
+            if let Some(media) = &self.legs[index].media {
+                media.disconnect();
+            }
+            if let Some(peer) = self.legs.get_mut(other as usize) {
+                peer.connected_to = None;
+                if let Some(media) = &peer.media {
+                    media.disconnect();
+                }
+            }
+            info!(first = index, second = other, "calls disconnected");
+        }
+    }
+
+    /// A connection ends when either leg goes idle.
+    fn unbridge_idle_legs(&mut self) {
+        let ended: Vec<usize> = (0..self.legs.len())
+            .filter(|&index| self.legs[index].connected_to.is_some() && self.legs[index].state() == CallState::Idle)
+            .collect();
+        for index in ended {
+            self.disconnect(index);
+        }
+    }
+
+    /// After `main` ended: hang up every call the app left up. A call whose app
+    /// failed ends with cause ERROR; an unanswered inbound one gets 500 rather than 480.
+    async fn finish(&mut self, outcome: &ExitOutcome) {
+        let failed = !matches!(outcome, ExitOutcome::Returned(_));
+        for leg in &mut self.legs {
+            let state = leg.state();
+            if state == CallState::Idle {
+                continue;
+            }
+            let unanswered = matches!(state, CallState::CallIncoming | CallState::RingIncoming);
+            info!(leg = leg.id, ?state, "the app ended with the call still up: hanging up");
+            let (sent, raw) = match &leg.signalling {
+                Signalling::Inbound(call) if failed && unanswered => {
+                    (call.reject(500, Some("Server Internal Error"), &[]).await, Some(500))
+                }
+                signalling => (signalling.hang_up().await, None),
+            };
+            if let Err(error) = sent {
+                debug!(%error, "hang-up after exit failed");
+            }
+            let cause = if failed { CallCause::Error } else { CallCause::Normal };
+            leg.go_idle(cause, raw, "the app ended");
+        }
+    }
+}
+
+/// The first input any leg has ready.
+fn poll_legs(legs: &mut [Leg], cx: &mut std::task::Context<'_>) -> Poll<(usize, Input)> {
+    for (index, leg) in legs.iter_mut().enumerate() {
+        if leg.commands_open {
+            match leg.commands.poll_recv(cx) {
+                Poll::Ready(Some(command)) => return Poll::Ready((index, Input::Command(command))),
+                Poll::Ready(None) => return Poll::Ready((index, Input::CommandsClosed)),
+                Poll::Pending => {}
+            }
+        }
+        if let Some(events) = &mut leg.sip_events
+            && let Poll::Ready(event) = events.poll_recv(cx)
+        {
+            return Poll::Ready((index, Input::Sip(event)));
+        }
+        if let Some(media) = &mut leg.media
+            && let Poll::Ready(event) = media.poll_event(cx)
+        {
+            return Poll::Ready((index, Input::Media(event)));
+        }
+    }
+    Poll::Pending
 }
 
 /// One line per call with everything an operator needs to know how it ended.
@@ -200,485 +460,3 @@ pub fn reject_status(cause: CallCause) -> u16 {
     }
 }
 
-struct PlayJob {
-    id: u64,
-    barge_in: bool,
-    /// Why the host stopped it, if it did (a stop request or barge-in).
-    stop_cause: Option<PlayerCause>,
-}
-
-/// State of one call while its app runs.
-struct CallTask {
-    sip: ServerCall,
-    /// None once the media driver has stopped.
-    media: Option<MediaSession>,
-    answer_sdp: String,
-    snapshot: watch::Sender<CallSnapshot>,
-    media_dir: PathBuf,
-    engine: MediaEngine,
-    ring: Option<(Instant, Reply<()>)>,
-    idle_waiters: Vec<(Option<Instant>, Reply<CallState>)>,
-    play: Option<PlayJob>,
-    play_waiters: Vec<Reply<PlayerCause>>,
-    /// Digits received while no collection was running.
-    buffered: VecDeque<char>,
-    collection: Option<(Collection, Reply<String>)>,
-    dtmf: Option<(u64, Reply<DtmfPlayerCause>)>,
-}
-
-async fn next_media_event(media: &mut Option<MediaSession>) -> Option<MediaEvent> {
-    match media {
-        Some(session) => session.next_event().await,
-        None => std::future::pending().await,
-    }
-}
-
-async fn sleep_until_deadline(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
-    }
-}
-
-impl CallTask {
-    /// Serve the port until the app's `main` ends.
-    async fn serve(
-        &mut self,
-        run: impl Future<Output = ExitRecord>,
-        mut commands: mpsc::Receiver<CallCommand>,
-        mut events: mpsc::Receiver<CallEvent>,
-    ) -> ExitRecord {
-        let mut run = std::pin::pin!(run);
-        let mut sip_open = true;
-        loop {
-            let deadline = self.next_deadline();
-            tokio::select! {
-                record = &mut run => return record,
-                Some(command) = commands.recv() => self.command(command).await,
-                event = events.recv(), if sip_open => match event {
-                    Some(event) => self.sip_event(event).await,
-                    None => {
-                        sip_open = false;
-                        self.go_idle(CallCause::Error, None, "the SIP dialog ended");
-                    }
-                },
-                event = next_media_event(&mut self.media) => match event {
-                    Some(event) => self.media_event(event),
-                    None => {
-                        warn!("the media session stopped");
-                        self.media = None;
-                    }
-                },
-                () = sleep_until_deadline(deadline) => self.deadlines(Instant::now()),
-            }
-        }
-    }
-
-    /// After `main` ended: hang up a call the app left up. A call whose app
-    /// failed ends with cause ERROR; an unanswered one gets 500 rather than 480.
-    async fn finish(&mut self, outcome: &ExitOutcome) {
-        let state = self.state();
-        if state == CallState::Idle {
-            return;
-        }
-        let failed = !matches!(outcome, ExitOutcome::Returned(_));
-        let unanswered = matches!(state, CallState::CallIncoming | CallState::RingIncoming);
-        info!(?state, "the app ended with the call still up: hanging up");
-        let (sent, raw) = if failed && unanswered {
-            (self.sip.reject(500, Some("Server Internal Error"), &[]).await, Some(500))
-        } else {
-            (self.sip.hang_up().await, None)
-        };
-        if let Err(error) = sent {
-            debug!(%error, "hang-up after exit failed");
-        }
-        let cause = if failed { CallCause::Error } else { CallCause::Normal };
-        self.go_idle(cause, raw, "the app ended");
-    }
-
-    fn state(&self) -> CallState {
-        self.snapshot.borrow().state
-    }
-
-    fn update(&self, change: impl FnOnce(&mut CallSnapshot)) {
-        self.snapshot.send_modify(change);
-    }
-
-    fn next_deadline(&self) -> Option<Instant> {
-        let mut next = self.ring.as_ref().map(|(at, _)| *at);
-        for (at, _) in &self.idle_waiters {
-            next = earliest(next, *at);
-        }
-        if let Some((collection, _)) = &self.collection {
-            next = earliest(next, collection.deadline());
-        }
-        next
-    }
-
-    fn deadlines(&mut self, now: Instant) {
-        if self.ring.as_ref().is_some_and(|(at, _)| *at <= now)
-            && let Some((_, reply)) = self.ring.take()
-        {
-            let _ = reply.send(Ok(()));
-        }
-        let state = self.state();
-        let (expired, waiting): (Vec<_>, Vec<_>) =
-            self.idle_waiters.drain(..).partition(|(at, _)| at.is_some_and(|at| at <= now));
-        self.idle_waiters = waiting;
-        for (_, reply) in expired {
-            let _ = reply.send(Ok(state));
-        }
-        if let Some((collection, _)) = &mut self.collection
-            && let Some(done) = collection.poll_timeout(now)
-        {
-            self.finish_collection(done);
-        }
-    }
-
-    /// The call is over: record why and release everyone waiting on it.
-    fn go_idle(&mut self, cause: CallCause, raw: Option<u16>, why: &str) {
-        if self.state() == CallState::Idle {
-            return;
-        }
-        info!(?cause, raw_cause = ?raw, "call idle: {why}");
-        let was_playing = self.play.take().is_some();
-        let had_dtmf = self.dtmf.is_some();
-        self.update(|snapshot| {
-            snapshot.state = CallState::Idle;
-            snapshot.cause = Some(cause);
-            snapshot.raw_cause = raw;
-            snapshot.player_state = PlayerState::Idle;
-            if was_playing {
-                snapshot.player_cause = PlayerCause::Hangup;
-            }
-            if had_dtmf {
-                snapshot.dtmf_player_cause = DtmfPlayerCause::Hangup;
-            }
-        });
-        if let Some(media) = &self.media {
-            media.stop_playing();
-            media.stop_dtmf();
-        }
-        let hangup = || CallError::Hangup(why.to_owned());
-        if let Some((_, reply)) = self.ring.take() {
-            let _ = reply.send(Err(hangup()));
-        }
-        for reply in self.play_waiters.drain(..) {
-            let _ = reply.send(Err(hangup()));
-        }
-        if let Some((_, reply)) = self.dtmf.take() {
-            let _ = reply.send(Err(hangup()));
-        }
-        if let Some((_, reply)) = self.collection.take() {
-            self.update(|snapshot| snapshot.detector_cause = DetectorCause::Hangup);
-            let _ = reply.send(Err(hangup()));
-        }
-        for (_, reply) in self.idle_waiters.drain(..) {
-            let _ = reply.send(Ok(CallState::Idle));
-        }
-    }
-
-    /// Refuse a media command unless the call is answered.
-    fn require_answered(&self, what: &str) -> Result<(), CallError> {
-        match self.state() {
-            CallState::Answered => Ok(()),
-            CallState::Idle => Err(CallError::Hangup("the call is idle".into())),
-            other => Err(CallError::Error(format!("{what} needs an answered call (state is {other:?})"))),
-        }
-    }
-
-    async fn command(&mut self, command: CallCommand) {
-        match command {
-            CallCommand::Ring { seconds, reply } => self.ring(seconds, reply).await,
-            CallCommand::Answer { reply } => {
-                let result = self.answer().await;
-                let _ = reply.send(result);
-            }
-            CallCommand::Reject { cause, reply } => {
-                let result = self.reject(cause).await;
-                let _ = reply.send(result);
-            }
-            CallCommand::HangUp { reply } => {
-                if self.state() != CallState::Idle {
-                    if let Err(error) = self.sip.hang_up().await {
-                        debug!(%error, "hang-up failed");
-                    }
-                    self.go_idle(CallCause::Normal, None, "the app hung up");
-                }
-                let _ = reply.send(Ok(self.state()));
-            }
-            CallCommand::WaitForIdle { timeout, reply } => {
-                if self.state() == CallState::Idle {
-                    let _ = reply.send(Ok(CallState::Idle));
-                } else {
-                    self.idle_waiters.push((timeout.map(|limit| Instant::now() + limit), reply));
-                }
-            }
-            CallCommand::PlayStart { filename, barge_in, reply } => {
-                let result = self.start_play(&filename, barge_in).await;
-                let _ = reply.send(result);
-            }
-            CallCommand::PlayStop { reply } => {
-                if let Some(job) = &mut self.play {
-                    job.stop_cause.get_or_insert(PlayerCause::Aborted);
-                    if let Some(media) = &self.media {
-                        media.stop_playing();
-                    }
-                }
-                let _ = reply.send(Ok(()));
-            }
-            CallCommand::PlayWait { reply } => {
-                if self.play.is_some() {
-                    self.play_waiters.push(reply);
-                } else if self.state() == CallState::Idle && self.snapshot.borrow().player_cause == PlayerCause::Hangup {
-                    let _ = reply.send(Err(CallError::Hangup("the call is idle".into())));
-                } else {
-                    let _ = reply.send(Ok(self.snapshot.borrow().player_cause));
-                }
-            }
-            CallCommand::GetDigits { options, reply } => {
-                if self.state() == CallState::Idle {
-                    let _ = reply.send(Err(CallError::Hangup("the call is idle".into())));
-                    return;
-                }
-                if options.clear {
-                    self.buffered.clear();
-                }
-                self.update(|snapshot| snapshot.detector_cause = DetectorCause::None);
-                let mut collection = Collection::new(options, Instant::now());
-                match collection.absorb(&mut self.buffered, Instant::now()) {
-                    Some(done) => {
-                        self.update(|snapshot| snapshot.detector_cause = done.cause);
-                        let _ = reply.send(Ok(done.digits));
-                    }
-                    None => self.collection = Some((collection, reply)),
-                }
-            }
-            CallCommand::ClearDigits => self.buffered.clear(),
-            CallCommand::DtmfPlay { digits, reply } => self.play_dtmf(&digits, reply),
-        }
-    }
-
-    async fn ring(&mut self, seconds: u32, reply: Reply<()>) {
-        match self.state() {
-            CallState::CallIncoming | CallState::RingIncoming => {}
-            CallState::Idle => {
-                let _ = reply.send(Err(CallError::Hangup("the call is idle".into())));
-                return;
-            }
-            other => {
-                let _ = reply.send(Err(CallError::Error(format!("ring is only valid before answer (state is {other:?})"))));
-                return;
-            }
-        }
-        if let Err(error) = self.sip.ringing().await {
-            let _ = reply.send(Err(CallError::Error(format!("could not send 180 Ringing: {error}"))));
-            return;
-        }
-        self.update(|snapshot| snapshot.state = CallState::RingIncoming);
-        if seconds == 0 {
-            let _ = reply.send(Ok(()));
-        } else {
-            self.ring = Some((Instant::now() + Duration::from_secs(u64::from(seconds)), reply));
-        }
-    }
-
-    async fn answer(&mut self) -> Result<(), CallError> {
-        match self.state() {
-            CallState::Answered => return Ok(()),
-            CallState::CallIncoming | CallState::RingIncoming => {}
-            CallState::Idle => return Err(CallError::Hangup("the call is idle".into())),
-            other => return Err(CallError::Error(format!("cannot answer in state {other:?}"))),
-        }
-        self.update(|snapshot| snapshot.state = CallState::Answering);
-        match self.sip.answer(self.answer_sdp.clone()).await {
-            Ok(()) => {
-                self.update(|snapshot| snapshot.state = CallState::Answered);
-                if let Some(media) = &self.media {
-                    media.start_sending();
-                }
-                info!("answered");
-                Ok(())
-            }
-            Err(error) => {
-                let why = format!("answer failed: {error}");
-                self.go_idle(CallCause::Error, None, &why);
-                Err(CallError::Hangup(why))
-            }
-        }
-    }
-
-    async fn reject(&mut self, cause: CallCause) -> Result<(), CallError> {
-        match self.state() {
-            CallState::CallIncoming | CallState::RingIncoming => {}
-            CallState::Idle => return Err(CallError::Hangup("the call is idle".into())),
-            other => return Err(CallError::Error(format!("cannot reject in state {other:?}; hang up instead"))),
-        }
-        let code = reject_status(cause);
-        if let Err(error) = self.sip.reject(code, None, &[]).await {
-            debug!(%error, code, "reject failed");
-        }
-        self.go_idle(cause, Some(code), "the app rejected the call");
-        Ok(())
-    }
-
-    async fn start_play(&mut self, filename: &str, barge_in: bool) -> Result<(), CallError> {
-        self.require_answered("play")?;
-        let fail = |task: &Self, message: String| {
-            task.update(|snapshot| snapshot.player_cause = PlayerCause::Error);
-            Err(CallError::Error(message))
-        };
-        let path = match media_path::resolve(&self.media_dir, filename) {
-            Ok(path) => path,
-            Err(error) => return fail(self, error.to_string()),
-        };
-        let engine = self.engine.clone();
-        let loaded = tokio::task::spawn_blocking(move || engine.load_prompt(&path)).await;
-        let prompt = match loaded {
-            Ok(Ok(prompt)) => prompt,
-            Ok(Err(error)) => return fail(self, format!("cannot play `{filename}`: {error}")),
-            Err(join) => return fail(self, format!("cannot play `{filename}`: loader failed: {join}")),
-        };
-        // A new job replaces the current one, which ends ABORTED.
-        if let Some(mut old) = self.play.take() {
-            old.stop_cause.get_or_insert(PlayerCause::Aborted);
-            self.finish_play(old, false);
-        }
-        let Some(id) = self.media.as_ref().map(|media| media.play(prompt)) else {
-            return fail(self, "the media session has stopped".into());
-        };
-        self.play = Some(PlayJob { id, barge_in, stop_cause: None });
-        self.update(|snapshot| {
-            snapshot.player_state = PlayerState::Playing;
-            snapshot.player_cause = PlayerCause::None;
-        });
-        debug!(file = filename, barge_in, "playing");
-        // Digits typed ahead of a barge-in prompt interrupt it at once.
-        if barge_in && !self.buffered.is_empty() {
-            self.barge_in();
-        }
-        Ok(())
-    }
-
-    fn barge_in(&mut self) {
-        if let Some(job) = &mut self.play
-            && job.barge_in
-            && job.stop_cause.is_none()
-        {
-            job.stop_cause = Some(PlayerCause::BargeIn);
-            if let Some(media) = &self.media {
-                media.stop_playing();
-            }
-        }
-    }
-
-    fn finish_play(&mut self, job: PlayJob, completed: bool) {
-        let cause = if completed { PlayerCause::Normal } else { job.stop_cause.unwrap_or(PlayerCause::Aborted) };
-        self.update(|snapshot| {
-            snapshot.player_state = PlayerState::Idle;
-            snapshot.player_cause = cause;
-        });
-        for reply in self.play_waiters.drain(..) {
-            let _ = reply.send(Ok(cause));
-        }
-    }
-
-    fn play_dtmf(&mut self, digits: &str, reply: Reply<DtmfPlayerCause>) {
-        if let Err(error) = self.require_answered("DTMF play") {
-            let _ = reply.send(Err(error));
-            return;
-        }
-        let Some(media) = &self.media else {
-            let _ = reply.send(Err(CallError::Error("the media session has stopped".into())));
-            return;
-        };
-        match media.send_dtmf(digits) {
-            Ok(id) => {
-                self.update(|snapshot| snapshot.dtmf_player_cause = DtmfPlayerCause::None);
-                self.dtmf = Some((id, reply));
-            }
-            Err(error) => {
-                self.update(|snapshot| snapshot.dtmf_player_cause = DtmfPlayerCause::Error);
-                let _ = reply.send(Err(CallError::Error(error.to_string())));
-            }
-        }
-    }
-
-    fn finish_collection(&mut self, done: Collected) {
-        if let Some((_, reply)) = self.collection.take() {
-            info!(digits = %done.digits, cause = ?done.cause, "get-digits finished");
-            self.update(|snapshot| snapshot.detector_cause = done.cause);
-            let _ = reply.send(Ok(done.digits));
-        }
-    }
-
-    /// A digit from the caller, by any method: buffer it, barge in, feed get-digits.
-    fn digit_received(&mut self, digit: char, method: &str) {
-        debug!(%digit, method, "DTMF received");
-        if self.state() == CallState::Idle {
-            return;
-        }
-        self.buffered.push_back(digit);
-        self.barge_in();
-        if let Some((collection, _)) = &mut self.collection
-            && let Some(done) = collection.absorb(&mut self.buffered, Instant::now())
-        {
-            self.finish_collection(done);
-        }
-    }
-
-    fn media_event(&mut self, event: MediaEvent) {
-        match event {
-            MediaEvent::Dtmf { digit } => self.digit_received(digit, "RFC 4733"),
-            MediaEvent::PlayFinished { id, completed } => {
-                if self.play.as_ref().is_some_and(|job| job.id == id)
-                    && let Some(job) = self.play.take()
-                {
-                    self.finish_play(job, completed);
-                }
-            }
-            MediaEvent::DtmfFinished { id, completed } => {
-                if self.dtmf.as_ref().is_some_and(|(current, _)| *current == id)
-                    && let Some((_, reply)) = self.dtmf.take()
-                {
-                    let cause = if completed { DtmfPlayerCause::Normal } else { DtmfPlayerCause::Aborted };
-                    self.update(|snapshot| snapshot.dtmf_player_cause = cause);
-                    let _ = reply.send(Ok(cause));
-                }
-            }
-        }
-    }
-
-    async fn sip_event(&mut self, event: CallEvent) {
-        match event {
-            CallEvent::Cancelled => self.go_idle(CallCause::Normal, Some(487), "the caller cancelled"),
-            CallEvent::Bye => self.go_idle(CallCause::Normal, None, "the caller hung up"),
-            CallEvent::Ended { reason } => self.go_idle(CallCause::Error, None, &format!("the dialog ended: {reason}")),
-            CallEvent::ReInvite { offer_sdp, responder } => {
-                let outcome = match (&offer_sdp, &self.media) {
-                    (Some(offer), Some(media)) => media.update_offer(offer).map_err(|error| error.to_string()),
-                    (None, Some(_)) => Ok(self.answer_sdp.clone()),
-                    (_, None) => Err("no media session".to_owned()),
-                };
-                let sent = match outcome {
-                    Ok(answer) => {
-                        self.answer_sdp = answer.clone();
-                        responder.accept(answer).await
-                    }
-                    Err(error) => {
-                        info!(%error, "re-INVITE refused: 488");
-                        responder.reject(488).await
-                    }
-                };
-                if let Err(error) = sent {
-                    debug!(%error, "re-INVITE response failed");
-                }
-            }
-            CallEvent::Info { content_type, body } => match info_digit(&content_type, &body) {
-                Some(digit) => self.digit_received(digit, "SIP INFO"),
-                None => debug!(%content_type, len = body.len(), "INFO received"),
-            },
-            other => debug!(?other, "SIP event not handled yet"),
-        }
-    }
-}

@@ -4,7 +4,8 @@
 //! (mini-redis / linkerd style): `main` turns a [`ConfigError`] into exit code 64
 //! (EX_USAGE) with a message that names the offending setting.
 //!
-//! Depends on nothing but serde/toml. No SIP, media or Wasm types.
+//! Depends on serde/toml (and [`crate::admin::AdminConfig`], a plain struct). No SIP,
+//! media or Wasm types.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -13,6 +14,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
+
+use crate::admin::AdminConfig;
 
 /// A configuration problem, reported before anything is bound.
 #[derive(Debug, thiserror::Error)]
@@ -64,10 +67,87 @@ pub struct FileConfig {
     /// `[limits]`
     #[serde(default)]
     pub limits: LimitsSection,
+    /// `[calls]`: outbound calls and extra channels.
+    #[serde(default)]
+    pub calls: CallsSection,
     /// `[services.<name>]`: explicit service → app mappings.
     #[serde(default)]
     pub services: BTreeMap<String, ServiceSection>,
+    /// `[admin]`
+    #[serde(default)]
+    pub admin: AdminSection,
 }
+
+impl FileConfig {
+    /// Read and parse a config file (no validation beyond the schema).
+    pub fn read(path: &Path) -> Result<FileConfig, ConfigError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        toml::from_str::<FileConfig>(&text)
+            .map_err(|error| ConfigError::Parse { path: path.to_owned(), message: error.to_string() })
+    }
+}
+
+/// `[admin]` section: the admin HTTP API (`POST /calls`, `GET /health`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSection {
+    /// `enabled = true`
+    pub enabled: Option<bool>,
+    /// `listen = "127.0.0.1:8089"`; `""` disables the API.
+    pub listen: Option<String>,
+    /// `token = "..."`: bearer token required from non-loopback clients.
+    pub token: Option<String>,
+}
+
+impl AdminSection {
+    /// Validate: `None` when the API is disabled. Warns (it is not an error) when the
+    /// API listens beyond loopback without a token, since every remote request would
+    /// then be refused.
+    pub fn validate(self) -> Result<Option<AdminConfig>, ConfigError> {
+        let listen_text = self.listen.unwrap_or_else(|| crate::admin::DEFAULT_LISTEN.into());
+        if self.enabled == Some(false) || listen_text.is_empty() {
+            return Ok(None);
+        }
+        let listen: SocketAddr = listen_text
+            .parse()
+            .map_err(|_| invalid("admin.listen", format!("`{listen_text}` is not an IP:PORT address")))?;
+        if let Some(token) = &self.token
+            && (token.is_empty() || !token.bytes().all(|byte| byte.is_ascii_graphic()))
+        {
+            return Err(invalid("admin.token", "the token must be non-empty printable ASCII without spaces"));
+        }
+        if !listen.ip().to_canonical().is_loopback() && self.token.is_none() {
+            tracing::warn!(
+                admin.listen = %listen,
+                "the admin API listens beyond loopback but [admin] token is not set: requests from other hosts will all be refused"
+            );
+        }
+        Ok(Some(AdminConfig { listen, token: self.token }))
+    }
+}
+
+/// The `[admin]` settings of a config file alone (for `callhost originate --config`,
+/// which must not require the plugins directory and the rest to be valid).
+pub fn admin_from_file(path: &Path) -> Result<Option<AdminConfig>, ConfigError> {
+    FileConfig::read(path)?.admin.validate()
+}
+
+/// `[calls]` section: how apps place calls.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallsSection {
+    /// Extra channels per app instance for outbound legs (0..=3, default 3).
+    pub extra_channels: Option<u32>,
+    /// The From identity of calls whose app names none (a SIP URI); default
+    /// `sip:callhost@<sip address>`.
+    pub from: Option<String>,
+    /// Send every outbound INVITE through this proxy (a SIP URI); needed for `tel:`.
+    pub outbound_proxy: Option<String>,
+}
+
+/// Most extra channels an app instance may have (the UAS limit).
+pub const MAX_EXTRA_CHANNELS: u32 = 3;
 
 /// `[sip]` section.
 #[derive(Debug, Default, Deserialize)]
@@ -148,6 +228,12 @@ pub struct Overrides {
 /// A validated configuration, ready to run.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// Extra channels per app instance.
+    pub extra_channels: u32,
+    /// The default From of outbound calls.
+    pub default_from: Option<String>,
+    /// Proxy for every outbound INVITE.
+    pub outbound_proxy: Option<String>,
     /// SIP listen address (UDP and TCP).
     pub sip_listen: SocketAddr,
     /// Listen on UDP.
@@ -178,20 +264,15 @@ pub struct Config {
     pub drain: Duration,
     /// Explicit services.
     pub services: BTreeMap<String, ServiceSection>,
+    /// The admin API, unless disabled.
+    pub admin: Option<AdminConfig>,
 }
 
 impl Config {
     /// Read `path` (if given), apply `overrides`, validate.
     pub fn load(path: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
         let file = match path {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
-                toml::from_str::<FileConfig>(&text).map_err(|error| ConfigError::Parse {
-                    path: path.to_owned(),
-                    message: error.to_string(),
-                })?
-            }
+            Some(path) => FileConfig::read(path)?,
             None => FileConfig::default(),
         };
         Config::build(file, overrides)
@@ -275,7 +356,25 @@ impl Config {
             }
         }
 
+        let extra_channels = file.calls.extra_channels.unwrap_or(MAX_EXTRA_CHANNELS);
+        if extra_channels > MAX_EXTRA_CHANNELS {
+            return Err(invalid("calls.extra_channels", format!("{extra_channels} is outside 0..={MAX_EXTRA_CHANNELS}")));
+        }
+        let sip_uri = |setting: &'static str, value: Option<String>| match value {
+            Some(text) if !(text.starts_with("sip:") || text.starts_with("sips:")) || text.contains(char::is_whitespace) => {
+                Err(invalid(setting, format!("`{text}` is not a sip: or sips: URI")))
+            }
+            other => Ok(other),
+        };
+        let default_from = sip_uri("calls.from", file.calls.from)?;
+        let outbound_proxy = sip_uri("calls.outbound_proxy", file.calls.outbound_proxy)?;
+
+        let admin = file.admin.validate()?;
+
         Ok(Config {
+            extra_channels,
+            default_from,
+            outbound_proxy,
             sip_listen,
             sip_udp,
             sip_tcp,
@@ -291,6 +390,7 @@ impl Config {
             call_limit,
             drain,
             services: file.services,
+            admin,
         })
     }
 
@@ -374,6 +474,9 @@ mod tests {
             ("[limits]\ncpu_seconds = -1\n", "limits.cpu_seconds"),
             ("[sip]\nudp = false\ntcp = false\n", "sip.udp/sip.tcp"),
             ("[services.\"a b\"]\napp = \"x\"\n", "services"),
+            ("[admin]\nlisten = \"localhost:8089\"\n", "admin.listen"),
+            ("[admin]\ntoken = \"\"\n", "admin.token"),
+            ("[admin]\ntoken = \"has space\"\n", "admin.token"),
         ];
         for (text, setting) in cases {
             match Config::build(file(text), &plugins_overrides()) {
@@ -381,6 +484,25 @@ mod tests {
                 other => panic!("{text:?} should be invalid, got {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn admin_defaults_to_loopback_and_can_be_disabled() {
+        let config = Config::build(FileConfig::default(), &plugins_overrides()).unwrap();
+        let admin = config.admin.unwrap();
+        assert_eq!(admin.listen, "127.0.0.1:8089".parse().unwrap());
+        assert_eq!(admin.token, None);
+
+        let config = Config::build(file("[admin]\nlisten = \"\"\n"), &plugins_overrides()).unwrap();
+        assert!(config.admin.is_none());
+        let config = Config::build(file("[admin]\nenabled = false\n"), &plugins_overrides()).unwrap();
+        assert!(config.admin.is_none());
+
+        let config =
+            Config::build(file("[admin]\nlisten = \"0.0.0.0:9\"\ntoken = \"abc\"\n"), &plugins_overrides()).unwrap();
+        let admin = config.admin.unwrap();
+        assert_eq!((admin.listen.port(), admin.token.as_deref()), (9, Some("abc")));
+        assert!(!format!("{admin:?}").contains("abc"), "the token must not be printed");
     }
 
     #[test]

@@ -3,10 +3,15 @@
 //! This crate is the top of the stack (`server → runtime, sip, media`): the
 //! configuration ([`config`]), the per-call task that wires a SIP dialog, a media
 //! session and an app instance together ([`call`]), and the host's life cycle
-//! ([`server`]: bind, accept, drain on shutdown). `main.rs` is only the CLI.
+//! ([`server`]: bind, accept, drain on shutdown), the admin HTTP API ([`admin`]) and
+//! its command-line client ([`originate`]), and call-progress status callbacks
+//! ([`status_callback`]). `main.rs` is only the CLI.
 
+pub mod admin;
 pub mod call;
 pub mod config;
 pub mod digits;
 pub mod media_path;
+pub mod originate;
 pub mod server;
+pub mod status_callback;

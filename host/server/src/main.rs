@@ -1,7 +1,7 @@
-//! The `callhost` command: `run` the host, `check` an app.
+//! The `callhost` command: `run` the host, `check` an app, `originate` an outbound call.
 //!
 //! Configuration is validated before anything binds: a bad config file or flag
-//! prints one clear line and exits 64 (EX_USAGE).
+//! prints one clear line and exits 64 (EX_USAGE), as does a command-line syntax error.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -49,6 +49,8 @@ enum Command {
         /// The component file.
         file: PathBuf,
     },
+    /// Ask a running host (its admin API) to start an outbound app instance; print its id.
+    Originate(callhost::originate::OriginateArgs),
 }
 
 /// What is logged unless CALLHOST_LOG says otherwise: calls and apps at info, the
@@ -66,7 +68,18 @@ fn init_logging() {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // --help and --version are not errors; usage errors exit EX_USAGE, not clap's 2.
+        Err(error) if !error.use_stderr() => {
+            let _ = error.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(error) => {
+            let _ = error.print();
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
     init_logging();
     match cli.command {
         Command::Run { sip_listen, plugins, media, rtp_ports, config } => {
@@ -91,6 +104,7 @@ fn main() -> ExitCode {
             Some(tokio) => tokio.block_on(check(file)),
             None => ExitCode::FAILURE,
         },
+        Command::Originate(args) => callhost::originate::main(args),
     }
 }
 

@@ -1,6 +1,8 @@
 //! The host's life cycle: build the runtime, load the plugins, bind SIP and
 //! media, accept calls, and drain on shutdown.
 //!
+//! The admin API (`crate::admin`) hands originate requests to the same loop,
+//! which starts each outbound app instance as a task beside the calls.
 //! Each incoming call gets its own task ([`crate::call::handle_incoming`]) in a
 //! `JoinSet`, so shutdown can wait for calls in progress up to the grace period
 //! and then drop the rest (dropping a call task frees its instance and ports).
@@ -9,15 +11,22 @@ use std::future::Future;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use callhost_media::{Codec, MediaConfig, MediaEngine};
 use callhost_runtime::{PluginRegistry, Runtime, RuntimeConfig};
 use callhost_sip::{SipConfig, SipEndpoint};
 
-use crate::call::{Host, handle_incoming};
+use crate::admin::{Originate, OriginateError};
+use crate::call::{Host, handle_incoming, start_outbound};
 use crate::config::Config;
+
+/// Originate requests waiting for the host loop.
+const ORIGINATE_QUEUE: usize = 64;
 
 /// The SIP User-Agent / Server header value.
 pub const USER_AGENT: &str = concat!("callhost/", env!("CARGO_PKG_VERSION"));
@@ -58,8 +67,23 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     .with_context(|| format!("cannot listen for SIP on {}", config.sip_listen))?;
     info!(sip = %endpoint.local_addr(), plugins = %config.plugins_dir.display(), media = %config.media_dir.display(), "callhost is running");
 
+    // The admin API binds after SIP, so a host that cannot take calls never
+    // accepts originate requests.
+    let admin_stop = CancellationToken::new();
+    let (originate_tx, mut originate_rx) = mpsc::channel::<Originate>(ORIGINATE_QUEUE);
+    let admin_task = match &config.admin {
+        Some(admin) => {
+            let listener = TcpListener::bind(admin.listen)
+                .await
+                .with_context(|| format!("cannot listen for the admin API on {}", admin.listen))?;
+            Some(tokio::spawn(crate::admin::serve(listener, admin.token.clone(), originate_tx.clone(), admin_stop.clone())))
+        }
+        None => None,
+    };
+    drop(originate_tx);
+
     let drain = config.drain;
-    let host = Arc::new(Host { config, runtime, registry, media });
+    let host = Arc::new(Host { config, runtime, registry, media, sip: endpoint.client() });
     let mut calls = JoinSet::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -69,16 +93,37 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
                 Some(call) => { calls.spawn(handle_incoming(host.clone(), call)); }
                 None => { warn!("the SIP endpoint stopped"); break; }
             },
+            Some(Originate { request, reply }) = originate_rx.recv() => {
+                match start_outbound(host.clone(), request).await {
+                    Ok((instance_id, run)) => {
+                        calls.spawn(run);
+                        let _ = reply.send(Ok(instance_id));
+                    }
+                    Err(error) => {
+                        info!(%error, "originate request refused");
+                        let _ = reply.send(Err(error));
+                    }
+                }
+            }
             Some(_) = calls.join_next(), if !calls.is_empty() => {}
         }
     }
 
+    // Draining: no new originate requests (they get 503), no new calls.
+    originate_rx.close();
+    while let Ok(Originate { reply, .. }) = originate_rx.try_recv() {
+        let _ = reply.send(Err(OriginateError::Unavailable("the host is shutting down".into())));
+    }
     endpoint.stop_accepting();
     info!(calls = calls.len(), grace_seconds = drain.as_secs_f64(), "shutting down: draining calls in progress");
     let drained = tokio::time::timeout(drain, async { while calls.join_next().await.is_some() {} }).await;
     if drained.is_err() {
         warn!(calls = calls.len(), "grace period over: ending the remaining calls");
         calls.shutdown().await;
+    }
+    admin_stop.cancel();
+    if let Some(task) = admin_task {
+        let _ = task.await;
     }
     endpoint.shutdown().await;
     info!("callhost stopped");

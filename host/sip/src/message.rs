@@ -165,6 +165,15 @@ pub(crate) fn content_type(request: &Request) -> Option<String> {
     content_type_of(&request.headers)
 }
 
+/// The whole Content-Type value of a request, parameters included (what an app
+/// sees of a received INFO or MESSAGE).
+pub(crate) fn full_content_type(request: &Request) -> Option<String> {
+    request.headers.iter().find_map(|h| match h {
+        Header::ContentType(ct) => Some(ct.value().trim().to_string()),
+        _ => None,
+    })
+}
+
 fn content_type_of(headers: &Headers) -> Option<String> {
     headers.iter().find_map(|h| match h {
         Header::ContentType(ct) => Some(

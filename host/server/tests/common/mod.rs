@@ -112,6 +112,8 @@ pub struct Host {
     child: Child,
     /// SIP address it listens on.
     pub sip: SocketAddr,
+    /// Its admin HTTP listener.
+    pub admin: SocketAddr,
     /// Its log file (stderr).
     pub log: PathBuf,
     /// Its plugins dir.
@@ -153,13 +155,12 @@ impl Host {
             .env("CALLHOST_LOG", "info,callhost=debug,rsipstack=warn")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap());
-        if let Some(config) = options.config {
-            let path = dir.join("callhost.toml");
-            std::fs::write(&path, config).unwrap();
-            command.arg("--config").arg(path);
-        }
+        let admin = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let path = dir.join("callhost.toml");
+        std::fs::write(&path, format!("[admin]\nlisten = \"{admin}\"\n\n{}", options.config.unwrap_or(""))).unwrap();
+        command.arg("--config").arg(path);
         let child = command.spawn().expect("start callhost");
-        let host = Host { child, sip: SocketAddr::from(([127, 0, 0, 1], port)), log, plugins, dir: dir.to_owned() };
+        let host = Host { child, sip: SocketAddr::from(([127, 0, 0, 1], port)), admin, log, plugins, dir: dir.to_owned() };
         host.wait_for_log("callhost is running", Duration::from_secs(60));
         host
     }
@@ -336,4 +337,90 @@ pub fn invite(service: &str, call_id: &str, payload_types: &str) -> String {
          Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
         sdp.len()
     )
+}
+
+/// A SIPp callee running in the background (`-sf tests/sipp/<scenario>`, one call),
+/// listening on 127.0.0.1:`port`. Killed on drop.
+pub struct SippCallee {
+    child: Child,
+    /// Its SIP port.
+    pub port: u16,
+    work: PathBuf,
+}
+
+impl SippCallee {
+    /// Start the scenario in `dir/sipp-callee-<port>`; SIPp ends by itself after
+    /// one call or 90 s.
+    pub fn start(dir: &Path, scenario: &str) -> SippCallee {
+        require_tool("sipp");
+        let port = free_port();
+        let media_port = free_port().to_string();
+        let work = dir.join(format!("sipp-callee-{port}"));
+        std::fs::create_dir_all(&work).unwrap();
+        let child = Command::new("sipp")
+            .current_dir(&work)
+            .args(["-sf", sipp_dir().join(scenario).to_str().unwrap()])
+            .args(["-i", "127.0.0.1", "-p", &port.to_string(), "-mp", &media_port, "-m", "1"])
+            .args(["-timeout", "90s", "-timeout_error", "-nostdin", "-trace_err", "-trace_screen"])
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(work.join("stdout.txt")).unwrap())
+            .stderr(std::fs::File::create(work.join("stderr.txt")).unwrap())
+            .spawn()
+            .expect("run sipp");
+        // SIPp needs a moment to bind before anyone calls it.
+        std::thread::sleep(Duration::from_millis(300));
+        SippCallee { child, port, work }
+    }
+
+    /// The URI that reaches it, with `user`.
+    pub fn uri(&self, user: &str) -> String {
+        format!("sip:{user}@127.0.0.1:{}", self.port)
+    }
+
+    /// Wait up to `limit` for SIPp to end; its exit code (0: the call went as the
+    /// scenario says) and its output.
+    pub fn finish(&mut self, limit: Duration) -> SippRun {
+        let start = Instant::now();
+        let code = loop {
+            if let Some(status) = self.child.try_wait().expect("sipp status") {
+                break status.code().unwrap_or(-1);
+            }
+            if start.elapsed() > limit {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                break -2;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let mut output = String::new();
+        for entry in std::fs::read_dir(&self.work).into_iter().flatten().flatten() {
+            output.push_str(&format!("\n--- {}\n", entry.file_name().to_string_lossy()));
+            output.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+        }
+        SippRun { code, output }
+    }
+}
+
+impl Drop for SippCallee {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// POST `body` (JSON) to `path` on the admin listener at `address`; (status, body).
+pub fn http_post(address: SocketAddr, path: &str, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).expect("connect to the admin listener");
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    let status = response.split_whitespace().nth(1).and_then(|code| code.parse().ok()).unwrap_or(0);
+    let body = response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default();
+    (status, body)
 }

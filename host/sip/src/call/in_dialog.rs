@@ -15,7 +15,7 @@ use tracing::{debug, warn};
 
 use super::invite::run_reinvite;
 use super::{CallEvent, CallShared, EndCause, Phase};
-use crate::message::{ResponseSpec, check_offer, content_type};
+use crate::message::{ResponseSpec, check_offer, full_content_type};
 
 /// Handle one in-dialog request of the call. Owns the transaction.
 pub(crate) async fn handle(shared: Arc<CallShared>, transaction: Transaction) {
@@ -79,7 +79,7 @@ async fn info_or_message(shared: &CallShared, transaction: Transaction) {
         return reply(shared, transaction, does_not_exist()).await;
     }
     let request = &transaction.original;
-    let content_type = content_type(request).unwrap_or_default();
+    let content_type = full_content_type(request).unwrap_or_default();
     let body = String::from_utf8_lossy(&request.body).into_owned();
     let event = if request.method == Method::Message {
         CallEvent::Message { content_type, body }

@@ -1,0 +1,109 @@
+//! Two-leg apps and the SIP property end to end: a pjsua2 caller bridged by
+//! `connect-calls` to a pjsua2 callee (each hears the other's tone), and SIPp
+//! exchanging headers, INFO and MESSAGE with `sip-property`.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Host, HostOptions, field, pjsua_call, pjsua_python, repo, scratch};
+
+/// Power of `frequency` in `samples` (8 kHz) by the Goertzel recurrence.
+fn tone_power(samples: &[i16], frequency: f64) -> f64 {
+    let coefficient = 2.0 * (2.0 * std::f64::consts::PI * frequency / 8000.0).cos();
+    let (mut previous, mut before) = (0.0f64, 0.0f64);
+    for &sample in samples {
+        let current = f64::from(sample) + coefficient * previous - before;
+        before = previous;
+        previous = current;
+    }
+    previous * previous + before * before - coefficient * previous * before
+}
+
+fn load(path: &Path) -> Vec<i16> {
+    let bytes = std::fs::read(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    callhost_media::Prompt::from_wav_bytes(&bytes).expect("recording").samples().to_vec()
+}
+
+/// A 6 s sine WAV at `frequency` (8 kHz, 16-bit), made by sox.
+fn tone(dir: &Path, frequency: u32) -> String {
+    let path = dir.join(format!("tone{frequency}.wav"));
+    let status = Command::new("sox")
+        .args(["-n", "-r", "8000", "-c", "1", "-b", "16"])
+        .arg(&path)
+        .args(["synth", "6", "sine", &frequency.to_string(), "vol", "0.5"])
+        .status()
+        .expect("run sox");
+    assert!(status.success(), "sox failed");
+    path.to_str().unwrap().to_owned()
+}
+
+#[test]
+fn connect_calls_bridges_a_pjsua_caller_to_a_pjsua_callee() {
+    let dir = scratch("connect-calls");
+    let callee_port = common::free_port();
+    let config = format!("[services.bridge]\napp = \"connect-calls\"\nparameters = \"sip:callee@127.0.0.1:{callee_port}\"\n");
+    let host = Host::start(&dir, HostOptions { apps: &["connect-calls"], config: Some(&config) });
+
+    let (low, high) = (tone(&dir, 440), tone(&dir, 1000));
+    let (caller_wav, callee_wav, ready) = (dir.join("caller.wav"), dir.join("callee.wav"), dir.join("callee.ready"));
+    let callee = Command::new(pjsua_python())
+        .arg(repo().join("tests/peers/pjsua_call.py"))
+        .args(["--listen", &callee_port.to_string(), "--ready-file", ready.to_str().unwrap(), "--play", &high])
+        .args(["--record", callee_wav.to_str().unwrap(), "--timeout", "40"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the pjsua2 callee");
+    let start = Instant::now();
+    while !ready.exists() {
+        assert!(start.elapsed() < Duration::from_secs(30), "the pjsua2 callee did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let uri = format!("sip:bridge@{}", host.sip);
+    let caller = pjsua_call(&["--uri", &uri, "--play", &low, "--record", caller_wav.to_str().unwrap(), "--hangup-after", "6", "--timeout", "30"]);
+    assert_eq!(caller["connected"], true, "{caller}");
+    let callee = callee.wait_with_output().expect("callee result");
+    let callee_text = String::from_utf8_lossy(&callee.stdout);
+    let callee_result: serde_json::Value =
+        serde_json::from_str(callee_text.lines().rev().find(|line| line.starts_with('{')).expect("callee JSON")).expect("JSON");
+    assert_eq!(callee_result["connected"], true, "{callee_result}");
+    assert_eq!(callee_result["remote_hangup"], true, "the app hangs the callee up when the caller leaves: {callee_result}");
+
+    let record = host.wait_for_log("exit record", Duration::from_secs(30));
+    assert!(record.contains("calls connected"), "{record}");
+    let exit = host.exit_records().pop().unwrap();
+    assert_eq!(field(&exit, "exit_code"), Some("0"), "{exit}");
+
+    // Each side hears the other's tone, not its own.
+    let heard_by_caller = load(&caller_wav);
+    let heard_by_callee = load(&callee_wav);
+    let (caller_high, caller_low) = (tone_power(&heard_by_caller, 1000.0), tone_power(&heard_by_caller, 440.0));
+    let (callee_low, callee_high) = (tone_power(&heard_by_callee, 440.0), tone_power(&heard_by_callee, 1000.0));
+    assert!(caller_high > 10.0 * caller_low, "the caller should hear 1000 Hz: {caller_high:e} vs {caller_low:e}");
+    assert!(callee_low > 10.0 * callee_high, "the callee should hear 440 Hz: {callee_low:e} vs {callee_high:e}");
+}
+
+#[test]
+fn sip_property_exchanges_headers_info_and_message_with_sipp() {
+    let host = Host::with_apps("sip-property", &["sip-property"]);
+    host.expect_scenario("host-sip-property.xml", "sip-property", 1);
+    let log = host.wait_for_log("exit record", Duration::from_secs(30));
+    for line in [
+        "sip-property: header value from sipp one",
+        "sip-property: header value from sipp two",
+        "sip-property: INFO answered 200",
+        "sip-property: MESSAGE answered 200",
+        "sip-property: DTMF INFO answered 200",
+        "sip-property: INFO text/plain hello from sipp",
+        "sip-property: MESSAGE text/plain; charset=UTF-8 bye now",
+    ] {
+        assert!(log.contains(line), "missing `{line}`:\n{log}");
+    }
+    let exit = host.exit_records().pop().unwrap();
+    assert_eq!(field(&exit, "exit_code"), Some("0"), "{exit}");
+}
