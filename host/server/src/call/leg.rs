@@ -228,7 +228,7 @@ impl Leg {
         if self.state() == CallState::Idle {
             return;
         }
-        info!(leg = self.id, ?cause, raw_cause = ?raw, "call idle: {why}");
+        info!(?cause, raw_cause = ?raw, leg = self.id, "call idle: {why}");
         let was_playing = self.play.take().is_some();
         let had_dtmf = self.dtmf.is_some();
         self.update(|snapshot| {
@@ -534,7 +534,7 @@ impl Leg {
 
     /// A digit from the far end, by any method: buffer it, barge in, feed get-digits.
     fn digit_received(&mut self, digit: char, method: &str) {
-        debug!(leg = self.id, %digit, method, "DTMF received");
+        debug!(%digit, method, leg = self.id, "DTMF received");
         if self.state() == CallState::Idle {
             return;
         }
@@ -573,7 +573,10 @@ impl Leg {
     pub(crate) async fn sip_event(&mut self, event: CallEvent) {
         match event {
             CallEvent::Cancelled => self.go_idle(CallCause::Normal, Some(487), "the caller cancelled"),
-            CallEvent::Bye => self.go_idle(CallCause::Normal, None, "the far end hung up"),
+            CallEvent::Bye => {
+                let who = if matches!(self.signalling, Signalling::Outbound(_)) { "callee" } else { "caller" };
+                self.go_idle(CallCause::Normal, None, &format!("the {who} hung up"));
+            }
             CallEvent::Ended { reason } => self.go_idle(CallCause::Error, None, &format!("the dialog ended: {reason}")),
             CallEvent::ReInvite { offer_sdp, responder } => {
                 let outcome = match (&offer_sdp, &self.media) {
