@@ -452,6 +452,21 @@ mod tests {
     }
 
     #[test]
+    fn calls_settings_are_checked() {
+        let config = Config::build(FileConfig::default(), &plugins_overrides()).unwrap();
+        assert_eq!((config.extra_channels, config.default_from.as_deref(), config.outbound_proxy.as_deref()), (3, None, None));
+        let parsed = file("[calls]\nextra_channels = 1\nfrom = \"sip:ivr@example.com\"\noutbound_proxy = \"sip:127.0.0.1:5070;lr\"\n");
+        let config = Config::build(parsed, &plugins_overrides()).unwrap();
+        assert_eq!(config.extra_channels, 1);
+        assert_eq!(config.default_from.as_deref(), Some("sip:ivr@example.com"));
+        assert_eq!(config.outbound_proxy.as_deref(), Some("sip:127.0.0.1:5070;lr"));
+        for bad in ["[calls]\nextra_channels = 4\n", "[calls]\nfrom = \"bob\"\n", "[calls]\noutbound_proxy = \"http://x\"\n"] {
+            let error = Config::build(file(bad), &plugins_overrides()).unwrap_err().to_string();
+            assert!(error.contains("calls."), "{bad}: {error}");
+        }
+    }
+
+    #[test]
     fn overrides_win_over_the_file() {
         let overrides = Overrides {
             sip_listen: Some("127.0.0.1:5999".into()),

@@ -154,3 +154,16 @@ fn ivr_takes_digits_sent_as_sip_info() {
     assert!(log.contains("ivr: collected digits 25"), "{log}");
     assert_eq!(field(&host.exit_records()[0], "exit_code"), Some("0"));
 }
+
+#[test]
+fn a_caller_holding_the_call_puts_it_on_hold_and_back() {
+    let host = Host::with_apps("remote-hold", &["ivr"]);
+    // ivr's prompt is playing while the caller holds and resumes; SIPp checks the
+    // answers say recvonly, then sendrecv.
+    host.expect_scenario("host-hold.xml", "ivr", 1);
+    let log = host.wait_for_log("exit record", Duration::from_secs(30));
+    let held = log.find("the far end put the call on hold").expect("hold seen");
+    let resumed = log.find("the far end took the call off hold").expect("resume seen");
+    assert!(held < resumed, "{log}");
+    assert!(log.contains("call idle: the caller hung up"), "{log}");
+}

@@ -275,13 +275,31 @@ impl Leg {
         self.media = None;
     }
 
+    /// ANSWERED ↔ ON_HOLD as the far end holds and resumes (RFC 3264 §8.4): its
+    /// re-offer of sendonly/inactive pauses our media, sendrecv resumes it.
+    fn follow_remote_hold(&mut self) {
+        let held = self.media.as_ref().is_some_and(|media| media.is_on_hold());
+        match (self.state(), held) {
+            (CallState::Answered, true) => {
+                info!("the far end put the call on hold");
+                self.update(|snapshot| snapshot.state = CallState::OnHold);
+            }
+            (CallState::OnHold, false) => {
+                info!("the far end took the call off hold");
+                self.update(|snapshot| snapshot.state = CallState::Answered);
+            }
+            _ => {}
+        }
+    }
+
     /// Refuse a media command unless the call is answered and not connected.
     fn require_media(&self, what: &str) -> Result<(), CallError> {
         match self.state() {
-            CallState::Answered if self.connected_to.is_some() => {
+            CallState::Answered | CallState::OnHold if self.connected_to.is_some() => {
                 Err(CallError::Error(format!("{what} is not possible while the call is connected to another")))
             }
-            CallState::Answered => Ok(()),
+            // Media to a held party is sent but not heard; that is the app's choice.
+            CallState::Answered | CallState::OnHold => Ok(()),
             CallState::Idle => Err(CallError::Hangup("the call is idle".into())),
             other => Err(CallError::Error(format!("{what} needs an answered call (state is {other:?})"))),
         }
@@ -587,6 +605,7 @@ impl Leg {
                 let sent = match outcome {
                     Ok(answer) => {
                         self.local_sdp = answer.clone();
+                        self.follow_remote_hold();
                         responder.accept(answer).await
                     }
                     Err(error) => {

@@ -68,7 +68,7 @@ pub(crate) fn command(leg: &mut Leg, command: CallCommand) {
         CallCommand::RequestHeader { name, reply } => {
             let state = leg.state();
             let result = match state {
-                CallState::CallIncoming | CallState::RingIncoming | CallState::Answered => {
+                CallState::CallIncoming | CallState::RingIncoming | CallState::Answered | CallState::OnHold => {
                     let values: Vec<String> = leg
                         .received_headers
                         .iter()
@@ -88,7 +88,7 @@ pub(crate) fn command(leg: &mut Leg, command: CallCommand) {
             let _ = reply.send(Ok(buffer.drain(..).collect()));
         }
         CallCommand::SipSend { what, reply } => {
-            if leg.state() != CallState::Answered {
+            if !matches!(leg.state(), CallState::Answered | CallState::OnHold) {
                 let _ = reply.send(Err(CallError::Hangup(format!(
                     "INFO and MESSAGE need an answered call (state is {:?})",
                     leg.state()
