@@ -67,6 +67,9 @@ pub struct FileConfig {
     /// `[limits]`
     #[serde(default)]
     pub limits: LimitsSection,
+    /// `[accounts.<id>]`: SIP accounts the host registers (seed 004).
+    #[serde(default)]
+    pub accounts: BTreeMap<String, AccountSection>,
     /// `[calls]`: outbound calls and extra channels.
     #[serde(default)]
     pub calls: CallsSection,
@@ -144,6 +147,135 @@ pub struct CallsSection {
     pub from: Option<String>,
     /// Send every outbound INVITE through this proxy (a SIP URI); needed for `tel:`.
     pub outbound_proxy: Option<String>,
+}
+
+/// `[accounts.<id>]`: one SIP account (seeds 002 and 004).
+#[derive(Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountSection {
+    /// The registrar's URI (`sip:registrar.example.com`); none: the account does not register.
+    pub registrar: Option<String>,
+    /// Address of record (`sip:alice@example.com`); default `sip:<id>@<registrar host>`.
+    pub aor: Option<String>,
+    /// Digest user name; default: the AOR's user.
+    pub username: Option<String>,
+    /// Digest password.
+    pub password: Option<String>,
+    /// Only answer challenges from this realm.
+    pub realm: Option<String>,
+    /// Requested registration lifetime in seconds (default 3600).
+    pub expires: Option<u32>,
+    /// Send REGISTER and this account's calls through this proxy.
+    pub outbound_proxy: Option<String>,
+    /// The user part of our Contact (default the account id); "" registers a userless
+    /// contact that identifies the host by its transport address.
+    pub contact_user: Option<String>,
+    /// The app serving calls to this account's contact (default: the account id).
+    pub app: Option<String>,
+    /// Application parameters for those calls.
+    #[serde(default)]
+    pub parameters: String,
+}
+
+/// A validated account. Its `Debug` hides the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Account {
+    /// Its id (the `[accounts.<id>]` key).
+    pub id: String,
+    /// Registrar URI, when it registers.
+    pub registrar: Option<String>,
+    /// Address of record.
+    pub aor: String,
+    /// Digest user name.
+    pub username: String,
+    /// Digest password (never logged).
+    pub password: Option<String>,
+    /// Realm restriction.
+    pub realm: Option<String>,
+    /// Requested registration lifetime.
+    pub expires: Duration,
+    /// Proxy for REGISTER and calls.
+    pub outbound_proxy: Option<String>,
+    /// Contact user; empty for a userless contact.
+    pub contact_user: String,
+    /// App for calls to the contact.
+    pub app: String,
+    /// Their application parameters.
+    pub parameters: String,
+}
+
+impl std::fmt::Debug for AccountSection {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.debug_struct("AccountSection").field("registrar", &self.registrar).field("aor", &self.aor).finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Account {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Account")
+            .field("id", &self.id)
+            .field("registrar", &self.registrar)
+            .field("aor", &self.aor)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("contact_user", &self.contact_user)
+            .field("app", &self.app)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AccountSection {
+    fn validate(self, id: &str) -> Result<Account, ConfigError> {
+        let sip_uri = |text: &str| (text.starts_with("sip:") || text.starts_with("sips:")) && !text.contains(char::is_whitespace);
+        if let Some(registrar) = &self.registrar
+            && !sip_uri(registrar)
+        {
+            return Err(invalid("accounts.registrar", format!("account `{id}`: `{registrar}` is not a sip: URI")));
+        }
+        let registrar_host = self
+            .registrar
+            .as_deref()
+            .map(|uri| uri.split_once(':').map(|(_, rest)| rest).unwrap_or(uri))
+            .map(|rest| rest.rsplit('@').next().unwrap_or(rest).split([';', '?']).next().unwrap_or(rest).to_owned());
+        let aor = match (self.aor, registrar_host) {
+            (Some(aor), _) if sip_uri(&aor) && aor.contains('@') => aor,
+            (Some(aor), _) => return Err(invalid("accounts.aor", format!("account `{id}`: `{aor}` is not a sip:user@host URI"))),
+            (None, Some(host)) => format!("sip:{id}@{host}"),
+            (None, None) => return Err(invalid("accounts.aor", format!("account `{id}` needs an aor or a registrar"))),
+        };
+        if let Some(proxy) = &self.outbound_proxy
+            && !sip_uri(proxy)
+        {
+            return Err(invalid("accounts.outbound_proxy", format!("account `{id}`: `{proxy}` is not a sip: URI")));
+        }
+        let aor_user = aor.split_once(':').map(|(_, rest)| rest).unwrap_or(&aor).split('@').next().unwrap_or_default().to_owned();
+        let expires = self.expires.unwrap_or(3600);
+        if !(1..=86_400).contains(&expires) {
+            return Err(invalid("accounts.expires", format!("account `{id}`: {expires} is outside 1..=86400")));
+        }
+        let contact_user = self.contact_user.unwrap_or_else(|| id.to_owned());
+        if !contact_user.chars().all(is_service_char) {
+            return Err(invalid("accounts.contact_user", format!("account `{id}`: `{contact_user}` may use only letters, digits, '-', '_' and '.'")));
+        }
+        let app = self.app.unwrap_or_else(|| id.to_owned());
+        if app.is_empty() || !app.chars().all(is_service_char) {
+            return Err(invalid("accounts.app", format!("account `{id}`: app name `{app}` may use only letters, digits, '-', '_' and '.'")));
+        }
+        Ok(Account {
+            id: id.to_owned(),
+            registrar: self.registrar,
+            username: self.username.unwrap_or(aor_user),
+            aor,
+            password: self.password,
+            realm: self.realm,
+            expires: Duration::from_secs(expires.into()),
+            outbound_proxy: self.outbound_proxy,
+            contact_user,
+            app,
+            parameters: self.parameters,
+        })
+    }
 }
 
 /// Most extra channels an app instance may have (the UAS limit).
@@ -228,6 +360,8 @@ pub struct Overrides {
 /// A validated configuration, ready to run.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// SIP accounts.
+    pub accounts: Vec<Account>,
     /// Extra channels per app instance.
     pub extra_channels: u32,
     /// The default From of outbound calls.
@@ -371,7 +505,19 @@ impl Config {
 
         let admin = file.admin.validate()?;
 
+        let mut accounts = Vec::new();
+        for (id, section) in file.accounts {
+            if id.is_empty() || !id.chars().all(is_service_char) {
+                return Err(invalid("accounts", format!("account id `{id}` may use only letters, digits, '-', '_' and '.'")));
+            }
+            accounts.push(section.validate(&id)?);
+        }
+        if accounts.iter().filter(|account| account.contact_user.is_empty()).count() > 1 {
+            return Err(invalid("accounts.contact_user", "only one account may register a userless contact"));
+        }
+
         Ok(Config {
+            accounts,
             extra_channels,
             default_from,
             outbound_proxy,
@@ -397,6 +543,10 @@ impl Config {
     /// The app and parameters for a service: an explicit `[services.x]` entry, or by
     /// default the plugin named like the service with empty parameters.
     pub fn route(&self, service: &str) -> (String, String) {
+        // A call to an account's registered contact goes to that account's app.
+        if let Some(account) = self.accounts.iter().find(|account| account.registrar.is_some() && account.contact_user == service) {
+            return (account.app.clone(), account.parameters.clone());
+        }
         match self.services.get(service) {
             Some(entry) => (entry.app.clone().unwrap_or_else(|| service.to_owned()), entry.parameters.clone()),
             None => (service.to_owned(), String::new()),
@@ -449,6 +599,29 @@ mod tests {
         assert_eq!(config.sip_listen, "127.0.0.1:5060".parse().unwrap());
         assert_eq!(config.rtp_ports, 20000..=29999);
         assert_eq!(config.media_ip, "127.0.0.1".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn accounts_are_checked_and_route_their_contact() {
+        let text = "[accounts.alice]\nregistrar = \"sip:127.0.0.1:5999\"\npassword = \"secret\"\napp = \"hello\"\nexpires = 60\n\n[accounts.trunk]\nregistrar = \"sip:registrar.example.com;transport=tcp\"\naor = \"sip:4412345@example.com\"\ncontact_user = \"\"\n";
+        let config = Config::build(file(text), &plugins_overrides()).unwrap();
+        let alice = &config.accounts[0];
+        assert_eq!((alice.aor.as_str(), alice.username.as_str(), alice.contact_user.as_str()), ("sip:alice@127.0.0.1:5999", "alice", "alice"));
+        assert_eq!(alice.expires, Duration::from_secs(60));
+        let trunk = &config.accounts[1];
+        assert_eq!((trunk.username.as_str(), trunk.contact_user.as_str(), trunk.app.as_str()), ("4412345", "", "trunk"));
+        assert_eq!(config.route("alice"), ("hello".to_string(), String::new()));
+        assert_eq!(config.route(""), ("trunk".to_string(), String::new()), "a userless contact routes to its account");
+        for bad in [
+            "[accounts.x]\nregistrar = \"http://r\"\n",
+            "[accounts.x]\naor = \"alice\"\n",
+            "[accounts.x]\n",
+            "[accounts.x]\nregistrar = \"sip:r\"\nexpires = 0\n",
+            "[accounts.x]\nregistrar = \"sip:r\"\ncontact_user = \"\"\n[accounts.y]\nregistrar = \"sip:r\"\ncontact_user = \"\"\n",
+        ] {
+            let error = Config::build(file(bad), &plugins_overrides()).unwrap_err().to_string();
+            assert!(error.contains("accounts"), "{bad}: {error}");
+        }
     }
 
     #[test]
