@@ -211,3 +211,19 @@ fn post_calls_starts_the_dialer_and_status_callbacks_arrive_in_order() {
     let duration: u64 = form_field(&bodies[3], "CallDuration").expect("CallDuration").parse().expect("whole seconds");
     assert!(duration >= 1, "the dialer's prompt lasts seconds: {}", bodies[3]);
 }
+
+#[test]
+fn the_apps_from_picks_an_account_whose_credentials_answer_a_digest_challenge() {
+    let dir = scratch("originate-auth");
+    // The callee challenges with 401 and checks user alice / password secret (RFC 2617).
+    let mut callee = SippCallee::start_file(&dir, &common::repo().join("host/sip/tests/sipp/uas-auth-401.xml"));
+    let config = "[accounts.alice]\naor = \"sip:alice@callhost.test\"\npassword = \"secret\"\n";
+    let host = Host::start(&dir, HostOptions { apps: &["dialer"], config: Some(config) });
+    let (code, id, stderr) =
+        originate(&host, &["--app", "dialer", "--params", "alice", "--outbound-params", &callee.uri("bob")]);
+    assert_eq!(code, 0, "{stderr}");
+    let record = exit_record(&host, &id);
+    assert_eq!(field(&record, "exit_code"), Some("0"), "{record}\n{}", host.log_text());
+    let run = callee.finish(Duration::from_secs(30));
+    assert_eq!(run.code, 0, "SIPp did not accept the credentials:\n{}", run.output);
+}

@@ -12,7 +12,9 @@ use tracing::{debug, info, warn};
 
 use callhost_media::Codec;
 use callhost_runtime::port::{CallCause, CallDetails, CallError, CallOptions, CallState, Reply};
-use callhost_sip::{CallEvent, OutgoingRequest};
+use callhost_sip::{CallEvent, Credentials, OutgoingRequest};
+
+use crate::config::Account;
 
 use super::Host;
 use super::leg::{Leg, Outgoing, Signalling};
@@ -31,6 +33,22 @@ pub fn cause_for_status(code: u16) -> CallCause {
         300..=399 => CallCause::Other,
         _ => CallCause::Failed,
     }
+}
+
+/// The account an app's `from` names: its id, its AOR, or the AOR's user@host
+/// (with or without `sip:` and a display name).
+pub fn account_for<'a>(accounts: &'a [Account], from: &str) -> Option<&'a Account> {
+    let bare = |uri: &str| -> String {
+        let uri = uri.trim();
+        let uri = match (uri.find('<'), uri.rfind('>')) {
+            (Some(start), Some(end)) if start < end => &uri[start + 1..end],
+            _ => uri,
+        };
+        let uri = uri.strip_prefix("sips:").or_else(|| uri.strip_prefix("sip:")).unwrap_or(uri);
+        uri.split([';', '?']).next().unwrap_or(uri).to_ascii_lowercase()
+    };
+    let wanted = bare(from);
+    accounts.iter().find(|account| account.id == from.trim() || bare(&account.aor) == wanted)
 }
 
 /// The codecs an app named, in its order; an unknown name is the app's error.
@@ -79,13 +97,24 @@ pub(crate) async fn place(
     };
     let mut headers = super::sip_api::header_lines(&leg.headers_to_send);
     headers.extend(super::sip_api::header_lines(&options.headers));
+    let from = options.from.clone().or_else(|| host.config.default_from.clone());
+    // The app's From picks the account whose credentials and proxy the call uses.
+    let account = from.as_deref().and_then(|from| account_for(&host.config.accounts, from));
     let request = OutgoingRequest {
         target: destination.clone(),
-        from: options.from.clone().or_else(|| host.config.default_from.clone()),
+        from: match account {
+            Some(account) if from.as_deref() == Some(account.id.as_str()) => Some(account.aor.clone()),
+            _ => from,
+        },
         headers,
         offer_sdp: offer.clone(),
-        credentials: None,
-        outbound_proxy: host.config.outbound_proxy.clone(),
+        credentials: account.and_then(|account| {
+            let password = account.password.clone()?;
+            Some(Credentials { username: account.username.clone(), password, realm: account.realm.clone() })
+        }),
+        outbound_proxy: account
+            .and_then(|account| account.outbound_proxy.clone())
+            .or_else(|| host.config.outbound_proxy.clone()),
     };
     let outgoing = match host.sip.call(request).await {
         Ok(outgoing) => outgoing,
@@ -265,6 +294,29 @@ mod tests {
         assert_eq!(cause_for_status(302), CallCause::Other);
         assert_eq!(cause_for_status(500), CallCause::Failed);
         assert_eq!(cause_for_status(488), CallCause::Failed);
+    }
+
+    #[test]
+    fn from_picks_the_account_by_id_or_aor() {
+        let account = |id: &str, aor: &str| Account {
+            id: id.into(),
+            registrar: None,
+            aor: aor.into(),
+            username: id.into(),
+            password: None,
+            realm: None,
+            expires: std::time::Duration::from_secs(60),
+            outbound_proxy: None,
+            contact_user: id.into(),
+            app: id.into(),
+            parameters: String::new(),
+        };
+        let accounts = [account("alice", "sip:alice@example.com"), account("bob", "sip:bob@example.com")];
+        assert_eq!(account_for(&accounts, "bob").map(|a| a.id.as_str()), Some("bob"));
+        assert_eq!(account_for(&accounts, "sip:alice@example.com").map(|a| a.id.as_str()), Some("alice"));
+        assert_eq!(account_for(&accounts, "Alice@Example.com").map(|a| a.id.as_str()), Some("alice"));
+        assert_eq!(account_for(&accounts, "\"A\" <sip:alice@example.com>;tag=1").map(|a| a.id.as_str()), Some("alice"));
+        assert!(account_for(&accounts, "carol@example.com").is_none());
     }
 
     #[test]

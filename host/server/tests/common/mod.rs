@@ -352,6 +352,11 @@ impl SippCallee {
     /// Start the scenario in `dir/sipp-callee-<port>`; SIPp ends by itself after
     /// one call or 90 s.
     pub fn start(dir: &Path, scenario: &str) -> SippCallee {
+        SippCallee::start_file(dir, &sipp_dir().join(scenario))
+    }
+
+    /// Start the scenario file at `path`.
+    pub fn start_file(dir: &Path, path: &Path) -> SippCallee {
         require_tool("sipp");
         let port = free_port();
         let media_port = free_port().to_string();
@@ -359,7 +364,7 @@ impl SippCallee {
         std::fs::create_dir_all(&work).unwrap();
         let child = Command::new("sipp")
             .current_dir(&work)
-            .args(["-sf", sipp_dir().join(scenario).to_str().unwrap()])
+            .args(["-sf", path.to_str().unwrap()])
             .args(["-i", "127.0.0.1", "-p", &port.to_string(), "-mp", &media_port, "-m", "1"])
             .args(["-timeout", "90s", "-timeout_error", "-nostdin", "-trace_err", "-trace_screen"])
             .stdin(Stdio::null())
