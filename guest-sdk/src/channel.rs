@@ -272,6 +272,14 @@ impl Channel {
         Ok(self.raw.start_call(destination, &options.to_raw())?)
     }
 
+    /// Calls another service of this host (the UAS `call_inbound_service`): its app
+    /// gets a fresh instance as for an inbound call, without SIP leaving the process.
+    /// Waits like [`Channel::call`]; an unknown service ends idle with cause
+    /// UNOBTAINABLE.
+    pub fn call_inbound_service(&self, service: &str, options: &CallOptions) -> Result<CallState> {
+        Ok(self.raw.call_inbound_service(service, &options.to_raw())?.into())
+    }
+
     /// Waits until the call started by [`Channel::start_call`] is answered or idle and
     /// returns that state.
     pub fn wait_for_outgoing_call(&self) -> Result<CallState> {

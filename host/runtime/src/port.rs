@@ -266,6 +266,9 @@ pub enum CallCommand {
     /// Place a call from this (idle) leg. With `wait`, reply once it is answered or
     /// idle; without, once the INVITE is sent.
     Call { destination: String, options: CallOptions, wait: bool, reply: Reply<CallState> },
+    /// Call a service of this host from this (idle) leg; replies once it is
+    /// answered or idle.
+    CallService { service: String, options: CallOptions, reply: Reply<CallState> },
     /// Wait for the outgoing call to be answered or idle.
     WaitForOutgoing { reply: Reply<CallState> },
     /// The port of the app's extra channel `index`.

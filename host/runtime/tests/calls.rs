@@ -91,6 +91,7 @@ async fn outbound_multi_leg_and_sip_functions_reach_the_call_task() {
             "leg 1: wait-for-outgoing",
             "connect 1",
             "leg 1: disconnect",
+            "leg 1: call-service ivr",
         ]
     );
 }

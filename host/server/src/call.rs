@@ -16,6 +16,7 @@
 //! this is where the three meet.
 
 mod leg;
+mod local;
 pub mod outbound;
 pub mod sip_api;
 
@@ -151,7 +152,7 @@ async fn run_incoming(host: Arc<Host>, incoming: IncomingCall, instance_id: Stri
             return;
         }
     };
-    let mut instance = Instance { host: host.clone(), app_key, legs: vec![primary], extra: Vec::new() };
+    let mut instance = Instance::new(host.clone(), app_key, primary);
     let record = instance.serve(running.run()).await;
     instance.finish(&record.outcome).await;
     log_exit_record(&record);
@@ -195,7 +196,7 @@ pub async fn start_outbound(
     let app_key = request.app;
     let run = async move {
         info!("outbound app started");
-        let mut instance = Instance { host, app_key, legs: vec![primary], extra: Vec::new() };
+        let mut instance = Instance::new(host, app_key, primary);
         let record = instance.serve(running.run()).await;
         instance.finish(&record.outcome).await;
         log_exit_record(&record);
@@ -221,6 +222,10 @@ struct Instance {
 }
 
 impl Instance {
+    fn new(host: Arc<Host>, app_key: String, primary: Leg) -> Self {
+        Instance { host, app_key, legs: vec![primary], extra: Vec::new() }
+    }
+
     /// A new leg and the port the app reaches it by.
     fn new_leg(host: &Host, app_key: &str, id: u32, snapshot: CallSnapshot) -> (Leg, CallPort) {
         let (commands_tx, commands_rx) = mpsc::channel(COMMAND_QUEUE);
@@ -280,6 +285,10 @@ impl Instance {
             CallCommand::Call { destination, options, wait, reply } => {
                 let host = self.host.clone();
                 outbound::place(&host, &mut self.legs[index], destination, options, wait, reply).await;
+            }
+            CallCommand::CallService { service, options, reply } => {
+                let host = self.host.clone();
+                outbound::place_local(&host, &mut self.legs[index], service, options, reply).await;
             }
             CallCommand::ExtraChannel { index: extra, reply } => {
                 let _ = reply.send(self.extra_channel(extra));
@@ -381,6 +390,11 @@ impl Instance {
             let (sent, raw) = match &leg.signalling {
                 Signalling::Inbound(call) if failed && unanswered => {
                     (call.reject(500, Some("Server Internal Error"), &[]).await, Some(500))
+                }
+                Signalling::LocalCallee(link) if unanswered => {
+                    let code = if failed { 500 } else { 480 };
+                    local::reject(link, code);
+                    (Ok(()), Some(code))
                 }
                 signalling => (signalling.hang_up().await, None),
             };

@@ -107,3 +107,26 @@ fn sip_property_exchanges_headers_info_and_message_with_sipp() {
     let exit = host.exit_records().pop().unwrap();
     assert_eq!(field(&exit, "exit_code"), Some("0"), "{exit}");
 }
+
+#[test]
+fn call_inbound_service_connects_a_pjsua_caller_to_the_hello_app() {
+    let dir = scratch("call-service");
+    let config = "[services.front]\napp = \"call-service\"\nparameters = \"hello\"\n";
+    let host = Host::start(&dir, HostOptions { apps: &["call-service", "hello"], config: Some(config) });
+    let heard = dir.join("heard.wav");
+    let uri = format!("sip:front@{}", host.sip);
+    let caller = pjsua_call(&["--uri", &uri, "--record", heard.to_str().unwrap(), "--timeout", "40"]);
+    assert_eq!(caller["connected"], true, "{caller}");
+    // hello hangs up after its prompt; call-service then hangs the caller up.
+    assert_eq!(caller["remote_hangup"], true, "{caller}");
+    let log = host.wait_for_log_count("exit record", 2, Duration::from_secs(30));
+    assert!(log.contains("local call from another app"), "{log}");
+    assert!(log.contains("connected to service hello"), "{log}");
+    for record in host.exit_records() {
+        assert_eq!(field(&record, "exit_code"), Some("0"), "{record}");
+    }
+    // The caller heard the hello prompt through the bridge: several seconds of speech.
+    let samples = load(&heard);
+    let loud = samples.chunks(160).filter(|frame| frame.iter().map(|&s| i64::from(s).abs()).sum::<i64>() / 160 > 300).count();
+    assert!(loud > 50, "only {loud} loud 20 ms frames in what the caller heard");
+}

@@ -112,6 +112,24 @@ impl wit::HostChannel for CallView<'_> {
         Ok(place_call(port, destination, options, false).await.map(|_| ()).map_err(Into::into))
     }
 
+    async fn call_inbound_service(
+        &mut self,
+        channel: Resource<ChannelHandle>,
+        service: String,
+        options: wit::CallOptions,
+    ) -> wasmtime::Result<Result<CallState, CallError>> {
+        let port = self.port(&channel)?;
+        let service = service.trim().to_owned();
+        if service.is_empty() || service.len() > 256 {
+            return Ok(Err(invalid_argument("a service name must hold 1 to 256 characters")));
+        }
+        let options = match call_options(options) {
+            Ok(options) => options,
+            Err(error) => return Ok(Err(error.into())),
+        };
+        Ok(port.request(|reply| CallCommand::CallService { service, options, reply }).await.map(Into::into).map_err(Into::into))
+    }
+
     async fn wait_for_outgoing_call(&mut self, channel: Resource<ChannelHandle>) -> wasmtime::Result<Result<CallState, CallError>> {
         let port = self.port(&channel)?;
         Ok(port.request(|reply| CallCommand::WaitForOutgoing { reply }).await.map(Into::into).map_err(Into::into))
@@ -169,6 +187,12 @@ async fn place_call(
     if destination.is_empty() || destination.len() > MAX_URI_LENGTH {
         return Err(port::CallError::Error(format!("a destination must hold 1 to {MAX_URI_LENGTH} characters")));
     }
+    let options = call_options(options)?;
+    port.request(|reply| CallCommand::Call { destination, options, wait, reply }).await
+}
+
+/// Check call options and fill in the defaults.
+fn call_options(options: wit::CallOptions) -> Result<CallOptions, port::CallError> {
     if options.call_from.as_ref().is_some_and(|from| from.len() > MAX_URI_LENGTH) {
         return Err(port::CallError::Error(format!("call-from is longer than {MAX_URI_LENGTH} characters")));
     }
@@ -180,13 +204,12 @@ async fn place_call(
         }
         Some(seconds) => Duration::from_secs(seconds.into()),
     };
-    let options = CallOptions {
+    Ok(CallOptions {
         from: options.call_from.filter(|from| !from.trim().is_empty()),
         timeout,
         codecs: options.codecs,
         headers: Vec::new(),
-    };
-    port.request(|reply| CallCommand::Call { destination, options, wait, reply }).await
+    })
 }
 
 #[cfg(test)]

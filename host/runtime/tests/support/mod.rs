@@ -212,6 +212,10 @@ fn serve_leg(
                     });
                     let _ = reply.send(Ok(snapshot.borrow().state));
                 }
+                CallCommand::CallService { reply, .. } => {
+                    snapshot.send_modify(|state| state.state = CallState::Answered);
+                    let _ = reply.send(Ok(CallState::Answered));
+                }
                 CallCommand::WaitForOutgoing { reply } => {
                     snapshot.send_modify(|state| {
                         if state.state == CallState::RingOutgoing {
@@ -277,6 +281,7 @@ fn describe(command: &CallCommand) -> String {
         CallCommand::Call { destination, options, wait, .. } => {
             format!("call {destination} from={:?} timeout={:?} codecs={:?} wait={wait}", options.from, options.timeout, options.codecs)
         }
+        CallCommand::CallService { service, .. } => format!("call-service {service}"),
         CallCommand::WaitForOutgoing { .. } => "wait-for-outgoing".into(),
         CallCommand::ExtraChannel { index, .. } => format!("extra-channel {index}"),
         CallCommand::Connect { other, .. } => format!("connect {other}"),

@@ -31,6 +31,8 @@ use crate::digits::{Collected, Collection, earliest, info_digit};
 use crate::media_path;
 use crate::status_callback::StatusReporter;
 
+use super::local::{self, LocalLink};
+
 use super::reject_status;
 
 /// How a leg's SIP dialog is reached.
@@ -42,6 +44,10 @@ pub(crate) enum Signalling {
     Inbound(ServerCall),
     /// A call this leg placed.
     Outbound(ClientCall),
+    /// A call this leg placed to another service of this host (`call-inbound-service`).
+    LocalCaller(LocalLink),
+    /// A call that came from another app of this host.
+    LocalCallee(LocalLink),
 }
 
 impl Signalling {
@@ -51,6 +57,10 @@ impl Signalling {
             Signalling::None => Ok(()),
             Signalling::Inbound(call) => call.hang_up().await,
             Signalling::Outbound(call) => call.hang_up().await,
+            Signalling::LocalCaller(link) | Signalling::LocalCallee(link) => {
+                super::local::hang_up(link);
+                Ok(())
+            }
         }
     }
 
@@ -59,6 +69,10 @@ impl Signalling {
             Signalling::None => Ok(481),
             Signalling::Inbound(call) => call.send_info(content_type, body).await,
             Signalling::Outbound(call) => call.send_info(content_type, body).await,
+            Signalling::LocalCaller(link) | Signalling::LocalCallee(link) => {
+                link.send(CallEvent::Info { content_type: content_type.to_owned(), body: body.to_owned() });
+                Ok(200)
+            }
         }
     }
 
@@ -67,6 +81,10 @@ impl Signalling {
             Signalling::None => Ok(481),
             Signalling::Inbound(call) => call.send_message(content_type, body).await,
             Signalling::Outbound(call) => call.send_message(content_type, body).await,
+            Signalling::LocalCaller(link) | Signalling::LocalCallee(link) => {
+                link.send(CallEvent::Message { content_type: content_type.to_owned(), body: body.to_owned() });
+                Ok(200)
+            }
         }
     }
 }
@@ -386,10 +404,10 @@ impl Leg {
     }
 
     async fn ring(&mut self, seconds: u32, reply: Reply<()>) {
-        let Signalling::Inbound(call) = &self.signalling else {
+        if !matches!(self.signalling, Signalling::Inbound(_) | Signalling::LocalCallee(_)) {
             let _ = reply.send(Err(CallError::Error("ring is only for incoming calls".into())));
             return;
-        };
+        }
         match self.state() {
             CallState::CallIncoming | CallState::RingIncoming => {}
             CallState::Idle => {
@@ -401,9 +419,15 @@ impl Leg {
                 return;
             }
         }
-        if let Err(error) = call.ringing().await {
-            let _ = reply.send(Err(CallError::Error(format!("could not send 180 Ringing: {error}"))));
-            return;
+        match &self.signalling {
+            Signalling::Inbound(call) => {
+                if let Err(error) = call.ringing().await {
+                    let _ = reply.send(Err(CallError::Error(format!("could not send 180 Ringing: {error}"))));
+                    return;
+                }
+            }
+            Signalling::LocalCallee(link) => local::ringing(link),
+            _ => {}
         }
         self.update(|snapshot| snapshot.state = CallState::RingIncoming);
         if seconds == 0 {
@@ -420,12 +444,19 @@ impl Leg {
             CallState::Idle => return Err(CallError::Hangup("the call is idle".into())),
             other => return Err(CallError::Error(format!("cannot answer in state {other:?}"))),
         }
-        let Signalling::Inbound(call) = self.signalling.clone() else {
-            return Err(CallError::Error("answer is only for incoming calls".into()));
-        };
-        self.update(|snapshot| snapshot.state = CallState::Answering);
         let headers = super::sip_api::header_lines(&self.headers_to_send);
-        match call.answer_with_headers(self.local_sdp.clone(), &headers).await {
+        let answered = match self.signalling.clone() {
+            Signalling::Inbound(call) => {
+                self.update(|snapshot| snapshot.state = CallState::Answering);
+                call.answer_with_headers(self.local_sdp.clone(), &headers).await
+            }
+            Signalling::LocalCallee(link) => {
+                local::answer(&link, self.local_sdp.clone(), headers);
+                Ok(())
+            }
+            _ => return Err(CallError::Error("answer is only for incoming calls".into())),
+        };
+        match answered {
             Ok(()) => {
                 self.update(|snapshot| snapshot.state = CallState::Answered);
                 self.answered_at = Some(Instant::now());
@@ -449,12 +480,15 @@ impl Leg {
             CallState::Idle => return Err(CallError::Hangup("the call is idle".into())),
             other => return Err(CallError::Error(format!("cannot reject in state {other:?}; hang up instead"))),
         }
-        let Signalling::Inbound(call) = &self.signalling else {
-            return Err(CallError::Error("reject is only for incoming calls".into()));
-        };
         let code = reject_status(cause);
-        if let Err(error) = call.reject(code, None, &[]).await {
-            debug!(%error, code, "reject failed");
+        match &self.signalling {
+            Signalling::Inbound(call) => {
+                if let Err(error) = call.reject(code, None, &[]).await {
+                    debug!(%error, code, "reject failed");
+                }
+            }
+            Signalling::LocalCallee(link) => local::reject(link, code),
+            _ => return Err(CallError::Error("reject is only for incoming calls".into())),
         }
         self.go_idle(cause, Some(code), "the app rejected the call");
         Ok(())
@@ -592,7 +626,7 @@ impl Leg {
         match event {
             CallEvent::Cancelled => self.go_idle(CallCause::Normal, Some(487), "the caller cancelled"),
             CallEvent::Bye => {
-                let who = if matches!(self.signalling, Signalling::Outbound(_)) { "callee" } else { "caller" };
+                let who = if matches!(self.signalling, Signalling::Outbound(_) | Signalling::LocalCaller(_)) { "callee" } else { "caller" };
                 self.go_idle(CallCause::Normal, None, &format!("the {who} hung up"));
             }
             CallEvent::Ended { reason } => self.go_idle(CallCause::Error, None, &format!("the dialog ended: {reason}")),

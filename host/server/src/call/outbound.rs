@@ -7,16 +7,19 @@
 //! timeout cancels it with cause TIMEOUT. Status callbacks of an originate request
 //! are reported from here. RFC 3261 §13.2 (UAC INVITE), §9.1 (CANCEL).
 
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
-use callhost_media::Codec;
+use callhost_media::{Codec, PendingMedia};
 use callhost_runtime::port::{CallCause, CallDetails, CallError, CallOptions, CallState, Reply};
 use callhost_sip::{CallEvent, Credentials, OutgoingRequest};
 
 use crate::config::Account;
 
-use super::Host;
+use super::{Host, local};
 use super::leg::{Leg, Outgoing, Signalling};
 use crate::status_callback::{StatusEvent, StatusFields};
 
@@ -65,6 +68,70 @@ fn codecs(names: &[String]) -> Result<Option<Vec<Codec>>, CallError> {
         .map(Some)
 }
 
+/// Check that `leg` can place a call and build its offer; on failure the reply
+/// has been sent.
+async fn prepare(
+    host: &Host,
+    leg: &Leg,
+    options: &CallOptions,
+    reply: Reply<CallState>,
+) -> Option<(PendingMedia, String, Reply<CallState>)> {
+    let idle = matches!(leg.signalling, Signalling::None | Signalling::Outbound(_) | Signalling::LocalCaller(_));
+    if !idle || leg.state() != CallState::Idle {
+        let state = leg.state();
+        let _ = reply.send(Err(CallError::Error(format!("call needs an idle channel (state is {state:?})"))));
+        return None;
+    }
+    let codecs = match codecs(&options.codecs) {
+        Ok(codecs) => codecs,
+        Err(error) => {
+            let _ = reply.send(Err(error));
+            return None;
+        }
+    };
+    match host.media.create_offer(codecs.as_deref()).await {
+        Ok((pending, offer)) => Some((pending, offer, reply)),
+        Err(error) => {
+            warn!(%error, "no media for an outgoing call");
+            let _ = reply.send(Err(CallError::Error(format!("no media for the call: {error}"))));
+            None
+        }
+    }
+}
+
+/// The call is on its way: the leg follows it from CALL_OUTGOING.
+struct Started {
+    signalling: Signalling,
+    events: mpsc::Receiver<CallEvent>,
+    details: CallDetails,
+    offer: String,
+    pending: PendingMedia,
+}
+
+fn begin(leg: &mut Leg, started: Started, options: &CallOptions, wait: bool, reply: Reply<CallState>) {
+    let Started { signalling, events, details, offer, pending } = started;
+    leg.signalling = signalling;
+    leg.sip_events = Some(events);
+    leg.local_sdp = offer;
+    leg.received_headers.clear();
+    leg.answered_at = None;
+    let now = Instant::now();
+    let mut outgoing = Outgoing { deadline: now + options.timeout, waiters: Vec::new(), pending_media: Some(pending), started: now };
+    leg.update(|snapshot| {
+        snapshot.state = CallState::CallOutgoing;
+        snapshot.cause = None;
+        snapshot.raw_cause = None;
+        snapshot.details = std::sync::Arc::new(details);
+    });
+    report(leg, StatusEvent::Initiated, None);
+    if wait {
+        outgoing.waiters.push(reply);
+    } else {
+        let _ = reply.send(Ok(CallState::CallOutgoing));
+    }
+    leg.outgoing = Some(outgoing);
+}
+
 /// Place a call from `leg`. Replies at once for `start-call` (`wait == false`) or
 /// an error, else when the call is answered or idle.
 pub(crate) async fn place(
@@ -75,26 +142,7 @@ pub(crate) async fn place(
     wait: bool,
     reply: Reply<CallState>,
 ) {
-    if !matches!(leg.signalling, Signalling::None | Signalling::Outbound(_)) || leg.state() != CallState::Idle {
-        let state = leg.state();
-        let _ = reply.send(Err(CallError::Error(format!("call needs an idle channel (state is {state:?})"))));
-        return;
-    }
-    let codecs = match codecs(&options.codecs) {
-        Ok(codecs) => codecs,
-        Err(error) => {
-            let _ = reply.send(Err(error));
-            return;
-        }
-    };
-    let (pending, offer) = match host.media.create_offer(codecs.as_deref()).await {
-        Ok(offer) => offer,
-        Err(error) => {
-            warn!(%error, "no media for an outgoing call");
-            let _ = reply.send(Err(CallError::Error(format!("no media for the call: {error}"))));
-            return;
-        }
-    };
+    let Some((pending, offer, reply)) = prepare(host, leg, &options, reply).await else { return };
     let mut headers = super::sip_api::header_lines(&leg.headers_to_send);
     headers.extend(super::sip_api::header_lines(&options.headers));
     let from = options.from.clone().or_else(|| host.config.default_from.clone());
@@ -133,31 +181,38 @@ pub(crate) async fn place(
         service: String::new(),
         remote_address: outgoing.remote.to_string(),
     };
-    leg.signalling = Signalling::Outbound(outgoing.call);
-    leg.sip_events = Some(outgoing.events);
-    leg.local_sdp = offer;
-    leg.received_headers.clear();
-    leg.answered_at = None;
-    let now = Instant::now();
-    let mut outgoing = Outgoing {
-        deadline: now + options.timeout,
-        waiters: Vec::new(),
-        pending_media: Some(pending),
-        started: now,
-    };
-    leg.update(|snapshot| {
-        snapshot.state = CallState::CallOutgoing;
-        snapshot.cause = None;
-        snapshot.raw_cause = None;
-        snapshot.details = std::sync::Arc::new(details.clone());
-    });
-    report(leg, StatusEvent::Initiated, None);
-    if wait {
-        outgoing.waiters.push(reply);
-    } else {
-        let _ = reply.send(Ok(CallState::CallOutgoing));
+    let started = Started { signalling: Signalling::Outbound(outgoing.call), events: outgoing.events, details, offer, pending };
+    begin(leg, started, &options, wait, reply);
+}
+
+/// `call-inbound-service`: call another service of this host from `leg` and
+/// wait like `call`. A refusal (unknown service 404, no instance 503 …) ends the
+/// attempt IDLE with the cause that status implies.
+pub(crate) async fn place_local(
+    host: &Arc<Host>,
+    leg: &mut Leg,
+    service: String,
+    options: CallOptions,
+    reply: Reply<CallState>,
+) {
+    let Some((pending, offer, reply)) = prepare(host, leg, &options, reply).await else { return };
+    let from = options.from.clone().unwrap_or_else(|| format!("local:leg-{}", leg.id));
+    match local::start(host, &service, &offer, &from).await {
+        Ok((signalling, events, details)) => {
+            info!(leg = leg.id, %service, "calling a service of this host");
+            begin(leg, Started { signalling, events, details, offer, pending }, &options, true, reply);
+        }
+        Err(refused) => {
+            info!(%service, code = refused.code, reason = %refused.reason, "the local call was refused");
+            let cause = cause_for_status(refused.code);
+            leg.update(|snapshot| {
+                snapshot.state = CallState::Idle;
+                snapshot.cause = Some(cause);
+                snapshot.raw_cause = Some(refused.code);
+            });
+            let _ = reply.send(Ok(CallState::Idle));
+        }
     }
-    leg.outgoing = Some(outgoing);
 }
 
 /// Dialog events only an outgoing call has: provisional, answered, failed.

@@ -170,6 +170,9 @@ fn legs(channel: &Channel, outbound: Option<String>) -> i32 {
     if channel.connect(&extra).is_err() || extra.disconnect().is_err() {
         return -133;
     }
+    if extra.call_inbound_service("ivr", &busy) != Ok(CallState::Answered) || extra.call_inbound_service(" ", &busy).is_ok() {
+        return -136;
+    }
     if !matches!(channel.connect(channel), Err(CallError::Error(_))) {
         return -134;
     }
