@@ -8,14 +8,16 @@
 //!
 //! RFC 3261 §19.1 (SIP URIs: `transport` parameter, `?headers` turned into
 //! request headers, §19.1.5), §8.1.1 (Request-URI, To, From), §8.1.2 and
-//! §16.12 (a pre-loaded loose Route to an outbound proxy), §26.2.2 (`sips:`
-//! needs TLS, which we do not offer yet), RFC 3966 (`tel:` URIs, which need
-//! a proxy to route them). RFC 3263 NAPTR/SRV lookups are not done yet:
-//! host names go through the system resolver (A/AAAA), port 5060 by default.
+//! §16.12 (a pre-loaded loose Route to an outbound proxy), §26.2.2 and RFC
+//! 5630 (`sips:` means TLS; `transport=tcp` on a `sips:` URI is TLS over
+//! TCP, `transport=udp` is refused), RFC 3966 (`tel:` URIs, which need a
+//! proxy to route them). RFC 3263 NAPTR/SRV lookups are not done yet: host
+//! names go through the system resolver (A/AAAA), port 5060 by default and
+//! 5061 for TLS (§19.1.2, RFC 3263 §4.2).
 
 use std::net::SocketAddr;
 
-use rsipstack::sip::{Host, Uri};
+use rsipstack::sip::{Host, Param, Scheme, Uri};
 
 use crate::message::unescape_user;
 use crate::wire::{is_token, percent_decode};
@@ -87,6 +89,8 @@ pub(crate) struct Target {
     pub transport: Option<Transport>,
     /// A `tel:` URI: routable only through a proxy.
     pub is_tel: bool,
+    /// A `sips:` URI: TLS, and our Contact must be `sips:` too.
+    pub secure: bool,
 }
 
 /// An address split into the display-name part and the URI in `<>`, when it
@@ -121,20 +125,32 @@ fn uri_param<'a>(params: &'a str, name: &str) -> Option<&'a str> {
     })
 }
 
-/// The transport a URI's parameters ask for; UDP and TCP are supported.
-fn transport_of(params: &str) -> Result<Option<Transport>, SipError> {
-    match uri_param(params, "transport") {
-        None => Ok(None),
-        Some(t) if t.eq_ignore_ascii_case("udp") => Ok(Some(Transport::Udp)),
-        Some(t) if t.eq_ignore_ascii_case("tcp") => Ok(Some(Transport::Tcp)),
-        Some(other) => Err(SipError::UnsupportedTransport {
-            transport: other.to_ascii_uppercase(),
+/// The transport a URI asks for: its `transport` parameter (UDP, TCP and
+/// TLS are supported), and always TLS for `sips:` (RFC 5630 §3.1.3: there
+/// `transport=tcp` means TLS over TCP; UDP cannot carry TLS).
+fn transport_of(params: &str, secure: bool) -> Result<Option<Transport>, SipError> {
+    let asked = match uri_param(params, "transport") {
+        None => None,
+        Some(t) if t.eq_ignore_ascii_case("udp") => Some(Transport::Udp),
+        Some(t) if t.eq_ignore_ascii_case("tcp") => Some(Transport::Tcp),
+        Some(t) if t.eq_ignore_ascii_case("tls") => Some(Transport::Tls),
+        Some(other) => {
+            return Err(SipError::UnsupportedTransport {
+                transport: other.to_ascii_uppercase(),
+            });
+        }
+    };
+    match (secure, asked) {
+        (false, asked) => Ok(asked),
+        (true, Some(Transport::Udp)) => Err(SipError::UnsupportedTransport {
+            transport: "UDP for a sips: URI".to_string(),
         }),
+        (true, _) => Ok(Some(Transport::Tls)),
     }
 }
 
-/// Parse the call target: `sip:` or `tel:` (optionally as `"Name" <uri>`),
-/// with `;transport=udp|tcp` and `?Header=value&…`.
+/// Parse the call target: `sip:`, `sips:` or `tel:` (optionally as
+/// `"Name" <uri>`), with `;transport=udp|tcp|tls` and `?Header=value&…`.
 pub(crate) fn parse_target(text: &str) -> Result<Target, SipError> {
     let invalid = |reason| SipError::InvalidAddress {
         address: text.to_string(),
@@ -156,21 +172,21 @@ pub(crate) fn parse_target(text: &str) -> Result<Target, SipError> {
         None => (uri, None),
     };
     let (scheme_name, rest) = scheme(uri).ok_or_else(|| invalid("no URI scheme"))?;
-    let is_tel = match scheme_name.as_str() {
-        "sip" => false,
-        "tel" => true,
-        "sips" => {
-            return Err(SipError::UnsupportedTransport {
-                transport: "TLS (sips:)".to_string(),
-            });
-        }
-        _ => return Err(invalid("the scheme must be sip: or tel:")),
+    let (is_tel, secure) = match scheme_name.as_str() {
+        "sip" => (false, false),
+        "sips" => (false, true),
+        "tel" => (true, false),
+        _ => return Err(invalid("the scheme must be sip:, sips: or tel:")),
     };
     let (address, params) = rest.split_once(';').unwrap_or((rest, ""));
     if address.is_empty() {
         return Err(invalid("no user or host"));
     }
-    let transport = if is_tel { None } else { transport_of(params)? };
+    let transport = if is_tel {
+        None
+    } else {
+        transport_of(params, secure)?
+    };
     if !is_tel && address.ends_with('@') {
         return Err(invalid("no host"));
     }
@@ -204,6 +220,7 @@ pub(crate) fn parse_target(text: &str) -> Result<Target, SipError> {
         headers,
         transport,
         is_tel,
+        secure,
     })
 }
 
@@ -296,7 +313,7 @@ pub(crate) struct Proxy {
     pub transport: Option<Transport>,
 }
 
-/// Parse the outbound proxy URI (`sip:` only).
+/// Parse the outbound proxy URI (`sip:`, or `sips:` for TLS).
 pub(crate) fn parse_proxy(text: &str) -> Result<Proxy, SipError> {
     let invalid = |reason| SipError::InvalidAddress {
         address: text.to_string(),
@@ -308,17 +325,13 @@ pub(crate) fn parse_proxy(text: &str) -> Result<Proxy, SipError> {
         return Err(invalid("the proxy URI may not hold spaces or headers"));
     }
     let (scheme_name, rest) = scheme(uri).ok_or_else(|| invalid("no URI scheme"))?;
-    match scheme_name.as_str() {
-        "sip" => {}
-        "sips" => {
-            return Err(SipError::UnsupportedTransport {
-                transport: "TLS (sips:)".to_string(),
-            });
-        }
-        _ => return Err(invalid("the proxy must be a sip: URI")),
-    }
+    let secure = match scheme_name.as_str() {
+        "sip" => false,
+        "sips" => true,
+        _ => return Err(invalid("the proxy must be a sip: or sips: URI")),
+    };
     let params = rest.split_once(';').map(|(_, p)| p).unwrap_or_default();
-    let transport = transport_of(params)?;
+    let transport = transport_of(params, secure)?;
     let parsed = Uri::try_from(uri).map_err(|_| invalid("the URI does not parse"))?;
     let has_lr = uri_param(params, "lr").is_some();
     let route = if has_lr {
@@ -333,15 +346,21 @@ pub(crate) fn parse_proxy(text: &str) -> Result<Proxy, SipError> {
     })
 }
 
-/// The socket address of `uri`'s host and port (default 5060): IP literals
-/// as they are, names through the system resolver (first address).
+/// The socket address of `uri`'s host and port (default 5060, or 5061 for
+/// `sips:` and `transport=tls`): IP literals as they are, names through the
+/// system resolver (first address).
 pub(crate) async fn resolve(uri: &Uri) -> Result<SocketAddr, SipError> {
+    let tls = uri.scheme == Some(Scheme::Sips)
+        || uri
+            .params
+            .iter()
+            .any(|p| matches!(p, Param::Transport(rsipstack::sip::Transport::Tls)));
     let port = uri
         .host_with_port
         .port
         .as_ref()
         .map(|p| p.value())
-        .unwrap_or(5060);
+        .unwrap_or(if tls { 5061 } else { 5060 });
     match &uri.host_with_port.host {
         Host::IpAddr(ip) => Ok(SocketAddr::new(*ip, port)),
         Host::Domain(domain) => {
@@ -396,12 +415,20 @@ mod tests {
             crate::message::uri_text(&tel.request_uri),
             "tel:+441908273800"
         );
+        let sips = parse_target("sips:bob@example.com").expect("sips");
+        assert!(sips.secure);
+        assert_eq!(sips.transport, Some(Transport::Tls));
+        let over_tcp = parse_target("sips:bob@example.com;transport=tcp").expect("sips over tcp");
+        assert_eq!(over_tcp.transport, Some(Transport::Tls));
+        let tls = parse_target("sip:bob@example.com;transport=TLS").expect("transport=tls");
+        assert_eq!(tls.transport, Some(Transport::Tls));
+        assert!(!tls.secure);
         assert!(matches!(
-            parse_target("sips:bob@example.com"),
+            parse_target("sips:bob@example.com;transport=udp"),
             Err(SipError::UnsupportedTransport { .. })
         ));
         assert!(matches!(
-            parse_target("sip:bob@example.com;transport=tls"),
+            parse_target("sip:bob@example.com;transport=sctp"),
             Err(SipError::UnsupportedTransport { .. })
         ));
         for bad in [
@@ -484,7 +511,8 @@ mod tests {
         let proxy = parse_proxy("<sip:10.0.0.1;lr>").expect("proxy");
         assert_eq!(proxy.route, "<sip:10.0.0.1;lr>");
         assert!(parse_proxy("tel:123").is_err());
-        assert!(parse_proxy("sips:p").is_err());
+        let secure = parse_proxy("sips:p.example.com").expect("sips proxy");
+        assert_eq!(secure.transport, Some(Transport::Tls));
     }
 
     #[test]
@@ -523,5 +551,9 @@ mod tests {
         let resolved = resolve(&uri).await.expect("resolve localhost");
         assert!(resolved.ip().is_loopback());
         assert_eq!(resolved.port(), 5060);
+        for tls in ["sips:a@127.0.0.1", "sip:a@127.0.0.1;transport=tls"] {
+            let uri = Uri::try_from(tls).expect("uri");
+            assert_eq!(resolve(&uri).await.expect("resolve").port(), 5061, "{tls}");
+        }
     }
 }

@@ -5,7 +5,9 @@
 //! What lives here: [`Credentials`], [`DigestChallenge`] (parsing, choosing
 //! among several challenges), [`DigestSession`] (answers one challenge,
 //! counting `nc` and drawing a fresh `cnonce` per use). Pure computation: no
-//! I/O, no rsipstack types, so REGISTER can reuse it later.
+//! I/O, no rsipstack types, so REGISTER can reuse it. The server side
+//! (challenges and checking credentials of inbound requests) is in
+//! `auth/server.rs`: [`NonceIssuer`], [`AuthVerdict`].
 //!
 //! RFC 2617 §3.2 (the digest scheme, MD5, MD5-sess, qop, legacy no-qop
 //! form), RFC 7616 §3.3–§3.5 (SHA-256, SHA-512-256, `-sess` variants,
@@ -569,6 +571,9 @@ fn parse_params(text: &str) -> Result<Vec<(String, String)>, AuthError> {
     }
     Ok(params)
 }
+
+mod server;
+pub use server::{AuthVerdict, NonceIssuer};
 
 #[cfg(test)]
 mod tests;

@@ -20,11 +20,11 @@ use std::time::Duration;
 
 use rsipstack::sip::prelude::HeadersExt;
 use rsipstack::sip::{Header, Method, Request, Response, SipMessage, StatusCodeKind, Uri, Version};
-use rsipstack::transaction::endpoint::EndpointInnerRef;
 use rsipstack::transaction::key::{TransactionKey, TransactionRole};
 use rsipstack::transaction::transaction::Transaction;
 use rsipstack::transport::{SipAddr, SipConnection};
 
+use crate::endpoint::EndpointContext;
 use crate::message::{from_tag, to_tag, unescape_user};
 use crate::wire::{header_params, param, split_list};
 use crate::{SipError, Transport};
@@ -68,6 +68,9 @@ pub(crate) struct Dialog {
     flow: Option<SipConnection>,
     /// Our address, for Via and Contact.
     pub local_addr: SocketAddr,
+    /// The dialog was made with a `sips:` Request-URI: our Contact must be
+    /// `sips:` too (RFC 3261 §8.1.1.8, §12.1.1).
+    pub secure: bool,
 }
 
 impl Dialog {
@@ -110,6 +113,7 @@ impl Dialog {
             transport,
             flow,
             local_addr,
+            secure: invite.uri.scheme == Some(rsipstack::sip::Scheme::Sips),
         })
     }
 
@@ -143,6 +147,7 @@ impl Dialog {
             transport,
             flow,
             local_addr,
+            secure: false,
         }
     }
 
@@ -179,6 +184,8 @@ impl Dialog {
         match self.transport {
             Transport::Udp => format!("sip:{}", self.local_addr),
             Transport::Tcp => format!("sip:{};transport=tcp", self.local_addr),
+            Transport::Tls if self.secure => format!("sips:{}", self.local_addr),
+            Transport::Tls => format!("sip:{};transport=tls", self.local_addr),
         }
     }
 
@@ -265,12 +272,13 @@ pub(crate) struct FinalResponse {
 /// Send `request` in a client transaction and wait for its final response.
 /// Without a `flow` the destination is the first Route, else the
 /// Request-URI (RFC 3261 §8.1.2), resolved by [`crate::address::resolve`]
-/// and reached over `transport`.
+/// and reached over `transport`; over TLS a new connection is opened, its
+/// certificate checked against that URI's host.
 ///
 /// Cancel-safety: dropping the future abandons the transaction; the request
 /// may already be on the wire.
 pub(crate) async fn send_request(
-    stack: &EndpointInnerRef,
+    context: &EndpointContext,
     request: Request,
     flow: Option<SipConnection>,
     transport: Transport,
@@ -280,17 +288,24 @@ pub(crate) async fn send_request(
         TransactionKey::from_request(&request, TransactionRole::Client).map_err(SipError::stack)?;
     // A dialog made over TCP stays on TCP even when the Contact does not say
     // `transport=tcp` and the original connection is gone.
-    let destination = match flow {
-        Some(_) => None,
+    let (flow, destination) = match flow {
+        Some(flow) => (Some(flow), None),
         None => {
-            let address = crate::address::resolve(&request.destination()).await?;
-            Some(SipAddr {
-                r#type: Some(transport.to_rsip()),
-                addr: address.into(),
-            })
+            let next_hop = request.destination();
+            let address = crate::address::resolve(&next_hop).await?;
+            if transport == Transport::Tls {
+                let host = next_hop.host_with_port.host.to_string();
+                (Some(context.connect_tls(address, &host).await?), None)
+            } else {
+                let destination = SipAddr {
+                    r#type: Some(transport.to_rsip()),
+                    addr: address.into(),
+                };
+                (None, Some(destination))
+            }
         }
     };
-    let mut transaction = Transaction::new_client(key, request, stack.clone(), flow);
+    let mut transaction = Transaction::new_client(key, request, context.stack.clone(), flow);
     transaction.destination = destination;
     transaction.send().await.map_err(SipError::stack)?;
     let wait_final = async {

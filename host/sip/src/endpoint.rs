@@ -39,7 +39,9 @@ use crate::dialog::{Dialog, DialogKey};
 use crate::message::{
     ResponseSpec, check_offer, header_list, response, sdp_body, to_tag, uri_text,
 };
+use crate::register::{Registration, RegistrationHandle};
 use crate::tcp::{StreamContext, accept_loop};
+use crate::tls::{TlsContext, is_tls_flow};
 use crate::udp::FilteredUdpSocket;
 use crate::validate::{ALLOW, Inspector};
 use crate::wire::percent_decode;
@@ -58,6 +60,16 @@ pub(crate) struct EndpointContext {
     udp_contact: Option<SocketAddr>,
     /// Our TCP listener's address, for Contact and Via of outgoing calls.
     tcp_contact: Option<SocketAddr>,
+    /// TLS, when configured: the listener's address and what outgoing TLS
+    /// connections need.
+    tls: Option<TlsOutbound>,
+}
+
+/// What dialling a TLS connection needs.
+pub(crate) struct TlsOutbound {
+    pub contact: SocketAddr,
+    pub context: TlsContext,
+    pub streams: StreamContext,
 }
 
 impl EndpointContext {
@@ -88,7 +100,24 @@ impl EndpointContext {
         match transport {
             Transport::Udp => self.udp_contact,
             Transport::Tcp => self.tcp_contact,
+            Transport::Tls => self.tls.as_ref().map(|tls| tls.contact),
         }
+    }
+
+    /// Open a TLS connection to `remote` for `server_name` (see
+    /// [`crate::tls::connect`]).
+    pub(crate) async fn connect_tls(
+        &self,
+        remote: SocketAddr,
+        server_name: &str,
+    ) -> Result<SipConnection, SipError> {
+        let tls = self
+            .tls
+            .as_ref()
+            .ok_or_else(|| SipError::UnsupportedTransport {
+                transport: "TLS (not configured)".to_string(),
+            })?;
+        crate::tls::connect(&tls.context, &tls.streams, remote, server_name).await
     }
 
     /// How many calls are live (for draining).
@@ -114,6 +143,11 @@ impl SipClient {
     pub async fn call(&self, request: OutgoingRequest) -> Result<OutgoingCall, SipError> {
         crate::call::outgoing::start(&self.context, request).await
     }
+
+    /// Same as [`SipEndpoint::register`].
+    pub fn register(&self, registration: Registration) -> Result<RegistrationHandle, SipError> {
+        crate::register::start(&self.context, registration)
+    }
 }
 
 /// A bound SIP endpoint (inbound and outgoing calls). Dropping it stops the
@@ -121,6 +155,7 @@ impl SipClient {
 pub struct SipEndpoint {
     context: Arc<EndpointContext>,
     local_addr: SocketAddr,
+    tls_local_addr: Option<SocketAddr>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -136,12 +171,31 @@ impl SipEndpoint {
     /// Bind the listeners and start the stack. New calls arrive on the
     /// receiver; when it is full, new INVITEs are answered 503 with
     /// Retry-After. With port 0 and both transports, UDP and TCP get the same
-    /// (free) port.
+    /// (free) port; TLS binds its own [`crate::TlsSettings::listen`]. Errs
+    /// with [`SipError::Config`] on a configuration that cannot work,
+    /// [`SipError::TlsFile`] when a TLS file is unreadable or invalid (before
+    /// any socket is bound), and [`SipError::Bind`] when a listener cannot
+    /// bind.
     pub async fn bind(
         config: SipConfig,
     ) -> Result<(SipEndpoint, mpsc::Receiver<IncomingCall>), SipError> {
         config.check()?;
+        // Bad certificate files fail the bind before any socket is opened.
+        let tls_context = config.tls.as_ref().map(TlsContext::load).transpose()?;
         let (udp, tcp, local_addr) = bind_sockets(&config).await?;
+        let tls_listener =
+            match &config.tls {
+                Some(settings) => {
+                    Some(TcpListener::bind(settings.listen).await.map_err(|source| {
+                        SipError::Bind {
+                            transport: Transport::Tls,
+                            address: settings.listen,
+                            source,
+                        }
+                    })?)
+                }
+                None => None,
+            };
         let shutdown = CancellationToken::new();
         let inspector = Inspector::new(&config.user_agent);
         let transport_layer = TransportLayer::new(shutdown.child_token());
@@ -166,7 +220,7 @@ impl SipEndpoint {
             None => None,
         };
         let mut injector = None;
-        if tcp.is_some() {
+        if tcp.is_some() || tls_listener.is_some() {
             let (inject, injected) = mpsc::unbounded_channel();
             let (outgoing, mut unused) = mpsc::unbounded_channel();
             // Nothing is ever addressed to the injector itself: its address
@@ -181,7 +235,7 @@ impl SipEndpoint {
             transport_layer.add_connection(channel.into());
             tasks.push(tokio::spawn(async move {
                 while unused.recv().await.is_some() {
-                    debug!("message addressed to the TCP injector dropped");
+                    debug!("message addressed to the stream injector dropped");
                 }
             }));
             injector = Some(inject);
@@ -207,6 +261,30 @@ impl SipEndpoint {
         let transactions = stack.incoming_transactions().map_err(SipError::stack)?;
         let (calls, incoming) = mpsc::channel(config.incoming_call_queue);
         let partial_timeout = config.timers.t1 * 64;
+        let streams = injector.map(|injector| StreamContext {
+            inspector,
+            injector,
+            shutdown: shutdown.clone(),
+            partial_timeout,
+        });
+        let mut tls = None;
+        let mut tls_local_addr = None;
+        if let (Some(listener), Some(tls_context), Some(streams)) =
+            (tls_listener, tls_context, &streams)
+        {
+            let bound = listener.local_addr().map_err(SipError::stack)?;
+            tls_local_addr = Some(bound);
+            tasks.push(tokio::spawn(crate::tls::accept_loop(
+                listener,
+                tls_context.acceptor.clone(),
+                streams.clone(),
+            )));
+            tls = Some(TlsOutbound {
+                contact: SipConnection::resolve_bind_address(bound),
+                context: tls_context,
+                streams: streams.clone(),
+            });
+        }
         let context = Arc::new(EndpointContext {
             stack: stack.inner.clone(),
             config,
@@ -215,6 +293,7 @@ impl SipEndpoint {
             dialogs: Mutex::new(HashMap::new()),
             udp_contact,
             tcp_contact,
+            tls,
         });
 
         let inner = stack.inner.clone();
@@ -223,13 +302,7 @@ impl SipEndpoint {
                 warn!(%error, "SIP stack stopped");
             }
         }));
-        if let (Some(listener), Some(injector)) = (tcp, injector) {
-            let streams = StreamContext {
-                inspector,
-                injector,
-                shutdown: shutdown.clone(),
-                partial_timeout,
-            };
+        if let (Some(listener), Some(streams)) = (tcp, streams) {
             tasks.push(tokio::spawn(accept_loop(listener, streams)));
         }
         tasks.push(tokio::spawn(dispatch(context.clone(), transactions, calls)));
@@ -237,15 +310,21 @@ impl SipEndpoint {
             SipEndpoint {
                 context,
                 local_addr,
+                tls_local_addr,
                 tasks,
             },
             incoming,
         ))
     }
 
-    /// The bound address (port 0 resolved).
+    /// The bound address of UDP and TCP (port 0 resolved).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The bound address of the TLS listener, when TLS is configured.
+    pub fn tls_local_addr(&self) -> Option<SocketAddr> {
+        self.tls_local_addr
     }
 
     /// Stop accepting new calls: new INVITEs get 503 with Retry-After; calls
@@ -263,9 +342,10 @@ impl SipEndpoint {
     /// progress and outcome arrive on [`OutgoingCall::events`]. Errs at once,
     /// sending nothing, on a bad target, From, proxy or header
     /// ([`SipError::InvalidAddress`], [`SipError::InvalidHeader`]), an
-    /// unsupported transport ([`SipError::UnsupportedTransport`]: `sips:`,
-    /// TLS, or a listener that is off) or a next hop that cannot be resolved
-    /// or connected to ([`SipError::Unreachable`]).
+    /// unsupported transport ([`SipError::UnsupportedTransport`]: a
+    /// listener that is off, e.g. `sips:` without [`crate::TlsSettings`]) or
+    /// a next hop that cannot be resolved or connected to, including a
+    /// failed TLS handshake ([`SipError::Unreachable`]).
     ///
     /// Cancel-safety: dropping the future before it resolves may leave an
     /// INVITE on the wire with nobody to drive it; await it.
@@ -273,10 +353,25 @@ impl SipEndpoint {
         crate::call::outgoing::start(&self.context, request).await
     }
 
+    /// Register a contact of ours with a registrar (RFC 3261 §10) and keep
+    /// it refreshed in the background until the handle is dropped or
+    /// unregistered; see [`crate::register`]'s rules. Errs at once, sending
+    /// nothing, on a bad registrar, AOR, proxy or contact user
+    /// ([`SipError::InvalidAddress`]), an expiry outside 1 s..2^32 s or a
+    /// transport contradicting the URI ([`SipError::Config`]), or a
+    /// transport whose listener is off ([`SipError::UnsupportedTransport`]).
+    /// Everything later (unreachable registrar, rejections) shows in the
+    /// handle's [`crate::RegistrationState`]. Must be called inside a tokio runtime.
+    pub fn register(&self, registration: Registration) -> Result<RegistrationHandle, SipError> {
+        crate::register::start(&self.context, registration)
+    }
+
     /// A cheap, cloneable handle that places calls through this endpoint (for
     /// the per-call tasks); it stops working when the endpoint shuts down.
     pub fn client(&self) -> SipClient {
-        SipClient { context: self.context.clone() }
+        SipClient {
+            context: self.context.clone(),
+        }
     }
 
     /// Stop everything: listeners close, calls still in progress end with
@@ -470,8 +565,9 @@ fn new_call(
         return;
     }
     let connection = transaction.connection.clone();
-    let transport = match connection.as_ref().map(SipConnection::transport) {
-        Some(rsipstack::sip::Transport::Tcp) => Transport::Tcp,
+    let transport = match &connection {
+        Some(flow) if is_tls_flow(flow) => Transport::Tls,
+        Some(flow) if flow.transport() == rsipstack::sip::Transport::Tcp => Transport::Tcp,
         _ => Transport::Udp,
     };
     let unspecified = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
@@ -485,6 +581,13 @@ fn new_call(
             let local = flow.get_addr().get_socketaddr().unwrap_or(unspecified);
             (Some(flow.clone()), local)
         }
+        // A TLS flow's channel knows only the peer: we are the listener.
+        (Transport::Tls, Some(flow)) => (
+            Some(flow.clone()),
+            context
+                .contact_address(Transport::Tls)
+                .unwrap_or(unspecified),
+        ),
         _ => (None, context.udp_contact.unwrap_or(unspecified)),
     };
     let local_tag = crate::random_token(10);

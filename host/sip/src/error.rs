@@ -4,6 +4,7 @@
 //! so no rsipstack type crosses the crate boundary.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use crate::Transport;
 
@@ -26,6 +27,15 @@ pub enum SipError {
     #[error("invalid SIP configuration: {reason}")]
     Config {
         /// What is wrong.
+        reason: String,
+    },
+    /// A TLS certificate, private key or trust anchor file cannot be used
+    /// (unreadable, no PEM content, or a key that does not fit the chain).
+    #[error("cannot use the TLS file {}: {reason}", path.display())]
+    TlsFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
         reason: String,
     },
     /// The SIP stack refused an operation (the text comes from the stack).
@@ -91,7 +101,7 @@ pub enum SipError {
         reason: &'static str,
     },
     /// The address asks for a transport this endpoint does not offer
-    /// (TLS, `sips:`, SCTP, WebSocket, or UDP/TCP when that listener is off).
+    /// (SCTP, WebSocket, or UDP/TCP/TLS when that listener is off).
     #[error("transport {transport} is not supported for outgoing requests")]
     UnsupportedTransport {
         /// The transport asked for.

@@ -1,6 +1,6 @@
 //! callhost-sip: the SIP layer of callhost, both call directions.
 //!
-//! A [`SipEndpoint`] listens on UDP and/or TCP and hands each new inbound
+//! A [`SipEndpoint`] listens on UDP, TCP and/or TLS and hands each new inbound
 //! call to the server as an [`IncomingCall`]; the server answers it through
 //! the [`ServerCall`] handle and follows it through [`CallEvent`]s. Outgoing
 //! calls start with [`SipEndpoint::call`] and an [`OutgoingRequest`]; the
@@ -20,15 +20,20 @@
 //! - `udp`: the pre-parse hook for UDP, through rsipstack's socket trait;
 //! - `tcp`: our own TCP listener and framing (rsipstack offers no pre-parse
 //!   hook for streams), feeding rsipstack through its channel transport;
+//! - `tls`: SIP over TLS (RFC 3261 §26.2, `sips:`), through the same stream
+//!   framing as TCP, with rustls;
 //! - `dialog`, `call`: dialog state for both roles (RFC 3261 §12–§15) and
 //!   call policy; `call/outgoing` is the UAC (INVITE, ACK, CANCEL);
 //! - `address`: targets, From, outbound proxy, header checks, next hop;
 //! - `auth`: the digest client (RFC 2617, RFC 7616, RFC 8760), public so
 //!   that REGISTER can reuse it;
+//! - `register`: the REGISTER client (RFC 3261 §10), refreshing in the
+//!   background;
 //! - `endpoint`: binding, dispatching, overload (503 + Retry-After).
 //!
-//! Allowed dependencies: rsipstack, tokio, tracing, md-5 and sha2 (digest);
-//! nothing from other callhost crates.
+//! Allowed dependencies: rsipstack, tokio, tracing, md-5 and sha2 (digest),
+//! rustls, tokio-rustls and webpki-roots (TLS); nothing from other callhost
+//! crates.
 
 mod address;
 pub mod auth;
@@ -37,7 +42,9 @@ mod dialog;
 mod endpoint;
 mod error;
 mod message;
+pub mod register;
 mod tcp;
+mod tls;
 mod udp;
 mod validate;
 mod wire;
@@ -52,6 +59,11 @@ pub use call::{
 };
 pub use endpoint::{SipClient, SipEndpoint};
 pub use error::SipError;
+pub use register::{
+    MAX_RETRY_DELAY, Registration, RegistrationHandle, RegistrationState, refresh_delay,
+    retry_delay,
+};
+pub use tls::TlsSettings;
 
 /// A SIP transport.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -60,6 +72,8 @@ pub enum Transport {
     Udp,
     /// SIP over TCP.
     Tcp,
+    /// SIP over TLS over TCP (RFC 3261 §26.2; `sips:` URIs).
+    Tls,
 }
 
 impl Transport {
@@ -68,6 +82,7 @@ impl Transport {
         match self {
             Transport::Udp => "UDP",
             Transport::Tcp => "TCP",
+            Transport::Tls => "TLS",
         }
     }
 
@@ -75,6 +90,7 @@ impl Transport {
         match self {
             Transport::Udp => rsipstack::sip::Transport::Udp,
             Transport::Tcp => rsipstack::sip::Transport::Tcp,
+            Transport::Tls => rsipstack::sip::Transport::Tls,
         }
     }
 }
@@ -116,6 +132,10 @@ pub struct SipConfig {
     pub udp: bool,
     /// Listen on TCP.
     pub tcp: bool,
+    /// Listen on TLS (its own address) and allow `sips:` and
+    /// `;transport=tls` targets. The files are read when the endpoint
+    /// binds. Default: off.
+    pub tls: Option<TlsSettings>,
     /// `Server` header of responses and `User-Agent` of requests.
     pub user_agent: String,
     /// Room for new calls the server has not taken yet; beyond it, new
@@ -142,6 +162,7 @@ impl Default for SipConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 5060)),
             udp: true,
             tcp: true,
+            tls: None,
             user_agent: concat!("callhost/", env!("CARGO_PKG_VERSION")).to_string(),
             incoming_call_queue: 64,
             call_event_queue: 16,
@@ -154,8 +175,8 @@ impl Default for SipConfig {
 
 impl SipConfig {
     fn check(&self) -> Result<(), SipError> {
-        let problem = if !self.udp && !self.tcp {
-            Some("neither UDP nor TCP is enabled")
+        let problem = if !self.udp && !self.tcp && self.tls.is_none() {
+            Some("no transport (UDP, TCP or TLS) is enabled")
         } else if self.incoming_call_queue == 0 {
             Some("incoming_call_queue must be at least 1")
         } else if self.call_event_queue < 2 {

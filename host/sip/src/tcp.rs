@@ -1,5 +1,6 @@
-//! The TCP listener: callhost owns the sockets and the stream framing, and
-//! feeds validated messages to rsipstack.
+//! The TCP listener and the stream framing loop shared by TCP and TLS:
+//! callhost owns the sockets and the framing, and feeds validated messages
+//! to rsipstack.
 //!
 //! Why not rsipstack's TCP listener: its stream reader parses inside its own
 //! codec, and a message that fails to parse ends the whole connection
@@ -11,11 +12,12 @@
 //! stack's documented way to inject traffic). Each message carries an
 //! rsipstack `TcpConnection` built over the accepted stream whose read half
 //! we took, so rsipstack writes responses and in-dialog requests back on the
-//! same connection.
+//! same connection. TLS streams (`tls.rs`) run through the same
+//! [`serve_stream`] loop with a different writer and flow.
 //!
-//! Limits: at most [`MAX_CONNECTIONS`] connections; a connection idle for
-//! [`STREAM_IDLE_TIMEOUT`], or stuck mid-message for the partial timeout
-//! (64*T1), is closed; a framing error is answered (400) and closes the
+//! Limits (TCP and TLS alike): at most [`MAX_CONNECTIONS`] connections per
+//! listener; a connection idle for [`STREAM_IDLE_TIMEOUT`], or stuck
+//! mid-message for the partial timeout (64*T1), is closed; a framing error is answered (400) and closes the
 //! connection, since the stream cannot be resynchronised (RFC 4475 §3.1.2.3).
 //! CRLFCRLF keepalives get a CRLF (RFC 5626 §3.5.1).
 
@@ -27,7 +29,7 @@ use rsipstack::sip::SipMessage;
 use rsipstack::transport::stream::StreamConnection;
 use rsipstack::transport::tcp::TcpConnection;
 use rsipstack::transport::{SipAddr, SipConnection, TransportEvent};
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, mpsc::UnboundedSender};
 use tokio_util::sync::CancellationToken;
@@ -148,7 +150,7 @@ async fn serve_connection(stream: TcpStream, remote: SocketAddr, context: Stream
         }
     };
     let token = context.shutdown.child_token();
-    let local_sip = sip_addr(local);
+    let local_sip = sip_addr(local, Transport::Tcp);
     let connection = match TcpConnection::from_stream(stream, local_sip, Some(token.clone())) {
         Ok(connection) => connection,
         Err(error) => {
@@ -156,11 +158,70 @@ async fn serve_connection(stream: TcpStream, remote: SocketAddr, context: Stream
             return;
         }
     };
-    let Some(mut reader) = connection.inner.read_half.lock().await.take() else {
+    let Some(reader) = connection.inner.read_half.lock().await.take() else {
         return;
     };
-    let flow = SipConnection::Tcp(connection.clone());
-    let remote_sip = sip_addr(remote);
+    let peer = StreamPeer {
+        remote,
+        transport: Transport::Tcp,
+        flow: SipConnection::Tcp(connection.clone()),
+        writer: StreamWriter::Tcp(connection),
+        token,
+    };
+    serve_stream(reader, peer, &context).await;
+}
+
+/// Where stateless answers (keepalive CRLF, rejections) of one stream go.
+pub(crate) enum StreamWriter {
+    /// rsipstack's TCP connection, whose read half we took.
+    Tcp(TcpConnection),
+    /// The write half of a TLS stream, shared with the flow's writer task.
+    Tls(crate::tls::TlsWriter),
+}
+
+impl StreamWriter {
+    /// Write `data`; false if the stream is broken.
+    async fn send_raw(&self, data: &[u8]) -> bool {
+        match self {
+            StreamWriter::Tcp(connection) => connection.send_raw(data).await.is_ok(),
+            StreamWriter::Tls(writer) => writer.send_raw(data).await,
+        }
+    }
+
+    async fn close(&self) {
+        match self {
+            StreamWriter::Tcp(connection) => {
+                let _ = connection.close().await;
+            }
+            StreamWriter::Tls(writer) => writer.close().await,
+        }
+    }
+}
+
+/// One accepted or dialled stream, as the framing loop sees it.
+pub(crate) struct StreamPeer {
+    pub remote: SocketAddr,
+    /// TCP or TLS: what the validator and Via `received` are told.
+    pub transport: Transport,
+    /// What rsipstack sees as the message's connection: it answers and
+    /// sends in-dialog requests on it, so they reuse this stream.
+    pub flow: SipConnection,
+    pub writer: StreamWriter,
+    /// The flow's token: cancelled when the stream ends, which marks the
+    /// flow dead for dialogs that would reuse it.
+    pub token: CancellationToken,
+}
+
+/// Frame, validate and deliver the messages read from `reader` until the
+/// stream closes, idles out, breaks, or the endpoint shuts down. The same
+/// loop serves TCP and TLS, so rsipstack sees both identically.
+pub(crate) async fn serve_stream<R: AsyncRead + Unpin>(
+    mut reader: R,
+    peer: StreamPeer,
+    context: &StreamContext,
+) {
+    let remote = peer.remote;
+    let remote_sip = sip_addr(remote, peer.transport);
     let mut buffer: Vec<u8> = Vec::with_capacity(8192);
     let mut chunk = vec![0u8; 16 * 1024];
     'connection: loop {
@@ -169,7 +230,7 @@ async fn serve_connection(stream: TcpStream, remote: SocketAddr, context: Stream
                 Frame::Incomplete => break,
                 Frame::Ping(length) => {
                     buffer.drain(..length);
-                    if connection.send_raw(b"\r\n").await.is_err() {
+                    if !peer.writer.send_raw(b"\r\n").await {
                         break 'connection;
                     }
                 }
@@ -178,17 +239,17 @@ async fn serve_connection(stream: TcpStream, remote: SocketAddr, context: Stream
                 }
                 Frame::Message(length) => {
                     let message: Vec<u8> = buffer.drain(..length).collect();
-                    if !deliver(&message, remote, &remote_sip, &flow, &connection, &context).await {
+                    if !deliver(&message, &remote_sip, &peer, context).await {
                         break 'connection;
                     }
                 }
                 Frame::Broken(length) => {
-                    debug!(%remote, "unframeable TCP stream; closing");
+                    debug!(%remote, transport = %peer.transport, "unframeable stream; closing");
                     let head = &buffer[..length.min(buffer.len())];
                     if let Verdict::Reply(rejection) =
-                        context.inspector.inspect(head, Transport::Tcp, remote)
+                        context.inspector.inspect(head, peer.transport, remote)
                     {
-                        let _ = connection.send_raw(&rejection.response).await;
+                        peer.writer.send_raw(&rejection.response).await;
                     }
                     break 'connection;
                 }
@@ -200,26 +261,25 @@ async fn serve_connection(stream: TcpStream, remote: SocketAddr, context: Stream
             context.partial_timeout
         };
         let read = tokio::select! {
-            () = token.cancelled() => break,
+            () = peer.token.cancelled() => break,
             read = tokio::time::timeout(wait, reader.read(&mut chunk)) => read,
         };
         match read {
             Ok(Ok(0)) | Ok(Err(_)) => break,
             Ok(Ok(count)) => buffer.extend_from_slice(&chunk[..count]),
             Err(_elapsed) => {
-                debug!(%remote, "TCP connection timed out");
+                debug!(%remote, transport = %peer.transport, "stream connection timed out");
                 break;
             }
         }
     }
-    // Marks the flow dead for dialogs that would reuse it.
-    token.cancel();
-    let _ = connection.close().await;
+    peer.token.cancel();
+    peer.writer.close().await;
 }
 
-fn sip_addr(address: SocketAddr) -> SipAddr {
+pub(crate) fn sip_addr(address: SocketAddr, transport: Transport) -> SipAddr {
     SipAddr {
-        r#type: Some(rsipstack::sip::Transport::Tcp),
+        r#type: Some(transport.to_rsip()),
         addr: address.into(),
     }
 }
@@ -228,16 +288,15 @@ fn sip_addr(address: SocketAddr) -> SipAddr {
 /// should close.
 async fn deliver(
     message: &[u8],
-    remote: SocketAddr,
     remote_sip: &SipAddr,
-    flow: &SipConnection,
-    connection: &TcpConnection,
+    peer: &StreamPeer,
     context: &StreamContext,
 ) -> bool {
-    match context.inspector.inspect(message, Transport::Tcp, remote) {
+    let remote = peer.remote;
+    match context.inspector.inspect(message, peer.transport, remote) {
         Verdict::Accept(accepted) => {
             let parsed = SipMessage::try_from(&accepted[..]).and_then(|parsed| {
-                SipConnection::update_msg_received(parsed, remote, rsipstack::sip::Transport::Tcp)
+                SipConnection::update_msg_received(parsed, remote, peer.transport.to_rsip())
                     .map_err(|e| rsipstack::sip::Error::ParseError(e.to_string()))
             });
             match parsed {
@@ -245,7 +304,7 @@ async fn deliver(
                     .injector
                     .send(TransportEvent::Incoming(
                         parsed,
-                        flow.clone(),
+                        peer.flow.clone(),
                         remote_sip.clone(),
                     ))
                     .is_ok(),
@@ -257,10 +316,10 @@ async fn deliver(
         }
         Verdict::Reply(rejection) => {
             debug!(%remote, status = rejection.status, phrase = rejection.phrase, "answered statelessly");
-            connection.send_raw(&rejection.response).await.is_ok()
+            peer.writer.send_raw(&rejection.response).await
         }
         Verdict::Discard(why) => {
-            debug!(%remote, why, "TCP message dropped");
+            debug!(%remote, why, "stream message dropped");
             true
         }
     }

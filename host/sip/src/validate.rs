@@ -26,7 +26,8 @@ use std::net::SocketAddr;
 
 use crate::Transport;
 use crate::wire::{
-    QuotedString, RawMessage, full_name, header_params, is_token, param, scan, split_list, tighten_separators,
+    QuotedString, RawMessage, full_name, header_params, is_token, param, scan, split_list,
+    tighten_separators,
 };
 
 /// Methods this UAS implements; the `Allow` header value.
@@ -546,7 +547,7 @@ fn framed_body<'a>(msg: &RawMessage<'a>, transport: Transport) -> Result<&'a [u8
         }
         (Some(length), _) => Ok(&msg.body[..length]),
         (None, Transport::Udp) => Ok(msg.body),
-        (None, Transport::Tcp) => Err(bad("Missing Content-Length")),
+        (None, Transport::Tcp | Transport::Tls) => Err(bad("Missing Content-Length")),
     }
 }
 

@@ -11,7 +11,9 @@
 //! RFC 3261 §8.1.1 (building the request), §13.2.1 (the INVITE: Contact,
 //! Allow, offer), §9.1 (CANCEL only after a provisional response), §15
 //! (BYE after the answer), §22.2 (digest retry), RFC 3263 (next hop; only
-//! A/AAAA for now).
+//! A/AAAA for now), §26.2 and RFC 5630 (`sips:` and `transport=tls` go
+//! over our own TLS client in `tls.rs`; UDP and TCP use rsipstack's
+//! transport layer).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -40,10 +42,10 @@ mod invite;
 #[derive(Debug, Clone, Default)]
 pub struct OutgoingRequest {
     /// The callee: `sip:bob@127.0.0.1:5070`, optionally with
-    /// `;transport=udp|tcp` and URI headers (`?X-Foo=bar&X-Other=a%20b`,
-    /// sent as request headers); `tel:+441908273800` (needs
+    /// `;transport=udp|tcp|tls` and URI headers (`?X-Foo=bar&X-Other=a%20b`,
+    /// sent as request headers); `sips:bob@example.com` (TLS, port 5061 by
+    /// default; needs [`crate::TlsSettings`]); `tel:+441908273800` (needs
     /// `outbound_proxy`); also as a name-addr `"Bob" <sip:…>`.
-    /// `sips:` and `;transport=tls` are refused for now.
     pub target: String,
     /// The caller: `bob@1234` (user@host), a bare user `alice` (at our
     /// address), a URI or name-addr (`sip:…`, `"Name" <sip:…>`).
@@ -321,19 +323,27 @@ pub(crate) async fn start(
         r#type: Some(transport.to_rsip()),
         addr: remote.into(),
     };
-    let (connection, _) = context
-        .stack
-        .transport_layer
-        .lookup(&destination, None)
-        .await
-        .map_err(|error| SipError::Unreachable {
-            destination: format!("{remote} over {transport}"),
-            reason: error.to_string(),
-        })?;
+    let connection = if transport == Transport::Tls {
+        // Our own TLS client, so responses pass the validator like inbound
+        // TLS; the certificate must name the next hop's host.
+        let host = hop.host_with_port.host.to_string();
+        context.connect_tls(remote, &host).await?
+    } else {
+        let (connection, _) = context
+            .stack
+            .transport_layer
+            .lookup(&destination, None)
+            .await
+            .map_err(|error| SipError::Unreachable {
+                destination: format!("{remote} over {transport}"),
+                reason: error.to_string(),
+            })?;
+        connection
+    };
 
     let call_id = format!("{}@{}", crate::random_token(20), local_addr.ip());
     let local_tag = crate::random_token(10);
-    let flow = (transport == Transport::Tcp).then(|| connection.clone());
+    let flow = (transport != Transport::Udp).then(|| connection.clone());
     let mut dialog = Dialog::outgoing(
         &call_id,
         &local_tag,
@@ -345,6 +355,7 @@ pub(crate) async fn start(
         flow,
         local_addr,
     );
+    dialog.secure = target.secure;
     let mut extra_headers = target.headers.clone();
     extra_headers.extend(request.headers.iter().cloned());
     let invite = build_invite(

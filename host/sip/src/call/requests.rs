@@ -178,8 +178,7 @@ async fn send_in_dialog(
             .unwrap_or_else(|p| p.into_inner())
             .headers(&request, credentials, &attempts);
         add_headers(&mut request, auth);
-        let outcome =
-            send_request(&shared.context.stack, request, flow, transport, deadline).await?;
+        let outcome = send_request(&shared.context, request, flow, transport, deadline).await?;
         code = outcome.code;
         let retry = outcome.response.as_ref().is_some_and(|response| {
             shared

@@ -340,7 +340,7 @@ async fn answered(
     }
 }
 
-/// Where the ACK of a 2xx goes: the TCP flow, or over UDP to the first
+/// Where the ACK of a 2xx goes: the stream flow (TCP or TLS), or over UDP to the first
 /// Route / remote target (RFC 3261 §13.2.2.4 via §12.2.1.1).
 struct AckRoute {
     connection: SipConnection,
