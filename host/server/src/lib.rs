@@ -8,6 +8,7 @@
 //! ([`status_callback`]). `main.rs` is only the CLI.
 
 pub mod admin;
+pub mod accounts;
 pub mod call;
 pub mod config;
 pub mod digits;

@@ -21,6 +21,7 @@ use callhost_media::{Codec, MediaConfig, MediaEngine};
 use callhost_runtime::{PluginRegistry, Runtime, RuntimeConfig};
 use callhost_sip::{SipConfig, SipEndpoint};
 
+use crate::accounts::Registrations;
 use crate::admin::{Originate, OriginateError};
 use crate::call::{Host, handle_incoming, start_outbound};
 use crate::config::Config;
@@ -65,6 +66,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     })
     .await
     .with_context(|| format!("cannot listen for SIP on {}", config.sip_listen))?;
+    let registrations = Registrations::start(&endpoint, &config.accounts).context("cannot register the accounts")?;
     info!(sip = %endpoint.local_addr(), plugins = %config.plugins_dir.display(), media = %config.media_dir.display(), "callhost is running");
 
     // The admin API binds after SIP, so a host that cannot take calls never
@@ -121,6 +123,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         warn!(calls = calls.len(), "grace period over: ending the remaining calls");
         calls.shutdown().await;
     }
+    registrations.shutdown().await;
     admin_stop.cancel();
     if let Some(task) = admin_task {
         let _ = task.await;
