@@ -90,9 +90,9 @@ pub async fn handle_incoming(host: Arc<Host>, incoming: IncomingCall) {
 }
 
 async fn run_incoming(host: Arc<Host>, incoming: IncomingCall, instance_id: String) {
-    let IncomingCall { call_id, from, to, request_uri, service, remote, offer_sdp, headers, call: sip, events, .. } =
+    let IncomingCall { call_id, from, to, request_uri, service, remote, transport, offer_sdp, headers, call: sip, events } =
         incoming;
-    info!(remote = %remote, "incoming call");
+    info!(remote = %remote, %transport, "incoming call");
 
     let (app_key, parameters) = host.config.route(&service);
     let Some(app) = host.registry.get(&app_key) else {

@@ -291,6 +291,27 @@ pub struct SipSection {
     pub udp: Option<bool>,
     /// `tcp = true`
     pub tcp: Option<bool>,
+    /// `tls_listen = "127.0.0.1:5061"`: turns SIP over TLS on (needs the two files below).
+    pub tls_listen: Option<String>,
+    /// `tls_certificate = "cert.pem"`: the certificate chain, PEM.
+    pub tls_certificate: Option<PathBuf>,
+    /// `tls_key = "key.pem"`: its private key, PEM.
+    pub tls_key: Option<PathBuf>,
+    /// `tls_trust = "ca.pem"`: an extra root certificate for outgoing `sips:` calls.
+    pub tls_trust: Option<PathBuf>,
+}
+
+/// SIP over TLS, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Certificate chain (PEM).
+    pub certificate: PathBuf,
+    /// Private key (PEM).
+    pub key: PathBuf,
+    /// Extra trust anchor (PEM).
+    pub trust: Option<PathBuf>,
 }
 
 /// `[media]` section.
@@ -360,6 +381,8 @@ pub struct Overrides {
 /// A validated configuration, ready to run.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// SIP over TLS, when configured.
+    pub tls: Option<TlsConfig>,
     /// SIP accounts.
     pub accounts: Vec<Account>,
     /// Extra channels per app instance.
@@ -427,6 +450,22 @@ impl Config {
         if !sip_udp && !sip_tcp {
             return Err(invalid("sip.udp/sip.tcp", "at least one SIP transport must be enabled"));
         }
+
+        let tls = match (file.sip.tls_listen, file.sip.tls_certificate, file.sip.tls_key) {
+            (None, None, None) => None,
+            (Some(listen), Some(certificate), Some(key)) => {
+                let listen = listen
+                    .parse()
+                    .map_err(|_| invalid("sip.tls_listen", format!("`{listen}` is not an IP:PORT address")))?;
+                for (setting, path) in [("sip.tls_certificate", &certificate), ("sip.tls_key", &key)] {
+                    if !path.is_file() {
+                        return Err(invalid(setting, format!("`{}` is not a readable file", path.display())));
+                    }
+                }
+                Some(TlsConfig { listen, certificate, key, trust: file.sip.tls_trust })
+            }
+            _ => return Err(invalid("sip.tls_listen", "TLS needs tls_listen, tls_certificate and tls_key together")),
+        };
 
         let plugins_dir = overrides
             .plugins
@@ -517,6 +556,7 @@ impl Config {
         }
 
         Ok(Config {
+            tls,
             accounts,
             extra_channels,
             default_from,

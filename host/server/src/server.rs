@@ -19,7 +19,7 @@ use tracing::{info, warn};
 
 use callhost_media::{Codec, MediaConfig, MediaEngine};
 use callhost_runtime::{PluginRegistry, Runtime, RuntimeConfig};
-use callhost_sip::{SipConfig, SipEndpoint};
+use callhost_sip::{SipConfig, SipEndpoint, TlsSettings};
 
 use crate::accounts::Registrations;
 use crate::admin::{Originate, OriginateError};
@@ -62,11 +62,20 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         udp: config.sip_udp,
         tcp: config.sip_tcp,
         user_agent: USER_AGENT.into(),
+        tls: config.tls.as_ref().map(|tls| TlsSettings {
+            listen: tls.listen,
+            certificate_chain_pem: tls.certificate.clone(),
+            private_key_pem: tls.key.clone(),
+            trust_anchor_pem: tls.trust.clone(),
+        }),
         ..SipConfig::default()
     })
     .await
     .with_context(|| format!("cannot listen for SIP on {}", config.sip_listen))?;
     let registrations = Registrations::start(&endpoint, &config.accounts).context("cannot register the accounts")?;
+    if let Some(tls) = endpoint.tls_local_addr() {
+        info!(sip.tls = %tls, "SIP over TLS is on");
+    }
     info!(sip = %endpoint.local_addr(), plugins = %config.plugins_dir.display(), media = %config.media_dir.display(), "callhost is running");
 
     // The admin API binds after SIP, so a host that cannot take calls never
