@@ -31,6 +31,7 @@ use tracing::{Instrument, debug, error, info, info_span, warn};
 use callhost_media::{MediaEngine, MediaError, MediaEvent};
 use callhost_runtime::port::{CallCause, CallCommand, CallDetails, CallError, CallPort, CallSnapshot, CallState};
 use callhost_runtime::{ExitOutcome, ExitRecord, Invocation, PluginRegistry, Runtime, StartError};
+use callhost_sip::auth::{AuthVerdict, NonceIssuer};
 use callhost_sip::{CallEvent, IncomingCall, ServerCall, SipClient};
 
 use crate::admin::{OriginateError, OriginateRequest};
@@ -51,6 +52,8 @@ pub struct Host {
     pub media: MediaEngine,
     /// Places outgoing calls.
     pub sip: SipClient,
+    /// Issues and checks the digest nonces of services that authenticate callers.
+    pub nonces: NonceIssuer,
 }
 
 /// Commands an app can have in flight per channel: the guest is single-threaded, so a few suffice.
@@ -94,6 +97,31 @@ async fn run_incoming(host: Arc<Host>, incoming: IncomingCall, instance_id: Stri
         incoming;
     info!(remote = %remote, %transport, "incoming call");
 
+    if let Some((realm, users)) = host.config.service_auth(&service) {
+        let authorization = headers
+            .iter()
+            .filter(|(name, _)| name.eq_ignore_ascii_case("Authorization"))
+            .map(|(_, value)| value.as_str())
+            .find(|value| value.contains(&format!("realm=\"{realm}\"")))
+            .unwrap_or("");
+        match host.nonces.verify("INVITE", authorization, realm, |user| users.0.get(user).cloned()) {
+            AuthVerdict::Accepted { username } => info!(%username, "caller authenticated"),
+            verdict => {
+                let stale = matches!(verdict, AuthVerdict::Stale);
+                if let AuthVerdict::Rejected(why) = verdict {
+                    info!(why, "caller failed authentication: 401");
+                } else {
+                    info!(stale, "challenging the caller: 401");
+                }
+                // MD5 first: many deployed phones (and SIPp) answer only the first
+                // challenge and know no SHA-256; SHA-256 clients find theirs second.
+                let challenges = [host.nonces.challenge(realm, stale), host.nonces.challenge_sha256(realm, stale)];
+                let headers: Vec<(&str, &str)> = challenges.iter().map(|value| ("WWW-Authenticate", value.as_str())).collect();
+                reject(&sip, 401, Some("Unauthorized"), &headers).await;
+                return;
+            }
+        }
+    }
     let (app_key, parameters) = host.config.route(&service);
     let Some(app) = host.registry.get(&app_key) else {
         info!(app = %app_key, "no app serves this service: 404");

@@ -363,6 +363,22 @@ pub struct ServiceSection {
     /// Passed to the app's `main` as `application-parameters`.
     #[serde(default)]
     pub parameters: String,
+    /// Challenge callers with digest authentication in this realm (RFC 3261 §22.2).
+    pub auth_realm: Option<String>,
+    /// `[services.<name>.users]`: user = "password" for `auth_realm`.
+    #[serde(default)]
+    pub users: Users,
+}
+
+/// User names and passwords of a service; `Debug` shows the names only.
+#[derive(Default, Deserialize, Clone, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Users(pub BTreeMap<String, String>);
+
+impl std::fmt::Debug for Users {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.debug_list().entries(self.0.keys()).finish()
+    }
 }
 
 /// Command-line overrides (`callhost run` flags). `None` keeps the file's value.
@@ -522,6 +538,12 @@ impl Config {
             if name.is_empty() || !name.chars().all(is_service_char) {
                 return Err(invalid("services", format!("service name `{name}` may use only letters, digits, '-', '_' and '.'")));
             }
+            if service.auth_realm.as_ref().is_some_and(|realm| realm.is_empty() || realm.contains(['"', '\\', '\r', '\n'])) {
+                return Err(invalid("services.auth_realm", format!("service `{name}`: the realm must be non-empty text without quotes")));
+            }
+            if service.auth_realm.is_some() && service.users.0.is_empty() {
+                return Err(invalid("services.users", format!("service `{name}` has an auth_realm but no [services.{name}.users]")));
+            }
             if let Some(app) = &service.app
                 && (app.is_empty() || !app.chars().all(is_service_char))
             {
@@ -578,6 +600,12 @@ impl Config {
             services: file.services,
             admin,
         })
+    }
+
+    /// The digest realm and users a service challenges callers with, if it does.
+    pub fn service_auth(&self, service: &str) -> Option<(&str, &Users)> {
+        let entry = self.services.get(service)?;
+        Some((entry.auth_realm.as_deref()?, &entry.users))
     }
 
     /// The app and parameters for a service: an explicit `[services.x]` entry, or by

@@ -19,12 +19,16 @@ use tracing::{info, warn};
 
 use callhost_media::{Codec, MediaConfig, MediaEngine};
 use callhost_runtime::{PluginRegistry, Runtime, RuntimeConfig};
+use callhost_sip::auth::NonceIssuer;
 use callhost_sip::{SipConfig, SipEndpoint, TlsSettings};
 
 use crate::accounts::Registrations;
 use crate::admin::{Originate, OriginateError};
 use crate::call::{Host, handle_incoming, start_outbound};
 use crate::config::Config;
+
+/// How long a digest nonce we issue stays fresh (then the caller gets stale=true).
+const NONCE_LIFETIME: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Originate requests waiting for the host loop.
 const ORIGINATE_QUEUE: usize = 64;
@@ -94,7 +98,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     drop(originate_tx);
 
     let drain = config.drain;
-    let host = Arc::new(Host { config, runtime, registry, media, sip: endpoint.client() });
+    let host = Arc::new(Host { config, runtime, registry, media, sip: endpoint.client(), nonces: NonceIssuer::new(NONCE_LIFETIME) });
     let mut calls = JoinSet::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {

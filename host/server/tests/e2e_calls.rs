@@ -167,3 +167,18 @@ fn a_caller_holding_the_call_puts_it_on_hold_and_back() {
     assert!(held < resumed, "{log}");
     assert!(log.contains("call idle: the caller hung up"), "{log}");
 }
+
+#[test]
+fn a_service_with_a_realm_challenges_callers_and_lets_the_right_password_in() {
+    let config = "[services.secure]\napp = \"hello\"\nauth_realm = \"callhost.test\"\n\n[services.secure.users]\nalice = \"s3cret\"\n";
+    let host = common::Host::start(&common::scratch("inbound-auth"), common::HostOptions { apps: &["hello"], config: Some(config) });
+    // Without credentials: 401 (the raw INVITE never retries).
+    assert_eq!(raw_request(host.sip, &invite("secure", "auth-none", "0")), Some(401));
+    // SIPp answers the challenge with alice / s3cret and gets the hello app.
+    host.expect_scenario("host-auth.xml", "secure", 1);
+    let log = host.wait_for_log("exit record", Duration::from_secs(30));
+    assert!(log.contains("caller authenticated username=alice"), "{log}");
+    let record = host.exit_records().pop().unwrap();
+    assert_eq!(field(&record, "app"), Some("hello"), "{record}");
+    assert_eq!(field(&record, "exit_code"), Some("0"), "{record}");
+}
