@@ -227,3 +227,21 @@ fn the_apps_from_picks_an_account_whose_credentials_answer_a_digest_challenge() 
     let run = callee.finish(Duration::from_secs(30));
     assert_eq!(run.code, 0, "SIPp did not accept the credentials:\n{}", run.output);
 }
+
+#[test]
+fn a_proxy_challenge_and_a_stale_nonce_are_answered_with_the_accounts_credentials() {
+    let dir = scratch("originate-auth-407");
+    // 407, then 407 stale=true with a new nonce, then 200; SIPp checks Proxy-Authorization's parts.
+    let mut callee = SippCallee::start_file(&dir, &common::repo().join("host/sip/tests/sipp/uas-auth-407.xml"));
+    let config = "[accounts.alice]\naor = \"sip:alice@callhost.test\"\npassword = \"secret\"\n";
+    let host = Host::start(&dir, HostOptions { apps: &["dialer"], config: Some(config) });
+    let (code, id, stderr) =
+        originate(&host, &["--app", "dialer", "--params", "sip:alice@callhost.test", "--outbound-params", &callee.uri("bob")]);
+    assert_eq!(code, 0, "{stderr}");
+    let record = exit_record(&host, &id);
+    // The callee hangs up while the prompt plays: a normal end for the dialer.
+    assert_eq!(field(&record, "exit_code"), Some("0"), "{record}\n{}", host.log_text());
+    assert!(host.log_text().contains("outgoing call answered"), "{}", host.log_text());
+    let run = callee.finish(Duration::from_secs(30));
+    assert_eq!(run.code, 0, "{}", run.output);
+}
