@@ -31,7 +31,7 @@ use rsipstack::transport::tcp::TcpConnection;
 use rsipstack::transport::{SipAddr, SipConnection, TransportEvent};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, mpsc::UnboundedSender};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc::UnboundedSender};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
@@ -55,27 +55,52 @@ pub(crate) struct StreamContext {
     pub partial_timeout: Duration,
 }
 
+/// Connections accepted on one listener, at most [`MAX_CONNECTIONS`] at once
+/// (TCP and TLS alike).
+pub(crate) struct BoundedListener {
+    listener: TcpListener,
+    permits: Arc<Semaphore>,
+    /// "TCP" or "TLS", for log lines.
+    label: &'static str,
+}
+
+impl BoundedListener {
+    pub(crate) fn new(listener: TcpListener, label: &'static str) -> Self {
+        BoundedListener { listener, permits: Arc::new(Semaphore::new(MAX_CONNECTIONS)), label }
+    }
+
+    /// The next connection and the permit that holds its place (drop it when
+    /// the connection ends); `None` on shutdown. A connection over the limit is
+    /// closed at once; accept errors (EMFILE and friends) back off instead of spinning.
+    pub(crate) async fn next(
+        &self,
+        shutdown: &CancellationToken,
+    ) -> Option<(TcpStream, SocketAddr, OwnedSemaphorePermit)> {
+        loop {
+            let accepted = tokio::select! {
+                () = shutdown.cancelled() => return None,
+                accepted = self.listener.accept() => accepted,
+            };
+            let (stream, remote) = match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    warn!(%error, "{} accept failed", self.label);
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            match self.permits.clone().try_acquire_owned() {
+                Ok(permit) => return Some((stream, remote, permit)),
+                Err(_) => warn!(%remote, "too many {} connections; closing the new one", self.label),
+            }
+        }
+    }
+}
+
 /// Accept connections until shutdown.
 pub(crate) async fn accept_loop(listener: TcpListener, context: StreamContext) {
-    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    loop {
-        let accepted = tokio::select! {
-            () = context.shutdown.cancelled() => return,
-            accepted = listener.accept() => accepted,
-        };
-        let (stream, remote) = match accepted {
-            Ok(accepted) => accepted,
-            Err(error) => {
-                // EMFILE and friends: back off instead of spinning.
-                warn!(%error, "TCP accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let Ok(permit) = permits.clone().try_acquire_owned() else {
-            warn!(%remote, "too many TCP connections; closing the new one");
-            continue;
-        };
+    let listener = BoundedListener::new(listener, "TCP");
+    while let Some((stream, remote, permit)) = listener.next(&context.shutdown).await {
         let context = context.clone();
         tokio::spawn(async move {
             serve_connection(stream, remote, context).await;

@@ -28,7 +28,6 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use rsipstack::transport::channel::ChannelConnection;
 use rsipstack::transport::{SipConnection, TransportEvent};
@@ -37,12 +36,12 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
 use tokio::io::{AsyncWriteExt, WriteHalf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Mutex, Semaphore, mpsc};
+use tokio::sync::{Mutex, mpsc};
 use tokio_rustls::{TlsAcceptor, TlsConnector, TlsStream};
-use tracing::{debug, warn};
+use tracing::debug;
 
 use crate::tcp::{
-    MAX_CONNECTIONS, StreamContext, StreamPeer, StreamWriter, serve_stream, sip_addr,
+    BoundedListener, StreamContext, StreamPeer, StreamWriter, serve_stream, sip_addr,
 };
 use crate::{SipError, Transport};
 
@@ -230,24 +229,8 @@ pub(crate) async fn accept_loop(
     acceptor: TlsAcceptor,
     context: StreamContext,
 ) {
-    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    loop {
-        let accepted = tokio::select! {
-            () = context.shutdown.cancelled() => return,
-            accepted = listener.accept() => accepted,
-        };
-        let (stream, remote) = match accepted {
-            Ok(accepted) => accepted,
-            Err(error) => {
-                warn!(%error, "TLS accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let Ok(permit) = permits.clone().try_acquire_owned() else {
-            warn!(%remote, "too many TLS connections; closing the new one");
-            continue;
-        };
+    let listener = BoundedListener::new(listener, "TLS");
+    while let Some((stream, remote, permit)) = listener.next(&context.shutdown).await {
         let acceptor = acceptor.clone();
         let context = context.clone();
         // The handshake runs in the connection's task so a slow client
