@@ -6,9 +6,11 @@
 //! and the drop guard both handles use. The submodules hold the rest:
 //! `server` (inbound handle and re-INVITE responder), `invite` (tasks that
 //! drive inbound INVITE server transactions), `in_dialog` (requests the peer
-//! sends inside a dialog: BYE, INFO, MESSAGE, re-INVITE), `requests`
-//! (requests we send inside a dialog, with digest retry), `outgoing` (the
-//! UAC: outgoing INVITE, ACK, CANCEL).
+//! sends inside a dialog: BYE, INFO, MESSAGE, re-INVITE, UPDATE), `requests`
+//! (requests we send inside a dialog, with digest retry: BYE, INFO,
+//! MESSAGE, re-INVITE, UPDATE), `ack` (the ACK of a 2xx to our INVITE),
+//! `session_timer` (RFC 4028), `outgoing` (the UAC: outgoing INVITE,
+//! CANCEL).
 //!
 //! Concurrency: handle methods never touch a server transaction directly;
 //! they queue the response into the transaction's own event channel
@@ -34,13 +36,16 @@ use crate::dialog::Dialog;
 use crate::endpoint::EndpointContext;
 use crate::message::{ResponseSpec, response};
 
+pub(crate) mod ack;
 pub(crate) mod in_dialog;
 pub(crate) mod invite;
 pub(crate) mod outgoing;
 pub(crate) mod requests;
 pub(crate) mod server;
+pub mod session_timer;
 
 pub use outgoing::{ClientCall, OutgoingCall, OutgoingRequest};
+pub use requests::OfferAnswer;
 pub use server::{IncomingCall, ReInviteResponder, ServerCall};
 
 /// Something that happened on a call. Inbound calls see `Cancelled`, `Bye`,
@@ -138,6 +143,9 @@ pub(crate) enum EndCause {
     Shutdown,
     /// Outgoing call refused or timed out.
     Failed,
+    /// The peer stopped refreshing the session (RFC 4028 §10), or the
+    /// dialog was gone when we refreshed it.
+    SessionExpired,
 }
 
 impl Phase {
@@ -173,8 +181,23 @@ pub(crate) struct CallShared {
     pub local_tag: String,
     pub dialog: Mutex<Dialog>,
     events: Mutex<Option<mpsc::Sender<CallEvent>>>,
-    /// A re-INVITE is being decided (RFC 3261 §14.2).
+    /// A re-INVITE (or UPDATE with an offer) from the peer is being
+    /// decided (RFC 3261 §14.2).
     pub reinvite_pending: AtomicBool,
+    /// One offer of ours (re-INVITE or UPDATE) at a time (RFC 3261 §14.1).
+    pub offering: tokio::sync::Mutex<()>,
+    /// Our offer is on the wire: the peer's re-INVITE gets 491.
+    pub local_offer_pending: AtomicBool,
+    /// The SDP we last sent (offer or answer); a re-INVITE that only
+    /// refreshes the session repeats it unchanged.
+    pub local_sdp: Mutex<Option<String>>,
+    /// The peer's Allow lists UPDATE (refreshes then need no SDP).
+    pub peer_allows_update: AtomicBool,
+    /// The negotiated session timer (RFC 4028); every refresh either way
+    /// replaces it, which restarts the timer task's wait.
+    pub session: watch::Sender<Option<session_timer::SessionTimer>>,
+    /// Session-Expires we must at least ask for (a 422's Min-SE).
+    pub session_floor: std::sync::atomic::AtomicU32,
     /// For digest challenges to requests we send in this call.
     pub credentials: Option<Credentials>,
     pub auth: Mutex<requests::AuthState>,
@@ -196,7 +219,7 @@ impl CallShared {
             Role::Server { .. } => Phase::Incoming { ringing: false },
             Role::Client(_) => Phase::Calling { provisional: false },
         };
-        CallShared {
+        let shared = CallShared {
             span: tracing::debug_span!("sip_call", sip.call_id = %call_id),
             call_id,
             local_tag: dialog.key.local_tag.clone(),
@@ -207,9 +230,19 @@ impl CallShared {
             dialog: Mutex::new(dialog),
             events: Mutex::new(Some(events)),
             reinvite_pending: AtomicBool::new(false),
+            offering: tokio::sync::Mutex::new(()),
+            local_offer_pending: AtomicBool::new(false),
+            local_sdp: Mutex::new(None),
+            peer_allows_update: AtomicBool::new(false),
+            session: watch::Sender::new(None),
+            session_floor: std::sync::atomic::AtomicU32::new(0),
             credentials,
             auth: Mutex::new(requests::AuthState::default()),
+        };
+        if matches!(shared.role, Role::Server { .. }) {
+            shared.learn_allow(&shared.invite.headers);
         }
+        shared
     }
 
     pub(crate) fn current(&self) -> Phase {
@@ -235,6 +268,37 @@ impl CallShared {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Remember the SDP we just sent.
+    pub(crate) fn sent_sdp(&self, sdp: &str) {
+        *self.local_sdp.lock().unwrap_or_else(|p| p.into_inner()) = Some(sdp.to_string());
+    }
+
+    /// Note whether the peer's Allow (of its INVITE or our INVITE's 2xx)
+    /// lists UPDATE.
+    pub(crate) fn learn_allow(&self, headers: &rsipstack::sip::Headers) {
+        let allows = crate::message::header_list(headers)
+            .iter()
+            .filter(|(name, _)| name.eq_ignore_ascii_case("Allow"))
+            .flat_map(|(_, value)| {
+                value
+                    .split(',')
+                    .map(|m| m.trim().to_string())
+                    .collect::<Vec<_>>()
+            })
+            .any(|method| method.eq_ignore_ascii_case("UPDATE"));
+        self.peer_allows_update.store(allows, Ordering::Release);
+    }
+
+    /// Start the session timer the dialog negotiated (RFC 4028), once.
+    pub(crate) fn start_session_timer(
+        self: &Arc<Self>,
+        timer: Option<session_timer::SessionTimer>,
+    ) {
+        self.session.send_replace(timer);
+        let span = self.span.clone();
+        tokio::spawn(session_timer::run(self.clone()).instrument(span));
+    }
+
     pub(crate) fn client(&self) -> Option<&outgoing::ClientState> {
         match &self.role {
             Role::Client(state) => Some(state),
@@ -242,7 +306,7 @@ impl CallShared {
         }
     }
 
-    fn phase_error(&self, operation: &'static str, phase: Phase) -> SipError {
+    pub(crate) fn phase_error(&self, operation: &'static str, phase: Phase) -> SipError {
         let call_id = self.call_id.clone();
         match phase {
             Phase::Ended(EndCause::Cancelled) => SipError::Cancelled { call_id },

@@ -200,6 +200,17 @@ impl Dialog {
         }
     }
 
+    /// Target refresh from the 2xx to our re-INVITE or UPDATE (§12.2.1.2).
+    pub(crate) fn refresh_target_from(&mut self, response: &Response) {
+        if let Some(contact) = response
+            .typed_contact_headers()
+            .ok()
+            .and_then(|contacts| contacts.into_iter().next())
+        {
+            self.remote_target = unescape_user(contact.uri);
+        }
+    }
+
     /// The next request we send in this dialog (§12.2.1.1), and the stream
     /// to send it on, if any.
     pub(crate) fn next_request(

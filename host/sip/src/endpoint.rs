@@ -34,6 +34,7 @@ use tracing::{Instrument, debug, warn};
 
 use crate::call::in_dialog;
 use crate::call::invite::run_invite;
+use crate::call::session_timer::{self, UasDecision};
 use crate::call::{CallShared, IncomingCall, OutgoingCall, OutgoingRequest, Role, ServerCall};
 use crate::dialog::{Dialog, DialogKey};
 use crate::message::{
@@ -480,6 +481,7 @@ fn route(
             let spec = ResponseSpec::new(200)
                 .allow()
                 .header(Header::Accept("application/sdp".into()))
+                .header(Header::Supported(session_timer::TIMER.into()))
                 .header(Header::AcceptEncoding("identity".into()))
                 .header(Header::AcceptLanguage("en".into()));
             tokio::spawn(answer(context.clone(), transaction, spec));
@@ -494,7 +496,7 @@ fn route(
             let spec = ResponseSpec::new(405).header(Header::Allow(allow.into()));
             tokio::spawn(answer(context.clone(), transaction, spec));
         }
-        Method::Bye | Method::Info | Method::Message | Method::Invite => {
+        Method::Bye | Method::Info | Method::Message | Method::Invite | Method::Update => {
             let call = DialogKey::of_request(&transaction.original)
                 .and_then(|key| context.lock_dialogs().get(&key).cloned());
             match call {
@@ -562,6 +564,15 @@ fn new_call(
     }
     if let Some(refusal) = check_offer(&transaction.original) {
         tokio::spawn(answer(context.clone(), transaction, refusal));
+        return;
+    }
+    if let UasDecision::TooSmall { min_se } =
+        session_timer::as_uas(&transaction.original, &context.config.session_timer)
+    {
+        let mut spec = ResponseSpec::new(422);
+        spec.headers
+            .extend(session_timer::too_small_headers(min_se));
+        tokio::spawn(answer(context.clone(), transaction, spec));
         return;
     }
     let connection = transaction.connection.clone();

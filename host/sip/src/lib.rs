@@ -53,9 +53,10 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 pub use auth::Credentials;
+pub use call::session_timer::{RFC_MIN_SE, SessionTimerSettings};
 pub use call::{
-    CallEvent, ClientCall, IncomingCall, OutgoingCall, OutgoingRequest, ReInviteResponder,
-    ServerCall,
+    CallEvent, ClientCall, IncomingCall, OfferAnswer, OutgoingCall, OutgoingRequest,
+    ReInviteResponder, ServerCall,
 };
 pub use endpoint::{SipClient, SipEndpoint};
 pub use error::SipError;
@@ -154,6 +155,8 @@ pub struct SipConfig {
     pub reinvite_answer_timeout: Duration,
     /// RFC 3261 timer values.
     pub timers: SipTimers,
+    /// RFC 4028 session timers: the interval asked for and the Min-SE.
+    pub session_timer: SessionTimerSettings,
 }
 
 impl Default for SipConfig {
@@ -169,6 +172,7 @@ impl Default for SipConfig {
             retry_after_seconds: 5,
             reinvite_answer_timeout: Duration::from_secs(30),
             timers: SipTimers::default(),
+            session_timer: SessionTimerSettings::default(),
         }
     }
 }
@@ -183,6 +187,8 @@ impl SipConfig {
             Some("call_event_queue must be at least 2")
         } else if self.timers.t1.is_zero() || self.timers.t2 < self.timers.t1 {
             Some("timers: T1 must be positive and T2 at least T1")
+        } else if self.session_timer.min_se.as_secs() == 0 {
+            Some("session_timer.min_se must be at least 1 s (RFC 4028 wants 90 s)")
         } else if self.user_agent.contains(['\r', '\n']) {
             Some("user_agent must be a single line")
         } else {

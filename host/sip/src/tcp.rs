@@ -66,7 +66,11 @@ pub(crate) struct BoundedListener {
 
 impl BoundedListener {
     pub(crate) fn new(listener: TcpListener, label: &'static str) -> Self {
-        BoundedListener { listener, permits: Arc::new(Semaphore::new(MAX_CONNECTIONS)), label }
+        BoundedListener {
+            listener,
+            permits: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
+            label,
+        }
     }
 
     /// The next connection and the permit that holds its place (drop it when
@@ -91,7 +95,9 @@ impl BoundedListener {
             };
             match self.permits.clone().try_acquire_owned() {
                 Ok(permit) => return Some((stream, remote, permit)),
-                Err(_) => warn!(%remote, "too many {} connections; closing the new one", self.label),
+                Err(_) => {
+                    warn!(%remote, "too many {} connections; closing the new one", self.label)
+                }
             }
         }
     }

@@ -31,7 +31,11 @@ use crate::wire::{
 };
 
 /// Methods this UAS implements; the `Allow` header value.
-pub(crate) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, MESSAGE";
+pub(crate) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, MESSAGE, UPDATE";
+
+/// Option tags we implement (`Require` naming only these is fine): RFC 4028
+/// session timers.
+const SUPPORTED_OPTIONS: [&str; 1] = ["timer"];
 
 /// Methods rsipstack can parse (a subset of the IANA registry). Others are
 /// extension methods to us (RFC 3261 §8.2.1: 501).
@@ -51,8 +55,8 @@ const KNOWN_METHODS: [&str; 14] = [
     "SUBSCRIBE",
     "UPDATE",
 ];
-const ALLOWED_METHODS: [&str; 7] = [
-    "INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "INFO", "MESSAGE",
+const ALLOWED_METHODS: [&str; 8] = [
+    "INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "INFO", "MESSAGE", "UPDATE",
 ];
 
 /// Largest message accepted on any transport.
@@ -265,7 +269,12 @@ fn check_request(
         let required: Vec<&str> = msg
             .values("Require")
             .flat_map(split_list)
-            .filter(|tag| !tag.is_empty())
+            .filter(|tag| {
+                !tag.is_empty()
+                    && !SUPPORTED_OPTIONS
+                        .iter()
+                        .any(|known| tag.eq_ignore_ascii_case(known))
+            })
             .collect();
         if !required.is_empty() {
             return Err(Failure {

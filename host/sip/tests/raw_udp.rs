@@ -37,10 +37,11 @@ async fn endpoint_answers_options_unknown_methods_and_unknown_dialogs() {
     let ok = client.expect("SIP/2.0 200", WAIT).await;
     assert_eq!(
         header(&ok, "Allow"),
-        Some("INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, MESSAGE"),
+        Some("INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, MESSAGE, UPDATE"),
         "{ok}"
     );
     assert_eq!(header(&ok, "Accept"), Some("application/sdp"), "{ok}");
+    assert_eq!(header(&ok, "Supported"), Some("timer"), "{ok}");
     assert!(
         header(&ok, "Server").is_some_and(|s| s.starts_with("callhost/")),
         "{ok}"
@@ -68,7 +69,7 @@ async fn endpoint_answers_options_unknown_methods_and_unknown_dialogs() {
     let not_allowed = client.expect("SIP/2.0 405", WAIT).await;
     assert!(header(&not_allowed, "Allow").is_some(), "{not_allowed}");
 
-    for method in ["BYE", "INFO"] {
+    for method in ["BYE", "INFO", "UPDATE"] {
         let branch = format!("z9hG4bKstray{method}");
         let stray = RawRequest {
             method,

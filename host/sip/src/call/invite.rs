@@ -125,12 +125,16 @@ async fn ack_timeout(shared: &CallShared) {
     }
 }
 
-/// The task of one re-INVITE (already checked by the caller, 100 not yet
-/// sent): hand the offer to the server and carry out its decision.
+/// The task of one re-INVITE or offer-carrying UPDATE (already checked by
+/// the caller, 100 not yet sent): hand the offer to the server and carry out
+/// its decision.
 pub(crate) async fn run_reinvite(shared: Arc<CallShared>, mut transaction: Transaction) {
-    let trying = shared.response(&transaction.original, ResponseSpec::new(100));
-    if let Err(error) = transaction.respond(trying).await {
-        warn!(call_id = %shared.call_id, %error, "could not send 100 Trying");
+    let is_invite = transaction.original.method == Method::Invite;
+    if is_invite {
+        let trying = shared.response(&transaction.original, ResponseSpec::new(100));
+        if let Err(error) = transaction.respond(trying).await {
+            warn!(call_id = %shared.call_id, %error, "could not send 100 Trying");
+        }
     }
     shared.lock_dialog().refresh_target(&transaction.original);
     let decided = Arc::new(AtomicBool::new(false));
@@ -185,7 +189,16 @@ pub(crate) async fn run_reinvite(shared: Arc<CallShared>, mut transaction: Trans
         .last_response
         .as_ref()
         .is_some_and(|r| r.status_code.kind() == StatusCodeKind::Successful);
-    if answered && !end.acked && !end.shutdown {
+    if !is_invite {
+        // A 2xx to UPDATE needs no ACK (RFC 3311 §5.2).
+        if *outcome.borrow() == ReInviteOutcome::Pending {
+            outcome.send_replace(if answered {
+                ReInviteOutcome::Acked
+            } else {
+                ReInviteOutcome::Ended
+            });
+        }
+    } else if answered && !end.acked && !end.shutdown {
         outcome.send_replace(ReInviteOutcome::AckTimeout);
         ack_timeout(&shared).await;
     } else if *outcome.borrow() == ReInviteOutcome::Pending {

@@ -27,7 +27,7 @@ use tokio::sync::{mpsc, watch};
 use tracing::{Instrument, debug};
 
 use super::requests::{self, Attempts, add_headers};
-use super::{CallEvent, CallShared, EndCause, OwnerGuard, Phase, Role};
+use super::{CallEvent, CallShared, EndCause, OwnerGuard, Phase, Role, session_timer};
 use crate::address::{check_headers, parse_from, parse_proxy, parse_target, resolve};
 use crate::auth::Credentials;
 use crate::dialog::Dialog;
@@ -159,6 +159,13 @@ impl ClientCall {
     pub async fn send_message(&self, content_type: &str, body: &str) -> Result<u16, SipError> {
         requests::send_with_body(&self.shared, Method::Message, content_type, body).await
     }
+
+    /// Send a re-INVITE with `offer_sdp` in the answered call (hold,
+    /// resume, a new codec) and wait for the answer; see
+    /// [`requests::OfferAnswer`] for what each outcome means.
+    pub async fn reinvite(&self, offer_sdp: &str) -> Result<requests::OfferAnswer, SipError> {
+        requests::reinvite(&self.shared, offer_sdp).await
+    }
 }
 
 /// Record the wish to cancel; send the CANCEL if a provisional response
@@ -212,12 +219,14 @@ fn build_invite(
     user_agent: &str,
     extra_headers: &[(String, String)],
     offer: &str,
+    session: Vec<Header>,
 ) -> Request {
     let (mut invite, _, _) = dialog.next_request(Method::Invite, user_agent);
     let mut headers = vec![
         Header::Contact(format!("<{}>", dialog.contact_uri()).into()),
         Header::Allow(ALLOW.into()),
     ];
+    headers.extend(session);
     headers.extend(
         extra_headers
             .iter()
@@ -245,11 +254,17 @@ impl CallShared {
             state: "an inbound call",
         })?;
         let user_agent = &self.context.config.user_agent;
+        let session = session_timer::request_headers(
+            None,
+            &self.context.config.session_timer,
+            self.session_floor.load(Ordering::Acquire),
+        );
         let mut invite = build_invite(
             &mut self.lock_dialog(),
             user_agent,
             &client.extra_headers,
             &client.offer,
+            session,
         );
         let auth = self.auth.lock().unwrap_or_else(|p| p.into_inner()).headers(
             &invite,
@@ -363,6 +378,7 @@ pub(crate) async fn start(
         &context.config.user_agent,
         &extra_headers,
         &request.offer_sdp,
+        session_timer::request_headers(None, &context.config.session_timer, 0),
     );
     let client = ClientState {
         connection,
@@ -386,6 +402,9 @@ pub(crate) async fn start(
     let Some(client) = shared.client() else {
         return Err(SipError::stack("outgoing call without client state"));
     };
+    if !client.offer.is_empty() {
+        shared.sent_sdp(&client.offer);
+    }
     let transaction = send_invite_transaction(context, client, invite).await?;
     // Counted as a live call from now on; re-keyed when answered.
     context.register_dialog(draft_key, shared.clone());

@@ -14,6 +14,7 @@ use rsipstack::sip::{Header, Method, Request, Response};
 use rsipstack::transaction::transaction::{TransactionEvent, TransactionEventSender};
 use tokio::sync::{mpsc, watch};
 
+use super::session_timer::{self, UasDecision};
 use super::{CallEvent, CallShared, EndCause, OwnerGuard, Phase, requests};
 use crate::address::check_headers;
 use crate::message::{Body, ResponseSpec};
@@ -132,10 +133,18 @@ impl ServerCall {
         check_headers(headers)?;
         let shared = &self.shared;
         let contact = shared.contact();
+        // The endpoint answered 422 to intervals below our Min-SE already.
+        let (timer, session) =
+            match session_timer::as_uas(&shared.invite, &shared.context.config.session_timer) {
+                UasDecision::Accept { timer, headers } => (timer, headers),
+                UasDecision::TooSmall { .. } => (None, Vec::new()),
+            };
         let mut spec = ResponseSpec::new(200)
             .contact(&contact)
             .allow()
-            .body(Body::sdp(sdp));
+            .header(Header::Supported(session_timer::TIMER.into()))
+            .body(Body::sdp(sdp.clone()));
+        spec.headers.extend(session);
         for (name, value) in headers {
             spec = spec.header(Header::Other(name.clone(), value.clone()));
         }
@@ -147,6 +156,8 @@ impl ServerCall {
             Some(ok),
             None,
         )?;
+        shared.sent_sdp(&sdp);
+        shared.start_session_timer(timer);
         loop {
             let phase = *phases.borrow_and_update();
             match phase {
@@ -224,6 +235,13 @@ impl ServerCall {
     pub async fn send_message(&self, content_type: &str, body: &str) -> Result<u16, SipError> {
         requests::send_with_body(&self.shared, Method::Message, content_type, body).await
     }
+
+    /// Send a re-INVITE with `offer_sdp` in the answered call (hold,
+    /// resume, a new codec) and wait for the answer; see
+    /// [`requests::OfferAnswer`] for what each outcome means.
+    pub async fn reinvite(&self, offer_sdp: &str) -> Result<requests::OfferAnswer, SipError> {
+        requests::reinvite(&self.shared, offer_sdp).await
+    }
 }
 
 /// Hang up an inbound call (see [`ServerCall::hang_up`]).
@@ -280,7 +298,8 @@ pub(crate) enum ReInviteOutcome {
     Ended,
 }
 
-/// Decides one re-INVITE. Dropping it without a decision answers
+/// Decides one re-INVITE (or UPDATE carrying an offer, RFC 3311). Dropping
+/// it without a decision answers
 /// 500 Server Internal Error; so does the endpoint when the decision takes
 /// longer than `SipConfig::reinvite_answer_timeout`.
 pub struct ReInviteResponder {
@@ -304,14 +323,28 @@ impl ReInviteResponder {
     /// Cancel-safety: as for [`ServerCall::answer`].
     pub async fn accept(self, answer_sdp: String) -> Result<(), SipError> {
         let shared = self.shared.clone();
-        let ok = shared.response(
-            &self.request,
-            ResponseSpec::new(200)
-                .contact(&shared.contact())
-                .allow()
-                .body(Body::sdp(answer_sdp)),
-        );
+        // A re-INVITE or UPDATE refreshes the session (RFC 4028 §9); a too
+        // short interval was refused with 422 before it got here.
+        let (timer, session) =
+            match session_timer::as_uas(&self.request, &shared.context.config.session_timer) {
+                UasDecision::Accept { timer, headers } => (timer, headers),
+                UasDecision::TooSmall { .. } => (None, Vec::new()),
+            };
+        let contact = shared.contact();
+        let mut spec = ResponseSpec::new(200)
+            .contact(&contact)
+            .allow()
+            .header(Header::Supported(session_timer::TIMER.into()))
+            .body(Body::sdp(answer_sdp.clone()));
+        spec.headers.extend(session);
+        let ok = shared.response(&self.request, spec);
         self.decide(ok)?;
+        shared.sent_sdp(&answer_sdp);
+        shared.session.send_replace(timer);
+        if self.request.method == Method::Update {
+            // No ACK follows a 2xx to UPDATE (RFC 3311 §5.2).
+            return Ok(());
+        }
         let mut outcome = self.outcome.clone();
         let result = outcome
             .wait_for(|o| *o != ReInviteOutcome::Pending)

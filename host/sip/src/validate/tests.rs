@@ -151,7 +151,7 @@ fn replies_copy_the_transaction_headers_and_add_a_to_tag() {
         "{text}"
     );
     assert!(
-        text.contains("Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, MESSAGE\r\n"),
+        text.contains("Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, MESSAGE, UPDATE\r\n"),
         "{text}"
     );
     assert!(text.contains("Server: callhost-test\r\n"), "{text}");

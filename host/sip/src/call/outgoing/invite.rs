@@ -20,16 +20,15 @@ use std::time::Duration;
 
 use rsipstack::sip::{Header, Method, Request, Response, SipMessage, StatusCodeKind};
 use rsipstack::transaction::key::{TransactionKey, TransactionRole};
-use rsipstack::transaction::transaction::{Transaction, TransactionEvent};
-use rsipstack::transport::{SipAddr, SipConnection};
-use tokio::sync::{mpsc, watch};
+use rsipstack::transaction::transaction::Transaction;
+use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
 use super::ClientState;
-use crate::Transport;
+use crate::call::ack::{self, AckRoute};
 use crate::call::requests::{self, Attempts};
-use crate::call::{CallEvent, CallShared, EndCause, Phase};
+use crate::call::{CallEvent, CallShared, EndCause, Phase, session_timer};
 use crate::message::{header_list, sdp_of};
 
 /// Drive the call from the first INVITE to its answer or failure.
@@ -42,6 +41,7 @@ pub(crate) async fn run(shared: Arc<CallShared>, mut transaction: Transaction) {
     let mut cancel_sent = client.cancel_sent.subscribe();
     let mut cancel_expiry = None;
     let mut attempts = Attempts::default();
+    let mut floor_raised = false;
     loop {
         let message = tokio::select! {
             biased;
@@ -75,11 +75,12 @@ pub(crate) async fn run(shared: Arc<CallShared>, mut transaction: Transaction) {
             _ => {
                 let cancelled = client.cancel_requested.load(Ordering::SeqCst);
                 let retry = !cancelled
-                    && shared
-                        .auth
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .on_challenge(&response, shared.credentials.as_ref(), &mut attempts);
+                    && (raise_session_floor(&shared, &response, &mut floor_raised)
+                        || shared
+                            .auth
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .on_challenge(&response, shared.credentials.as_ref(), &mut attempts));
                 if retry {
                     // The new INVITE needs its own provisional before a CANCEL.
                     shared.phase.send_if_modified(|phase| {
@@ -91,7 +92,7 @@ pub(crate) async fn run(shared: Arc<CallShared>, mut transaction: Transaction) {
                     });
                     match shared.send_invite(&attempts).await {
                         Ok(next) => {
-                            debug!(call_id = %shared.call_id, "INVITE repeated with credentials");
+                            debug!(call_id = %shared.call_id, "INVITE repeated (credentials or a larger Session-Expires)");
                             transaction = next;
                             continue;
                         }
@@ -117,6 +118,23 @@ pub(crate) async fn run(shared: Arc<CallShared>, mut transaction: Transaction) {
             }
         }
     }
+}
+
+/// A 422 (RFC 4028 §7.4): ask again, once, with at least its Min-SE.
+pub(crate) fn raise_session_floor(
+    shared: &CallShared,
+    response: &Response,
+    raised: &mut bool,
+) -> bool {
+    if response.status_code.code() != 422 || *raised {
+        return false;
+    }
+    let Some(min_se) = session_timer::min_se(&response.headers) else {
+        return false;
+    };
+    *raised = true;
+    shared.session_floor.fetch_max(min_se, Ordering::AcqRel);
+    true
 }
 
 fn reason_of(response: &Response) -> String {
@@ -270,29 +288,10 @@ async fn answered(
     invite: &Request,
     response: Response,
 ) {
-    let user_agent = &shared.context.config.user_agent;
-    let (confirmed, ack, flow, transport) = {
+    let confirmed = {
         let mut dialog = shared.lock_dialog();
         let draft = dialog.key.clone();
-        let confirmed = dialog.confirm(&response).map(|key| (draft, key));
-        let cseq = invite
-            .headers
-            .iter()
-            .find_map(|h| match h {
-                Header::CSeq(cseq) => cseq.value().split_whitespace().next()?.parse().ok(),
-                _ => None,
-            })
-            .unwrap_or(1);
-        let mut ack = dialog.ack(cseq, user_agent);
-        // The ACK of a 2xx carries the INVITE's credentials (RFC 3261 §22.1).
-        let credentials: Vec<Header> = invite
-            .headers
-            .iter()
-            .filter(|h| matches!(h, Header::Authorization(_) | Header::ProxyAuthorization(_)))
-            .cloned()
-            .collect();
-        requests::add_headers(&mut ack, credentials);
-        (confirmed, ack, dialog.flow(), dialog.transport)
+        dialog.confirm(&response).map(|key| (draft, key))
     };
     let (draft, key) = match confirmed {
         Ok(keys) => keys,
@@ -318,9 +317,12 @@ async fn answered(
             None,
         );
     }
-    let ack_route = AckRoute::find(client, flow, transport, &ack).await;
-    ack_route.send(&ack, None).await;
-    absorb_retransmissions(shared, invite, ack, ack_route);
+    let (ack, flow, transport) = ack::build(shared, invite);
+    let fallback = Some((client.connection.clone(), client.destination.clone()));
+    if let Some(route) = AckRoute::find(&shared.context, flow, transport, &ack, fallback).await {
+        route.send(&ack, None).await;
+        ack::absorb_retransmissions(shared, invite, ack, route);
+    }
     if cancelled {
         // RFC 3261 §15: the callee answered a call we no longer want.
         let reason = "answered after it was cancelled; hung up with BYE".to_string();
@@ -331,6 +333,8 @@ async fn answered(
         }
         return;
     }
+    shared.learn_allow(&response.headers);
+    shared.start_session_timer(session_timer::from_response(&response));
     let answered = CallEvent::Answered {
         answer_sdp: sdp_of(&response.headers, &response.body),
         headers: header_list(&response.headers),
@@ -338,96 +342,6 @@ async fn answered(
     if shared.emit(answered).is_err() {
         warn!(call_id = %shared.call_id, "Answered not reported: event queue full");
     }
-}
-
-/// Where the ACK of a 2xx goes: the stream flow (TCP or TLS), or over UDP to the first
-/// Route / remote target (RFC 3261 §13.2.2.4 via §12.2.1.1).
-struct AckRoute {
-    connection: SipConnection,
-    destination: Option<SipAddr>,
-}
-
-impl AckRoute {
-    async fn find(
-        client: &ClientState,
-        flow: Option<SipConnection>,
-        transport: Transport,
-        ack: &Request,
-    ) -> AckRoute {
-        if let Some(flow) = flow {
-            return AckRoute {
-                connection: flow,
-                destination: None,
-            };
-        }
-        let destination = match crate::address::resolve(&ack.destination()).await {
-            Ok(address) => SipAddr {
-                r#type: Some(transport.to_rsip()),
-                addr: address.into(),
-            },
-            Err(error) => {
-                debug!(%error, "ACK target not resolvable; using the INVITE's next hop");
-                client.destination.clone()
-            }
-        };
-        AckRoute {
-            connection: client.connection.clone(),
-            destination: Some(destination),
-        }
-    }
-
-    /// Send `ack`, on `arrived_on` when given (the connection a
-    /// retransmitted 2xx came over) else on the route.
-    async fn send(&self, ack: &Request, arrived_on: Option<SipConnection>) {
-        let connection = arrived_on
-            .filter(SipConnection::is_reliable)
-            .unwrap_or_else(|| self.connection.clone());
-        let destination = if connection.is_reliable() {
-            None
-        } else {
-            self.destination.as_ref()
-        };
-        if let Err(error) = connection
-            .send(SipMessage::Request(ack.clone()), destination)
-            .await
-        {
-            warn!(%error, "ACK not sent");
-        }
-    }
-}
-
-/// For 64*T1, take the INVITE's transaction key back from rsipstack and
-/// answer every retransmitted 2xx with the same ACK (RFC 3261 §13.2.2.4).
-fn absorb_retransmissions(shared: &CallShared, invite: &Request, ack: Request, route: AckRoute) {
-    let Ok(key) = TransactionKey::from_request(invite, TransactionRole::Client) else {
-        return;
-    };
-    let stack = shared.context.stack.clone();
-    let shutdown = shared.context.shutdown.clone();
-    let window = shared.context.config.timers.t1 * 64;
-    let (sender, mut receiver) = mpsc::unbounded_channel();
-    stack.attach_transaction(&key, sender);
-    tokio::spawn(async move {
-        let end = tokio::time::sleep(window);
-        tokio::pin!(end);
-        loop {
-            tokio::select! {
-                () = &mut end => break,
-                () = shutdown.cancelled() => break,
-                event = receiver.recv() => match event {
-                    Some(TransactionEvent::Received(SipMessage::Response(response), connection))
-                        if response.status_code.kind() == StatusCodeKind::Successful =>
-                    {
-                        debug!("2xx retransmitted; ACK again");
-                        route.send(&ack, connection).await;
-                    }
-                    Some(_) => {}
-                    None => break,
-                },
-            }
-        }
-        stack.detach_transaction(&key, None);
-    });
 }
 
 #[cfg(test)]
