@@ -1,23 +1,20 @@
 //! Addresses and headers of outgoing requests: parsing the call target, the
-//! From party and the outbound proxy, checking application-supplied header
-//! fields, and finding the next hop's socket address.
+//! From party and the outbound proxy, and checking application-supplied
+//! header fields. Finding the next hop's address is `crate::locate`'s.
 //!
 //! What lives here: [`parse_target`], [`parse_from`], [`parse_proxy`],
-//! [`check_header`], [`resolve`]. Depends on rsipstack's URI type
-//! (crate-internal only), tokio's resolver and [`crate::wire`].
+//! [`check_header`]. Depends on rsipstack's URI type (crate-internal only)
+//! and [`crate::wire`].
 //!
 //! RFC 3261 §19.1 (SIP URIs: `transport` parameter, `?headers` turned into
 //! request headers, §19.1.5), §8.1.1 (Request-URI, To, From), §8.1.2 and
 //! §16.12 (a pre-loaded loose Route to an outbound proxy), §26.2.2 and RFC
 //! 5630 (`sips:` means TLS; `transport=tcp` on a `sips:` URI is TLS over
 //! TCP, `transport=udp` is refused), RFC 3966 (`tel:` URIs, which need a
-//! proxy to route them). RFC 3263 NAPTR/SRV lookups are not done yet: host
-//! names go through the system resolver (A/AAAA), port 5060 by default and
-//! 5061 for TLS (§19.1.2, RFC 3263 §4.2).
+//! proxy to route them). The `transport` parameter parsed here fixes the
+//! transport for RFC 3263 §4.1; without it DNS chooses (`crate::locate`).
 
-use std::net::SocketAddr;
-
-use rsipstack::sip::{Host, Param, Scheme, Uri};
+use rsipstack::sip::Uri;
 
 use crate::message::unescape_user;
 use crate::wire::{is_token, percent_decode};
@@ -346,40 +343,6 @@ pub(crate) fn parse_proxy(text: &str) -> Result<Proxy, SipError> {
     })
 }
 
-/// The socket address of `uri`'s host and port (default 5060, or 5061 for
-/// `sips:` and `transport=tls`): IP literals as they are, names through the
-/// system resolver (first address).
-pub(crate) async fn resolve(uri: &Uri) -> Result<SocketAddr, SipError> {
-    let tls = uri.scheme == Some(Scheme::Sips)
-        || uri
-            .params
-            .iter()
-            .any(|p| matches!(p, Param::Transport(rsipstack::sip::Transport::Tls)));
-    let port = uri
-        .host_with_port
-        .port
-        .as_ref()
-        .map(|p| p.value())
-        .unwrap_or(if tls { 5061 } else { 5060 });
-    match &uri.host_with_port.host {
-        Host::IpAddr(ip) => Ok(SocketAddr::new(*ip, port)),
-        Host::Domain(domain) => {
-            let name = domain.to_string();
-            let destination = format!("{name}:{port}");
-            let unreachable = |reason: String| SipError::Unreachable {
-                destination: destination.clone(),
-                reason,
-            };
-            let mut addresses = tokio::net::lookup_host((name.as_str(), port))
-                .await
-                .map_err(|error| unreachable(error.to_string()))?;
-            addresses
-                .next()
-                .ok_or_else(|| unreachable("the name has no address".to_string()))
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -538,22 +501,5 @@ mod tests {
         assert!(
             check_headers(&[("X-A".into(), "1".into()), ("Call-ID".into(), "x".into())]).is_err()
         );
-    }
-
-    #[tokio::test]
-    async fn resolves_literals_and_localhost() {
-        let uri = Uri::try_from("sip:a@127.0.0.1:5070").expect("uri");
-        assert_eq!(
-            resolve(&uri).await.expect("resolve"),
-            "127.0.0.1:5070".parse::<SocketAddr>().expect("address")
-        );
-        let uri = Uri::try_from("sip:a@localhost").expect("uri");
-        let resolved = resolve(&uri).await.expect("resolve localhost");
-        assert!(resolved.ip().is_loopback());
-        assert_eq!(resolved.port(), 5060);
-        for tls in ["sips:a@127.0.0.1", "sip:a@127.0.0.1;transport=tls"] {
-            let uri = Uri::try_from(tls).expect("uri");
-            assert_eq!(resolve(&uri).await.expect("resolve").port(), 5061, "{tls}");
-        }
     }
 }

@@ -13,7 +13,8 @@
 //! the 2xx's Record-Route reversed, remote tag from its To), §12.2.1.1
 //! (requests within a dialog), §12.2.2 (target refresh), §13.2.2.4 (the ACK
 //! of a 2xx has the INVITE's CSeq number), §15.1.1 (BYE), RFC 3581 (rport
-//! in our Via).
+//! in our Via), RFC 3263 §4.2 (in-dialog next hops keep the dialog's
+//! transport; host names go through SRV for it).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -25,9 +26,14 @@ use rsipstack::transaction::transaction::Transaction;
 use rsipstack::transport::{SipAddr, SipConnection};
 
 use crate::endpoint::EndpointContext;
+use crate::locate::NextHop;
 use crate::message::{from_tag, to_tag, unescape_user};
 use crate::wire::{header_params, param, split_list};
 use crate::{SipError, Transport};
+
+/// Next hops tried for one in-dialog TLS request before giving up (each
+/// try is bounded by 64*T1).
+const MOST_TLS_TRIES: usize = 3;
 
 /// Identifies a dialog (RFC 3261 §12): Call-ID and both tags.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -280,10 +286,31 @@ pub(crate) struct FinalResponse {
     pub response: Option<Response>,
 }
 
+/// Open a TLS connection to the first of `hops` that accepts one (at most
+/// [`MOST_TLS_TRIES`]), checking the certificate against `host`.
+async fn connect_tls_first(
+    context: &EndpointContext,
+    hops: &[NextHop],
+    host: &str,
+) -> Result<SipConnection, SipError> {
+    let mut failure = None;
+    for hop in hops.iter().take(MOST_TLS_TRIES) {
+        match context.connect_tls(hop.address, host).await {
+            Ok(connection) => return Ok(connection),
+            Err(error) => failure = Some(error),
+        }
+    }
+    Err(failure.unwrap_or_else(|| SipError::Unreachable {
+        destination: host.to_string(),
+        reason: "no address".to_string(),
+    }))
+}
+
 /// Send `request` in a client transaction and wait for its final response.
 /// Without a `flow` the destination is the first Route, else the
-/// Request-URI (RFC 3261 §8.1.2), resolved by [`crate::address::resolve`]
-/// and reached over `transport`; over TLS a new connection is opened, its
+/// Request-URI (RFC 3261 §8.1.2), located by RFC 3263 for `transport`
+/// (SRV for that transport when the URI has a host name and no port) and
+/// reached over `transport`; over TLS a new connection is opened, its
 /// certificate checked against that URI's host.
 ///
 /// Cancel-safety: dropping the future abandons the transaction; the request
@@ -303,14 +330,16 @@ pub(crate) async fn send_request(
         Some(flow) => (Some(flow), None),
         None => {
             let next_hop = request.destination();
-            let address = crate::address::resolve(&next_hop).await?;
+            let hops = context.locate(&next_hop, Some(transport)).await?;
             if transport == Transport::Tls {
                 let host = next_hop.host_with_port.host.to_string();
-                (Some(context.connect_tls(address, &host).await?), None)
+                (Some(connect_tls_first(context, &hops, &host).await?), None)
             } else {
+                // UDP and TCP go to the best hop; rsipstack opens the TCP
+                // connection itself.
                 let destination = SipAddr {
                     r#type: Some(transport.to_rsip()),
-                    addr: address.into(),
+                    addr: hops[0].address.into(),
                 };
                 (None, Some(destination))
             }

@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 
 use rsipstack::EndpointBuilder;
 use rsipstack::sip::prelude::{HeadersExt, ToTypedHeader};
-use rsipstack::sip::{Header, Method, Request};
+use rsipstack::sip::{Header, Method, Request, Uri};
 use rsipstack::transaction::endpoint::{EndpointInnerRef, EndpointOption};
 use rsipstack::transaction::transaction::Transaction;
 use rsipstack::transport::channel::ChannelConnection;
@@ -37,6 +37,7 @@ use crate::call::invite::run_invite;
 use crate::call::session_timer::{self, UasDecision};
 use crate::call::{CallShared, IncomingCall, OutgoingCall, OutgoingRequest, Role, ServerCall};
 use crate::dialog::{Dialog, DialogKey};
+use crate::locate::{Locator, NextHop};
 use crate::message::{
     ResponseSpec, check_offer, header_list, response, sdp_body, to_tag, uri_text,
 };
@@ -64,6 +65,8 @@ pub(crate) struct EndpointContext {
     /// TLS, when configured: the listener's address and what outgoing TLS
     /// connections need.
     tls: Option<TlsOutbound>,
+    /// RFC 3263 server location, one resolver (and cache) for every call.
+    locator: Locator,
 }
 
 /// What dialling a TLS connection needs.
@@ -105,6 +108,26 @@ impl EndpointContext {
         }
     }
 
+    /// The transports we have a listener for, in RFC 3263 preference order
+    /// (UDP, TCP, TLS).
+    pub(crate) fn transports(&self) -> Vec<Transport> {
+        [Transport::Udp, Transport::Tcp, Transport::Tls]
+            .into_iter()
+            .filter(|transport| self.contact_address(*transport).is_some())
+            .collect()
+    }
+
+    /// The next hops for a request to `uri`, best first (RFC 3263 §4; see
+    /// [`Locator::locate`]): `fixed` is a transport already settled (a
+    /// dialog's), else the URI or DNS chooses among our listeners.
+    pub(crate) async fn locate(
+        &self,
+        uri: &Uri,
+        fixed: Option<Transport>,
+    ) -> Result<Vec<NextHop>, SipError> {
+        self.locator.locate(uri, fixed, &self.transports()).await
+    }
+
     /// Open a TLS connection to `remote` for `server_name` (see
     /// [`crate::tls::connect`]).
     pub(crate) async fn connect_tls(
@@ -143,6 +166,11 @@ impl SipClient {
     /// Same as [`SipEndpoint::call`].
     pub async fn call(&self, request: OutgoingRequest) -> Result<OutgoingCall, SipError> {
         crate::call::outgoing::start(&self.context, request).await
+    }
+
+    /// Same as [`SipEndpoint::locate`].
+    pub async fn locate(&self, target: &str) -> Result<Vec<NextHop>, SipError> {
+        locate_target(&self.context, target).await
     }
 
     /// Same as [`SipEndpoint::register`].
@@ -286,6 +314,7 @@ impl SipEndpoint {
                 streams: streams.clone(),
             });
         }
+        let locator = Locator::new(&config.dns_servers);
         let context = Arc::new(EndpointContext {
             stack: stack.inner.clone(),
             config,
@@ -295,6 +324,7 @@ impl SipEndpoint {
             udp_contact,
             tcp_contact,
             tls,
+            locator,
         });
 
         let inner = stack.inner.clone();
@@ -367,6 +397,17 @@ impl SipEndpoint {
         crate::register::start(&self.context, registration)
     }
 
+    /// Where a request to `target` (a `sip:` or `sips:` URI, as in
+    /// [`OutgoingRequest::target`]) would go: the next hops RFC 3263 server
+    /// location finds, best first, which [`SipEndpoint::call`] tries in
+    /// order until a connection opens. Shows what DNS says (NAPTR, SRV,
+    /// A/AAAA) without sending SIP. Errs with [`SipError::InvalidAddress`]
+    /// on a target that does not parse or is `tel:`, and
+    /// [`SipError::Unreachable`] when no address is found.
+    pub async fn locate(&self, target: &str) -> Result<Vec<NextHop>, SipError> {
+        locate_target(&self.context, target).await
+    }
+
     /// A cheap, cloneable handle that places calls through this endpoint (for
     /// the per-call tasks); it stops working when the endpoint shuts down.
     pub fn client(&self) -> SipClient {
@@ -397,6 +438,17 @@ impl Drop for SipEndpoint {
     fn drop(&mut self) {
         self.context.shutdown.cancel();
     }
+}
+
+async fn locate_target(context: &EndpointContext, target: &str) -> Result<Vec<NextHop>, SipError> {
+    let parsed = crate::address::parse_target(target)?;
+    if parsed.is_tel {
+        return Err(SipError::InvalidAddress {
+            address: target.to_string(),
+            reason: "a tel: URI names no host to locate",
+        });
+    }
+    context.locate(&parsed.request_uri, None).await
 }
 
 /// Bind UDP and TCP on the configured address; with port 0 both get the same

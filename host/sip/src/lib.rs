@@ -24,7 +24,9 @@
 //!   framing as TCP, with rustls;
 //! - `dialog`, `call`: dialog state for both roles (RFC 3261 §12–§15) and
 //!   call policy; `call/outgoing` is the UAC (INVITE, ACK, CANCEL);
-//! - `address`: targets, From, outbound proxy, header checks, next hop;
+//! - `address`: targets, From, outbound proxy, header checks;
+//! - `locate`: RFC 3263 server location (NAPTR, SRV, A/AAAA) with one
+//!   shared hickory-resolver per endpoint;
 //! - `auth`: the digest client (RFC 2617, RFC 7616, RFC 8760), public so
 //!   that REGISTER can reuse it;
 //! - `register`: the REGISTER client (RFC 3261 §10), refreshing in the
@@ -32,8 +34,8 @@
 //! - `endpoint`: binding, dispatching, overload (503 + Retry-After).
 //!
 //! Allowed dependencies: rsipstack, tokio, tracing, md-5 and sha2 (digest),
-//! rustls, tokio-rustls and webpki-roots (TLS); nothing from other callhost
-//! crates.
+//! rustls, tokio-rustls and webpki-roots (TLS), hickory-resolver (DNS);
+//! nothing from other callhost crates.
 
 mod address;
 pub mod auth;
@@ -41,6 +43,7 @@ mod call;
 mod dialog;
 mod endpoint;
 mod error;
+mod locate;
 mod message;
 pub mod register;
 mod tcp;
@@ -60,6 +63,7 @@ pub use call::{
 };
 pub use endpoint::{SipClient, SipEndpoint};
 pub use error::SipError;
+pub use locate::{NextHop, QUERY_TIMEOUT, RESOLUTION_DEADLINE};
 pub use register::{
     MAX_RETRY_DELAY, Registration, RegistrationHandle, RegistrationState, refresh_delay,
     retry_delay,
@@ -157,6 +161,14 @@ pub struct SipConfig {
     pub timers: SipTimers,
     /// RFC 4028 session timers: the interval asked for and the Min-SE.
     pub session_timer: SessionTimerSettings,
+    /// The DNS servers for RFC 3263 server location (NAPTR, SRV, A/AAAA of
+    /// host names in targets, proxies and registrars), asked over UDP (TCP
+    /// for truncated answers). Empty (the default): the system's
+    /// `/etc/resolv.conf`; if that cannot be read, host names go to the
+    /// system resolver for A/AAAA only. Each query times out after
+    /// [`QUERY_TIMEOUT`] (one retry), a whole lookup after
+    /// [`RESOLUTION_DEADLINE`].
+    pub dns_servers: Vec<SocketAddr>,
 }
 
 impl Default for SipConfig {
@@ -173,6 +185,7 @@ impl Default for SipConfig {
             reinvite_answer_timeout: Duration::from_secs(30),
             timers: SipTimers::default(),
             session_timer: SessionTimerSettings::default(),
+            dns_servers: Vec::new(),
         }
     }
 }
@@ -191,6 +204,8 @@ impl SipConfig {
             Some("session_timer.min_se must be at least 1 s (RFC 4028 wants 90 s)")
         } else if self.user_agent.contains(['\r', '\n']) {
             Some("user_agent must be a single line")
+        } else if self.dns_servers.iter().any(|server| server.port() == 0) {
+            Some("dns_servers: every DNS server needs a port (53 as a rule)")
         } else {
             None
         };

@@ -24,6 +24,12 @@
 //!   (seconds, taken up to one hour) replaces the backoff ([`retry_delay`]).
 //!   Redirects (3xx) are not followed.
 //!
+//! The registrar (or proxy) is located by RFC 3263 for the configured
+//! transport (`locate`): a host name without a port goes through SRV
+//! (`_sip._udp`, `_sip._tcp` or `_sips._tcp`), then A/AAAA; NAPTR is not
+//! asked, as the transport is already chosen. Each REGISTER locates again,
+//! through the resolver's cache.
+//!
 //! Not done: RFC 5626 outbound (flows, keep-alives, reg-id), RFC 3327 Path /
 //! RFC 3608 Service-Route, several contacts, preemptive credentials on
 //! refreshes (every refresh to a challenging registrar costs a 401 round

@@ -85,11 +85,12 @@ impl AckRoute {
                 destination: None,
             });
         }
-        let resolved = crate::address::resolve(&ack.destination())
+        let resolved = context
+            .locate(&ack.destination(), Some(transport))
             .await
-            .map(|address| SipAddr {
+            .map(|hops| SipAddr {
                 r#type: Some(transport.to_rsip()),
-                addr: address.into(),
+                addr: hops[0].address.into(),
             });
         match (resolved, fallback) {
             (Ok(destination), Some((connection, _))) => Some(AckRoute {

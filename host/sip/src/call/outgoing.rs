@@ -6,14 +6,17 @@
 //! The task that drives the INVITE client transactions (responses, digest
 //! retry, ACK, CANCEL) lives in `outgoing/invite.rs`.
 //!
-//! Depends on `address` (targets, headers, next hop), `dialog`, `auth` via
+//! Depends on `address` (targets, headers), `locate` (next hops), `dialog`, `auth` via
 //! `requests`, and rsipstack's transaction and transport layers.
 //! RFC 3261 §8.1.1 (building the request), §13.2.1 (the INVITE: Contact,
 //! Allow, offer), §9.1 (CANCEL only after a provisional response), §15
-//! (BYE after the answer), §22.2 (digest retry), RFC 3263 (next hop; only
-//! A/AAAA for now), §26.2 and RFC 5630 (`sips:` and `transport=tls` go
-//! over our own TLS client in `tls.rs`; UDP and TCP use rsipstack's
-//! transport layer).
+//! (BYE after the answer), §22.2 (digest retry), RFC 3263 §4 (the next hop
+//! and, when the URI names none, the transport come from NAPTR/SRV/A
+//! lookups in `locate`; Via, Contact and the default From are built for
+//! the transport chosen; a hop that refuses the connection gives way to the
+//! next), §26.2 and RFC 5630 (`sips:` and `transport=tls` go over our own
+//! TLS client in `tls.rs`, its certificate checked against the URI's host;
+//! UDP and TCP use rsipstack's transport layer).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,10 +31,11 @@ use tracing::{Instrument, debug};
 
 use super::requests::{self, Attempts, add_headers};
 use super::{CallEvent, CallShared, EndCause, OwnerGuard, Phase, Role, session_timer};
-use crate::address::{check_headers, parse_from, parse_proxy, parse_target, resolve};
+use crate::address::{check_headers, parse_from, parse_proxy, parse_target};
 use crate::auth::Credentials;
 use crate::dialog::Dialog;
 use crate::endpoint::EndpointContext;
+use crate::locate::NextHop;
 use crate::message::{Body, uri_text};
 use crate::validate::ALLOW;
 use crate::{SipError, Transport};
@@ -45,7 +49,10 @@ pub struct OutgoingRequest {
     /// `;transport=udp|tcp|tls` and URI headers (`?X-Foo=bar&X-Other=a%20b`,
     /// sent as request headers); `sips:bob@example.com` (TLS, port 5061 by
     /// default; needs [`crate::TlsSettings`]); `tel:+441908273800` (needs
-    /// `outbound_proxy`); also as a name-addr `"Bob" <sip:…>`.
+    /// `outbound_proxy`); also as a name-addr `"Bob" <sip:…>`. A host name
+    /// without a port is located by RFC 3263 (NAPTR, SRV, A/AAAA; see
+    /// [`crate::SipEndpoint::locate`]), which also picks the transport when
+    /// the URI names none.
     pub target: String,
     /// The caller: `bob@1234` (user@host), a bare user `alice` (at our
     /// address), a URI or name-addr (`sip:…`, `"Name" <sip:…>`).
@@ -295,10 +302,105 @@ async fn send_invite_transaction(
     Ok(transaction)
 }
 
+/// The connection an outgoing call's INVITE goes out on.
+struct Connected {
+    /// The next hop it reaches.
+    hop: NextHop,
+    /// Our address on its transport (Via, Contact, default From).
+    local_addr: SocketAddr,
+    destination: SipAddr,
+    connection: SipConnection,
+}
+
+/// Connect to the first of `hops` (best first, from RFC 3263 location)
+/// whose transport we listen on and that accepts a connection: a TCP or
+/// TLS connection that is refused, or fails its handshake, moves on to the
+/// next hop. All tries together are bounded by Timer B (64*T1), the time an
+/// INVITE is given. UDP needs no connection, so the first UDP hop is taken
+/// as it is (failover after a timeout or 503 is not done).
+async fn connect_first(
+    context: &EndpointContext,
+    uri: &rsipstack::sip::Uri,
+    hops: &[NextHop],
+) -> Result<Connected, SipError> {
+    let timer_b = context.config.timers.t1 * 64;
+    let deadline = tokio::time::Instant::now() + timer_b;
+    let mut failure = None;
+    for hop in hops {
+        let Some(local_addr) = context.contact_address(hop.transport) else {
+            failure.get_or_insert(SipError::UnsupportedTransport {
+                transport: format!("{} (its listener is off)", hop.transport),
+            });
+            continue;
+        };
+        let destination = SipAddr {
+            r#type: Some(hop.transport.to_rsip()),
+            addr: hop.address.into(),
+        };
+        let attempt = async {
+            if hop.transport == Transport::Tls {
+                // Our own TLS client, so responses pass the validator like
+                // inbound TLS; the certificate must name the URI's host
+                // (not an SRV target's).
+                let host = uri.host_with_port.host.to_string();
+                context.connect_tls(hop.address, &host).await
+            } else {
+                context
+                    .stack
+                    .transport_layer
+                    .lookup(&destination, None)
+                    .await
+                    .map(|(connection, _)| connection)
+                    .map_err(|error| SipError::Unreachable {
+                        destination: format!("{} over {}", hop.address, hop.transport),
+                        reason: error.to_string(),
+                    })
+            }
+        };
+        let outcome = tokio::time::timeout_at(deadline, attempt)
+            .await
+            .unwrap_or_else(|_| {
+                Err(SipError::Unreachable {
+                    destination: format!("{} over {}", hop.address, hop.transport),
+                    reason: format!("no connection within Timer B ({} ms)", timer_b.as_millis()),
+                })
+            });
+        match outcome {
+            Ok(connection) => {
+                return Ok(Connected {
+                    hop: *hop,
+                    local_addr,
+                    destination,
+                    connection,
+                });
+            }
+            Err(error) => {
+                debug!(
+                    %error,
+                    hop = %hop.address,
+                    transport = %hop.transport,
+                    "next hop failed; trying the next"
+                );
+                // A connection failure says more than a missing listener.
+                if !matches!(failure, Some(SipError::Unreachable { .. })) {
+                    failure = Some(error);
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    break;
+                }
+            }
+        }
+    }
+    Err(failure.unwrap_or_else(|| SipError::Unreachable {
+        destination: crate::message::uri_text(uri),
+        reason: "no next hop".to_string(),
+    }))
+}
+
 /// Place an outgoing call: check everything, find the next hop, send the
 /// INVITE, and leave a task driving it. Errs at once (sending nothing) on a
 /// bad target, From, proxy or header, an unsupported transport, or an
-/// unreachable next hop.
+/// unreachable next hop (no address, or none of them accepts a connection).
 pub(crate) async fn start(
     context: &Arc<EndpointContext>,
     request: OutgoingRequest,
@@ -316,45 +418,37 @@ pub(crate) async fn start(
             reason: "a tel: target needs an outbound proxy",
         });
     }
-    // The next hop's URI decides the transport (RFC 3263 §4.1).
-    let transport = match &proxy {
+    // A transport the next hop's URI names (or `sips:`) needs its listener;
+    // refuse before asking DNS.
+    let asked = match &proxy {
         Some(proxy) => proxy.transport,
         None => target.transport,
+    };
+    if let Some(transport) = asked
+        && context.contact_address(transport).is_none()
+    {
+        return Err(SipError::UnsupportedTransport {
+            transport: format!("{transport} (its listener is off)"),
+        });
     }
-    .unwrap_or(Transport::Udp);
-    let local_addr =
-        context
-            .contact_address(transport)
-            .ok_or_else(|| SipError::UnsupportedTransport {
-                transport: format!("{transport} (its listener is off)"),
-            })?;
-    let (from_value, from_uri) = parse_from(request.from.as_deref(), &local_addr.to_string())?;
+    // Checked before any lookup; the real value needs our address on the
+    // transport DNS picks.
+    parse_from(request.from.as_deref(), "invalid")?;
     let hop = proxy
         .as_ref()
         .map(|p| p.uri.clone())
         .unwrap_or_else(|| target.request_uri.clone());
-    let remote = resolve(&hop).await?;
-    let destination = SipAddr {
-        r#type: Some(transport.to_rsip()),
-        addr: remote.into(),
-    };
-    let connection = if transport == Transport::Tls {
-        // Our own TLS client, so responses pass the validator like inbound
-        // TLS; the certificate must name the next hop's host.
-        let host = hop.host_with_port.host.to_string();
-        context.connect_tls(remote, &host).await?
-    } else {
-        let (connection, _) = context
-            .stack
-            .transport_layer
-            .lookup(&destination, None)
-            .await
-            .map_err(|error| SipError::Unreachable {
-                destination: format!("{remote} over {transport}"),
-                reason: error.to_string(),
-            })?;
-        connection
-    };
+    // RFC 3263 §4: without a transport parameter DNS picks the transport,
+    // so Contact, Via and From follow from the chosen hop.
+    let hops = context.locate(&hop, None).await?;
+    let Connected {
+        hop: next_hop,
+        local_addr,
+        destination,
+        connection,
+    } = connect_first(context, &hop, &hops).await?;
+    let (remote, transport) = (next_hop.address, next_hop.transport);
+    let (from_value, from_uri) = parse_from(request.from.as_deref(), &local_addr.to_string())?;
 
     let call_id = format!("{}@{}", crate::random_token(20), local_addr.ip());
     let local_tag = crate::random_token(10);

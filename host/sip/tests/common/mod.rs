@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod callee;
+pub mod dns;
 
 use std::net::{SocketAddr, TcpListener as StdTcpListener, UdpSocket as StdUdpSocket};
 use std::path::{Path, PathBuf};
