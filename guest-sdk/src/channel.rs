@@ -14,8 +14,8 @@ use crate::dtmf_detector::DtmfDetector;
 use crate::dtmf_player::DtmfPlayer;
 use crate::error::Result;
 use crate::file_player::FilePlayer;
-use crate::sip::Sip;
 use crate::mirror::mirror_enum;
+use crate::sip::Sip;
 
 mirror_enum! {
     /// The state of a call channel: exactly the UAS `channel.State` values.
@@ -277,7 +277,10 @@ impl Channel {
     /// Waits like [`Channel::call`]; an unknown service ends idle with cause
     /// UNOBTAINABLE.
     pub fn call_inbound_service(&self, service: &str, options: &CallOptions) -> Result<CallState> {
-        Ok(self.raw.call_inbound_service(service, &options.to_raw())?.into())
+        Ok(self
+            .raw
+            .call_inbound_service(service, &options.to_raw())?
+            .into())
     }
 
     /// Waits until the call started by [`Channel::start_call`] is answered or idle and
@@ -357,7 +360,11 @@ mod tests {
         assert_eq!(CallState::OnHold.to_string(), "ON_HOLD");
         assert_eq!(CallCause::NoAnswer.to_string(), "NOANSWER");
         let names: HashSet<_> = CallState::ALL.iter().map(|s| s.uas_name()).collect();
-        assert_eq!(names.len(), CallState::ALL.len(), "state names must be unique");
+        assert_eq!(
+            names.len(),
+            CallState::ALL.len(),
+            "state names must be unique"
+        );
     }
 
     #[test]

@@ -57,7 +57,10 @@ mod tests {
     #[test]
     fn causes_round_trip_and_use_uas_names() {
         for &cause in DtmfPlayerCause::ALL {
-            assert_eq!(DtmfPlayerCause::from(RawDtmfPlayerCause::from(cause)), cause);
+            assert_eq!(
+                DtmfPlayerCause::from(RawDtmfPlayerCause::from(cause)),
+                cause
+            );
         }
         assert_eq!(DtmfPlayerCause::Normal.to_string(), "NORMAL");
     }

@@ -153,7 +153,12 @@ mod tests {
     fn options_default_to_no_barge_in_and_map_to_the_wit_record() {
         assert!(!PlayOptions::new().to_raw().barge_in);
         assert!(PlayOptions::new().barge_in(true).to_raw().barge_in);
-        assert!(!PlayOptions::new().barge_in(true).barge_in(false).is_barge_in());
+        assert!(
+            !PlayOptions::new()
+                .barge_in(true)
+                .barge_in(false)
+                .is_barge_in()
+        );
     }
 
     #[test]

@@ -33,7 +33,10 @@ pub struct HeaderField {
 impl HeaderField {
     /// A header field with one value (`SIPHeaderField("x-Authorization", "me@my.place")`).
     pub fn new(name: impl Into<String>, value: impl Into<String>) -> Self {
-        HeaderField { name: name.into(), values: vec![value.into()] }
+        HeaderField {
+            name: name.into(),
+            values: vec![value.into()],
+        }
     }
 
     /// Adds another value (the UAS `add_value`).
@@ -55,13 +58,19 @@ impl HeaderField {
 
 impl From<raw::HeaderField> for HeaderField {
     fn from(field: raw::HeaderField) -> Self {
-        HeaderField { name: field.name, values: field.values }
+        HeaderField {
+            name: field.name,
+            values: field.values,
+        }
     }
 }
 
 impl From<&HeaderField> for raw::HeaderField {
     fn from(field: &HeaderField) -> Self {
-        raw::HeaderField { name: field.name.clone(), values: field.values.clone() }
+        raw::HeaderField {
+            name: field.name.clone(),
+            values: field.values.clone(),
+        }
     }
 }
 
@@ -76,7 +85,10 @@ pub struct SipBody {
 
 impl From<raw::SipBody> for SipBody {
     fn from(body: raw::SipBody) -> Self {
-        SipBody { body: body.body, content_type: body.content_type }
+        SipBody {
+            body: body.body,
+            content_type: body.content_type,
+        }
     }
 }
 
@@ -94,7 +106,10 @@ impl<'channel> Sip<'channel> {
     /// The header fields [`Channel::call`] and [`Channel::answer`] will send (the UAS
     /// `HeaderFieldsToSend`). Never blocks.
     pub fn header_fields_to_send(&self) -> Vec<HeaderField> {
-        raw::header_fields_to_send(self.channel.raw()).into_iter().map(HeaderField::from).collect()
+        raw::header_fields_to_send(self.channel.raw())
+            .into_iter()
+            .map(HeaderField::from)
+            .collect()
     }
 
     /// Replaces the header fields to send.
@@ -134,13 +149,21 @@ impl<'channel> Sip<'channel> {
 
     /// Sends a SIP INFO with an explicit content type.
     pub fn send_info_with_type(&self, body: &str, content_type: &str) -> Result<u16> {
-        Ok(raw::send_info(self.channel.raw(), body, Some(content_type))?)
+        Ok(raw::send_info(
+            self.channel.raw(),
+            body,
+            Some(content_type),
+        )?)
     }
 
     /// Sends one DTMF digit as SIP INFO `application/dtmf-relay` lasting
     /// `milliseconds` (100–5000; the UAS `SIPInfoDTMFRelay`).
     pub fn send_info_dtmf(&self, digit: char, milliseconds: u32) -> Result<u16> {
-        Ok(raw::send_info_dtmf(self.channel.raw(), &digit.to_string(), Some(milliseconds))?)
+        Ok(raw::send_info_dtmf(
+            self.channel.raw(),
+            &digit.to_string(),
+            Some(milliseconds),
+        )?)
     }
 
     /// Sends a SIP MESSAGE (content type as for [`Sip::send_info`], without the
@@ -151,17 +174,27 @@ impl<'channel> Sip<'channel> {
 
     /// Sends a SIP MESSAGE with an explicit content type.
     pub fn send_message_with_type(&self, body: &str, content_type: &str) -> Result<u16> {
-        Ok(raw::send_message(self.channel.raw(), body, Some(content_type))?)
+        Ok(raw::send_message(
+            self.channel.raw(),
+            body,
+            Some(content_type),
+        )?)
     }
 
     /// The SIP INFOs received since the last call (the buffer is emptied).
     pub fn get_infos(&self) -> Vec<SipBody> {
-        raw::get_infos(self.channel.raw()).into_iter().map(SipBody::from).collect()
+        raw::get_infos(self.channel.raw())
+            .into_iter()
+            .map(SipBody::from)
+            .collect()
     }
 
     /// The SIP MESSAGEs received since the last call (the buffer is emptied).
     pub fn get_messages(&self) -> Vec<SipBody> {
-        raw::get_messages(self.channel.raw()).into_iter().map(SipBody::from).collect()
+        raw::get_messages(self.channel.raw())
+            .into_iter()
+            .map(SipBody::from)
+            .collect()
     }
 
     /// Whether an INFO or MESSAGE is being sent. Never blocks.

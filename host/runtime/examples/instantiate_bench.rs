@@ -21,10 +21,18 @@ async fn main() -> anyhow::Result<()> {
         Some(path) => path.into(),
         None => support::guest("scenarios"),
     };
-    let runtime = Runtime::new(RuntimeConfig { max_concurrent_calls: 64, ..RuntimeConfig::default() })?;
+    let runtime = Runtime::new(RuntimeConfig {
+        max_concurrent_calls: 64,
+        ..RuntimeConfig::default()
+    })?;
     let started = Instant::now();
     let app = runtime.load(&path).await?;
-    println!("load of {} ({:?}) took {:?}", path.display(), app.code_source, started.elapsed());
+    println!(
+        "load of {} ({:?}) took {:?}",
+        path.display(),
+        app.code_source,
+        started.elapsed()
+    );
 
     let call = FakeCall::start(Behaviour::default());
     let mut instantiate = Vec::with_capacity(ROUNDS);
@@ -36,7 +44,9 @@ async fn main() -> anyhow::Result<()> {
             ..Invocation::default()
         };
         let started = Instant::now();
-        let running = runtime.start_call(app.clone(), call.port.clone(), invocation).await?;
+        let running = runtime
+            .start_call(app.clone(), call.port.clone(), invocation)
+            .await?;
         instantiate.push(started.elapsed());
         let _record = running.run().await;
         whole.push(started.elapsed());

@@ -88,11 +88,22 @@ pub async fn check(runtime: &Runtime, path: &Path) -> Result<AppInfo, LoadError>
     let app = load(runtime, path, CacheUse::None).await?;
     let engine = &runtime.inner.engine;
     let component_type = app.component.component_type();
-    let mut exports: Vec<String> = component_type.exports(engine).map(|(name, _)| name.to_owned()).collect();
-    let mut imports: Vec<String> = component_type.imports(engine).map(|(name, _)| name.to_owned()).collect();
+    let mut exports: Vec<String> = component_type
+        .exports(engine)
+        .map(|(name, _)| name.to_owned())
+        .collect();
+    let mut imports: Vec<String> = component_type
+        .imports(engine)
+        .map(|(name, _)| name.to_owned())
+        .collect();
     exports.sort();
     imports.sort();
-    Ok(AppInfo { name: app.name, version: app.version, exports, imports })
+    Ok(AppInfo {
+        name: app.name,
+        version: app.version,
+        exports,
+        imports,
+    })
 }
 
 /// The service key of a plugin path: its file stem.
@@ -101,45 +112,101 @@ pub(crate) fn service_name(path: &Path) -> Option<String> {
     (!stem.is_empty() && !stem.starts_with('.')).then(|| stem.to_owned())
 }
 
-pub(crate) async fn load(runtime: &Runtime, path: &Path, cache_use: CacheUse) -> Result<App, LoadError> {
-    let service = service_name(path).ok_or_else(|| LoadError::FileName { path: path.to_owned() })?;
-    let wasm = tokio::fs::read(path).await.map_err(|source| LoadError::Read { path: path.to_owned(), source })?;
+pub(crate) async fn load(
+    runtime: &Runtime,
+    path: &Path,
+    cache_use: CacheUse,
+) -> Result<App, LoadError> {
+    let service = service_name(path).ok_or_else(|| LoadError::FileName {
+        path: path.to_owned(),
+    })?;
+    let wasm = tokio::fs::read(path)
+        .await
+        .map_err(|source| LoadError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
     let content_hash = cache::content_hash(&wasm);
     let cache_directory = match cache_use {
         CacheUse::None => None,
-        CacheUse::Configured => Some(runtime.inner.config.cache_dir.clone().unwrap_or_else(|| {
-            path.parent().unwrap_or(Path::new(".")).join(".cache")
-        })),
+        CacheUse::Configured => Some(
+            runtime
+                .inner
+                .config
+                .cache_dir
+                .clone()
+                .unwrap_or_else(|| path.parent().unwrap_or(Path::new(".")).join(".cache")),
+        ),
     };
 
     let inner = runtime.inner.clone();
     let hash = content_hash.clone();
     let compiled = tokio::task::spawn_blocking(move || {
-        cache::load_or_compile(&inner.engine, &wasm, &hash, &inner.settings_hash, cache_directory.as_deref(), &inner.cache_counters)
+        cache::load_or_compile(
+            &inner.engine,
+            &wasm,
+            &hash,
+            &inner.settings_hash,
+            cache_directory.as_deref(),
+            &inner.cache_counters,
+        )
     })
     .await
-    .map_err(|error| LoadError::Interrupted { path: path.to_owned(), reason: error.to_string() })?;
-    let (component, code_source) = compiled.map_err(|CompileFailure(error)| LoadError::Compile {
+    .map_err(|error| LoadError::Interrupted {
+        path: path.to_owned(),
+        reason: error.to_string(),
+    })?;
+    let (component, code_source) =
+        compiled.map_err(|CompileFailure(error)| LoadError::Compile {
+            path: path.to_owned(),
+            reason: format!("{error:#}"),
+        })?;
+
+    let contract_error = |error: wasmtime::Error| LoadError::Contract {
         path: path.to_owned(),
         reason: format!("{error:#}"),
-    })?;
-
-    let contract_error = |error: wasmtime::Error| LoadError::Contract { path: path.to_owned(), reason: format!("{error:#}") };
+    };
     // Checks every import is provided by the linker.
-    let instance_pre: InstancePre<CallStoreData> = runtime.inner.linker.instantiate_pre(&component).map_err(contract_error)?;
+    let instance_pre: InstancePre<CallStoreData> = runtime
+        .inner
+        .linker
+        .instantiate_pre(&component)
+        .map_err(contract_error)?;
     // Checks `main`, `name` and `version` are exported with the right types.
     let pre = AppPre::new(instance_pre).map_err(contract_error)?;
 
-    let (name, version) = probe(runtime, &service, &pre)
-        .await
-        .map_err(|reason| LoadError::Probe { path: path.to_owned(), reason })?;
+    let (name, version) =
+        probe(runtime, &service, &pre)
+            .await
+            .map_err(|reason| LoadError::Probe {
+                path: path.to_owned(),
+                reason,
+            })?;
     tracing::debug!(service, name, version, ?code_source, "plugin loaded");
-    Ok(App { service, name, version, path: path.to_owned(), content_hash, code_source, component, pre })
+    Ok(App {
+        service,
+        name,
+        version,
+        path: path.to_owned(),
+        content_hash,
+        code_source,
+        component,
+        pre,
+    })
 }
 
 /// Call `name()` and `version()` in a throwaway instance with tight limits.
-async fn probe(runtime: &Runtime, service: &str, pre: &AppPre<CallStoreData>) -> Result<(String, String), String> {
-    let _slot = runtime.inner.probe_slots.acquire().await.map_err(|_| "the runtime is shutting down".to_owned())?;
+async fn probe(
+    runtime: &Runtime,
+    service: &str,
+    pre: &AppPre<CallStoreData>,
+) -> Result<(String, String), String> {
+    let _slot = runtime
+        .inner
+        .probe_slots
+        .acquire()
+        .await
+        .map_err(|_| "the runtime is shutting down".to_owned())?;
     let log = CallLog::new(service.into(), Span::current());
     let wasi = WasiCtxBuilder::new()
         .stdout(GuestOutput::new(log.clone(), StdStream::Stdout))
@@ -163,8 +230,15 @@ async fn probe(runtime: &Runtime, service: &str, pre: &AppPre<CallStoreData>) ->
     let outcome = tokio::time::timeout(PROBE_WALL_CLOCK_LIMIT, labels).await;
     log.flush();
     let (name, version) = match outcome {
-        Err(_) => return Err(format!("no answer within {}s", PROBE_WALL_CLOCK_LIMIT.as_secs())),
-        Ok(Err(_)) if store.data().cpu().exceeded() => return Err(store.data().cpu().exceeded_message()),
+        Err(_) => {
+            return Err(format!(
+                "no answer within {}s",
+                PROBE_WALL_CLOCK_LIMIT.as_secs()
+            ));
+        }
+        Ok(Err(_)) if store.data().cpu().exceeded() => {
+            return Err(store.data().cpu().exceeded_message());
+        }
         Ok(Err(error)) => return Err(crate::call::describe_trap(&error, &log.stderr_tail())),
         Ok(Ok(labels)) => labels,
     };
@@ -177,7 +251,9 @@ fn check_label(what: &str, value: String) -> Result<String, String> {
         return Err(format!("{what}() returned an empty string"));
     }
     if value.len() > MAX_LABEL_LENGTH || value.chars().any(char::is_control) {
-        return Err(format!("{what}() must return at most {MAX_LABEL_LENGTH} bytes of printable text"));
+        return Err(format!(
+            "{what}() must return at most {MAX_LABEL_LENGTH} bytes of printable text"
+        ));
     }
     Ok(value)
 }
@@ -188,8 +264,14 @@ mod tests {
 
     #[test]
     fn service_is_the_file_stem() {
-        assert_eq!(service_name(Path::new("/plugins/ivr.wasm")).as_deref(), Some("ivr"));
-        assert_eq!(service_name(Path::new("menu.v2.wasm")).as_deref(), Some("menu.v2"));
+        assert_eq!(
+            service_name(Path::new("/plugins/ivr.wasm")).as_deref(),
+            Some("ivr")
+        );
+        assert_eq!(
+            service_name(Path::new("menu.v2.wasm")).as_deref(),
+            Some("menu.v2")
+        );
         assert_eq!(service_name(Path::new("/plugins/.hidden.wasm")), None);
         assert_eq!(service_name(Path::new("/")), None);
     }

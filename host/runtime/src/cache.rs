@@ -106,7 +106,9 @@ pub(crate) fn load_or_compile(
     cache_directory: Option<&Path>,
     counters: &CacheCounters,
 ) -> Result<(Component, CodeSource), CompileFailure> {
-    let entry = cache_directory.map(|directory| directory.join(format!("{content_hash}-{settings_hash}.{CACHE_EXTENSION}")));
+    let entry = cache_directory.map(|directory| {
+        directory.join(format!("{content_hash}-{settings_hash}.{CACHE_EXTENSION}"))
+    });
     if let Some(entry) = entry.as_deref().filter(|entry| entry.is_file()) {
         // SAFETY: wasmtime requires that the file was produced by
         // `Engine::precompile_component` of a compatible wasmtime and has not
@@ -157,8 +159,15 @@ fn store_entry(entry: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 fn temporary_name(entry: &Path) -> PathBuf {
     static SEQUENCE: AtomicU64 = AtomicU64::new(0);
-    let file_name = entry.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
-    let unique = format!(".{file_name}.{}.{}.tmp", std::process::id(), SEQUENCE.fetch_add(1, Ordering::Relaxed));
+    let file_name = entry
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let unique = format!(
+        ".{file_name}.{}.{}.tmp",
+        std::process::id(),
+        SEQUENCE.fetch_add(1, Ordering::Relaxed)
+    );
     entry.with_file_name(unique)
 }
 
@@ -168,7 +177,10 @@ mod tests {
 
     #[test]
     fn content_hash_is_hex_sha256() {
-        assert_eq!(content_hash(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            content_hash(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 
     #[test]
@@ -186,9 +198,19 @@ mod tests {
         let directory = tempfile::tempdir().expect("tempdir");
         let counters = CacheCounters::default();
         let engine = Engine::default();
-        let result = load_or_compile(&engine, b"not wasm", "hash", "settings", Some(directory.path()), &counters);
+        let result = load_or_compile(
+            &engine,
+            b"not wasm",
+            "hash",
+            "settings",
+            Some(directory.path()),
+            &counters,
+        );
         assert!(result.is_err());
-        assert_eq!(std::fs::read_dir(directory.path()).expect("list").count(), 0);
+        assert_eq!(
+            std::fs::read_dir(directory.path()).expect("list").count(),
+            0
+        );
         assert_eq!(counters.snapshot(), CacheStatistics::default());
     }
 
@@ -200,10 +222,20 @@ mod tests {
         let wasm = b"(component)";
         let entry = directory.path().join("h-s.cwasm");
         std::fs::write(&entry, b"definitely not machine code").expect("write");
-        let (_, source) = load_or_compile(&engine, wasm, "h", "s", Some(directory.path()), &counters).expect("compiles");
+        let (_, source) =
+            load_or_compile(&engine, wasm, "h", "s", Some(directory.path()), &counters)
+                .expect("compiles");
         assert_eq!(source, CodeSource::Compiled);
-        let (_, source) = load_or_compile(&engine, wasm, "h", "s", Some(directory.path()), &counters).expect("loads");
+        let (_, source) =
+            load_or_compile(&engine, wasm, "h", "s", Some(directory.path()), &counters)
+                .expect("loads");
         assert_eq!(source, CodeSource::Cache);
-        assert_eq!(counters.snapshot(), CacheStatistics { compiled: 1, cache_hits: 1 });
+        assert_eq!(
+            counters.snapshot(),
+            CacheStatistics {
+                compiled: 1,
+                cache_hits: 1
+            }
+        );
     }
 }

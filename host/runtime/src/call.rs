@@ -120,13 +120,21 @@ impl std::fmt::Display for ExitRecord {
     }
 }
 
-pub(crate) async fn start(runtime: &Runtime, app: Arc<App>, port: CallPort, invocation: Invocation) -> Result<RunningCall, StartError> {
+pub(crate) async fn start(
+    runtime: &Runtime,
+    app: Arc<App>,
+    port: CallPort,
+    invocation: Invocation,
+) -> Result<RunningCall, StartError> {
     let inner = &runtime.inner;
-    let slot = inner
-        .call_slots
-        .clone()
-        .try_acquire_owned()
-        .map_err(|_| StartError::PoolExhausted { limit: inner.config.max_concurrent_calls })?;
+    let slot =
+        inner
+            .call_slots
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| StartError::PoolExhausted {
+                limit: inner.config.max_concurrent_calls,
+            })?;
 
     let log = CallLog::new(app.service.as_str().into(), Span::current());
     // Inherits nothing: no environment, no arguments, no stdin, no network.
@@ -138,7 +146,10 @@ pub(crate) async fn start(runtime: &Runtime, app: Arc<App>, port: CallPort, invo
         .allow_ip_name_lookup(false);
     if let Some(media_dir) = &invocation.media_dir {
         wasi.preopened_dir(media_dir, MEDIA_GUEST_PATH, FsPerms::ReadOnly)
-            .map_err(|error| StartError::MediaDirectory { path: media_dir.clone(), reason: format!("{error:#}") })?;
+            .map_err(|error| StartError::MediaDirectory {
+                path: media_dir.clone(),
+                reason: format!("{error:#}"),
+            })?;
     }
     let mut store = store::new_store(
         &inner.engine,
@@ -149,7 +160,10 @@ pub(crate) async fn start(runtime: &Runtime, app: Arc<App>, port: CallPort, invo
             cpu_budget: inner.config.cpu_budget,
         },
     );
-    let instantiate_error = |reason: String| StartError::Instantiate { app: app.service.clone(), reason };
+    let instantiate_error = |reason: String| StartError::Instantiate {
+        app: app.service.clone(),
+        reason,
+    };
     let channel = store
         .data_mut()
         .table()
@@ -158,7 +172,9 @@ pub(crate) async fn start(runtime: &Runtime, app: Arc<App>, port: CallPort, invo
     let instance = match app.pre.instantiate_async(&mut store).await {
         Ok(instance) => instance,
         Err(error) if is_pool_exhaustion(&error) => {
-            return Err(StartError::PoolExhausted { limit: inner.config.max_concurrent_calls });
+            return Err(StartError::PoolExhausted {
+                limit: inner.config.max_concurrent_calls,
+            });
         }
         Err(error) => return Err(instantiate_error(format!("{error:#}"))),
     };
@@ -175,7 +191,9 @@ pub(crate) async fn start(runtime: &Runtime, app: Arc<App>, port: CallPort, invo
 }
 
 fn is_pool_exhaustion(error: &wasmtime::Error) -> bool {
-    error.chain().any(|cause| cause.is::<wasmtime::PoolConcurrencyLimitError>())
+    error
+        .chain()
+        .any(|cause| cause.is::<wasmtime::PoolConcurrencyLimitError>())
 }
 
 impl RunningCall {
@@ -185,7 +203,16 @@ impl RunningCall {
     /// this call's port sender) and the pool slot are released on return.
     /// Dropping the returned future part-way is safe and frees the instance.
     pub async fn run(self) -> ExitRecord {
-        let RunningCall { mut store, instance, channel, app, invocation, wall_clock_limit, log, _slot } = self;
+        let RunningCall {
+            mut store,
+            instance,
+            channel,
+            app,
+            invocation,
+            wall_clock_limit,
+            log,
+            _slot,
+        } = self;
         let started = Instant::now();
         let main = instance.call_main(
             &mut store,
@@ -204,13 +231,21 @@ impl RunningCall {
         let (outcome, message) = match result {
             None => (
                 ExitOutcome::WallClockExceeded,
-                format!("wall-clock limit of {}s exceeded", wall_clock_limit.unwrap_or_default().as_secs_f64()),
+                format!(
+                    "wall-clock limit of {}s exceeded",
+                    wall_clock_limit.unwrap_or_default().as_secs_f64()
+                ),
             ),
             Some(Ok(code)) => (ExitOutcome::Returned(code), format!("returned {code}")),
-            Some(Err(_)) if cpu.exceeded() => (ExitOutcome::CpuBudgetExceeded, cpu.exceeded_message()),
+            Some(Err(_)) if cpu.exceeded() => {
+                (ExitOutcome::CpuBudgetExceeded, cpu.exceeded_message())
+            }
             Some(Err(error)) => {
                 let description = describe_trap(&error, &log.stderr_tail());
-                (ExitOutcome::Trapped(description.clone()), format!("trapped: {description}"))
+                (
+                    ExitOutcome::Trapped(description.clone()),
+                    format!("trapped: {description}"),
+                )
             }
         };
         ExitRecord {
@@ -247,7 +282,10 @@ pub(crate) fn describe_trap(error: &wasmtime::Error, stderr_tail: &[String]) -> 
     }
     if let Some(backtrace) = error.downcast_ref::<WasmBacktrace>() {
         let frames = summarize_frames(backtrace.frames().iter().map(|frame| {
-            frame.func_name().map(|name| format!("{:#}", rustc_demangle::demangle(name))).unwrap_or_else(|| format!("function #{}", frame.func_index()))
+            frame
+                .func_name()
+                .map(|name| format!("{:#}", rustc_demangle::demangle(name)))
+                .unwrap_or_else(|| format!("function #{}", frame.func_index()))
         }));
         if !frames.is_empty() {
             text.push_str("; wasm backtrace: ");
@@ -260,11 +298,34 @@ pub(crate) fn describe_trap(error: &wasmtime::Error, stderr_tail: &[String]) -> 
 /// The innermost frames outside the language runtime (panic machinery,
 /// allocator, libc), or the innermost frames if there are no others.
 fn summarize_frames(frames: impl Iterator<Item = String>) -> Vec<String> {
-    const RUNTIME_PREFIXES: [&str; 12] =
-        ["std::", "core::", "alloc::", "__rustc::", "__rust_", "__rdl_", "rust_panic", "abort", "dlmalloc", "malloc", "sbrk", "<alloc::"];
+    const RUNTIME_PREFIXES: [&str; 12] = [
+        "std::",
+        "core::",
+        "alloc::",
+        "__rustc::",
+        "__rust_",
+        "__rdl_",
+        "rust_panic",
+        "abort",
+        "dlmalloc",
+        "malloc",
+        "sbrk",
+        "<alloc::",
+    ];
     let frames: Vec<String> = frames.collect();
-    let own: Vec<&String> = frames.iter().filter(|name| !RUNTIME_PREFIXES.iter().any(|prefix| name.starts_with(prefix))).collect();
-    let chosen = if own.is_empty() { frames.iter().collect() } else { own };
+    let own: Vec<&String> = frames
+        .iter()
+        .filter(|name| {
+            !RUNTIME_PREFIXES
+                .iter()
+                .any(|prefix| name.starts_with(prefix))
+        })
+        .collect();
+    let chosen = if own.is_empty() {
+        frames.iter().collect()
+    } else {
+        own
+    };
     // Runs of one function (deep recursion) become "name (×N)".
     let mut summary: Vec<(String, usize)> = Vec::new();
     for name in chosen {
@@ -278,7 +339,16 @@ fn summarize_frames(frames: impl Iterator<Item = String>) -> Vec<String> {
             summary.push((name.clone(), 1));
         }
     }
-    summary.into_iter().map(|(name, count)| if count == 1 { name } else { format!("{name} (×{count})") }).collect()
+    summary
+        .into_iter()
+        .map(|(name, count)| {
+            if count == 1 {
+                name
+            } else {
+                format!("{name} (×{count})")
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -287,17 +357,34 @@ mod tests {
 
     #[test]
     fn frame_summaries_skip_the_language_runtime() {
-        let frames = ["abort", "std::process::abort", "__rustc::rust_panic", "scenarios::normal", "main"].map(String::from);
-        assert_eq!(summarize_frames(frames.into_iter()), ["scenarios::normal", "main"]);
+        let frames = [
+            "abort",
+            "std::process::abort",
+            "__rustc::rust_panic",
+            "scenarios::normal",
+            "main",
+        ]
+        .map(String::from);
+        assert_eq!(
+            summarize_frames(frames.into_iter()),
+            ["scenarios::normal", "main"]
+        );
         let only_runtime = ["abort", "std::process::abort"].map(String::from);
-        assert_eq!(summarize_frames(only_runtime.into_iter()), ["abort", "std::process::abort"]);
-        let recursion = std::iter::repeat_n("app::walk".to_owned(), 5000).chain(["main".to_owned()]);
+        assert_eq!(
+            summarize_frames(only_runtime.into_iter()),
+            ["abort", "std::process::abort"]
+        );
+        let recursion =
+            std::iter::repeat_n("app::walk".to_owned(), 5000).chain(["main".to_owned()]);
         assert_eq!(summarize_frames(recursion), ["app::walk (×5000)", "main"]);
     }
 
     #[test]
     fn a_host_error_is_described_by_its_message() {
         let error = wasmtime::Error::msg("unknown handle index 3");
-        assert_eq!(describe_trap(&error, &["thread panicked".into(), "".into()]), "unknown handle index 3; guest stderr: thread panicked");
+        assert_eq!(
+            describe_trap(&error, &["thread panicked".into(), "".into()]),
+            "unknown handle index 3; guest stderr: thread panicked"
+        );
     }
 }

@@ -76,13 +76,19 @@ struct LogState {
 impl CallLog {
     /// A log for one instance of `app`, attached to `span`.
     pub(crate) fn new(app: Arc<str>, span: Span) -> Arc<Self> {
-        Arc::new(CallLog { app, span, state: Mutex::new(LogState::default()) })
+        Arc::new(CallLog {
+            app,
+            span,
+            state: Mutex::new(LogState::default()),
+        })
     }
 
     fn state(&self) -> MutexGuard<'_, LogState> {
         // A poisoned lock only means a tracing subscriber panicked mid-line;
         // the buffered bytes are still usable.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// One line from `log.write`.
@@ -255,7 +261,11 @@ impl OutputStream for GuestOutput {
 }
 
 impl AsyncWrite for GuestOutput {
-    fn poll_write(self: Pin<&mut Self>, _context: &mut Context<'_>, bytes: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _context: &mut Context<'_>,
+        bytes: &[u8],
+    ) -> Poll<io::Result<usize>> {
         self.log.write_bytes(self.stream, bytes);
         Poll::Ready(Ok(bytes.len()))
     }
@@ -280,11 +290,18 @@ mod tests {
     #[test]
     fn stderr_lines_are_split_and_the_tail_is_kept() {
         let log = log();
-        log.write_bytes(StdStream::Stderr, b"thread panicked at src/lib.rs:1:1:\nboo");
+        log.write_bytes(
+            StdStream::Stderr,
+            b"thread panicked at src/lib.rs:1:1:\nboo",
+        );
         log.write_bytes(StdStream::Stderr, b"m\r\nnote: run with RUST_BACKTRACE=1\n");
         assert_eq!(
             log.stderr_tail(),
-            vec!["thread panicked at src/lib.rs:1:1:", "boom", "note: run with RUST_BACKTRACE=1"]
+            vec![
+                "thread panicked at src/lib.rs:1:1:",
+                "boom",
+                "note: run with RUST_BACKTRACE=1"
+            ]
         );
     }
 

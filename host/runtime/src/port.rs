@@ -172,11 +172,17 @@ pub enum SipState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SipSend {
     /// An INFO; no content type: the host picks one from the body.
-    Info { body: String, content_type: Option<String> },
+    Info {
+        body: String,
+        content_type: Option<String>,
+    },
     /// An INFO carrying one DTMF digit (application/dtmf-relay).
     InfoDtmf { digit: char, duration: Duration },
     /// A MESSAGE; no content type: the host picks one from the body.
-    Message { body: String, content_type: Option<String> },
+    Message {
+        body: String,
+        content_type: Option<String>,
+    },
 }
 
 /// get-digits parameters (WIT `dtmf-detector.get-digits-options`).
@@ -215,7 +221,11 @@ pub struct CallSnapshot {
 impl CallSnapshot {
     /// The snapshot of a call that has just arrived.
     pub fn incoming(details: CallDetails) -> Self {
-        CallSnapshot { state: CallState::CallIncoming, ..CallSnapshot::idle() }.with_details(details)
+        CallSnapshot {
+            state: CallState::CallIncoming,
+            ..CallSnapshot::idle()
+        }
+        .with_details(details)
     }
 
     /// The snapshot of a channel with no call yet (an outbound app's channel, an
@@ -249,41 +259,101 @@ pub type Reply<T> = oneshot::Sender<Result<T, CallError>>;
 #[allow(missing_docs)]
 #[derive(Debug)]
 pub enum CallCommand {
-    Ring { seconds: u32, reply: Reply<()> },
-    Answer { reply: Reply<()> },
-    Reject { cause: CallCause, reply: Reply<()> },
-    HangUp { reply: Reply<CallState> },
-    WaitForIdle { timeout: Option<Duration>, reply: Reply<CallState> },
+    Ring {
+        seconds: u32,
+        reply: Reply<()>,
+    },
+    Answer {
+        reply: Reply<()>,
+    },
+    Reject {
+        cause: CallCause,
+        reply: Reply<()>,
+    },
+    HangUp {
+        reply: Reply<CallState>,
+    },
+    WaitForIdle {
+        timeout: Option<Duration>,
+        reply: Reply<CallState>,
+    },
     /// Start a play job; replies once the file is loaded and playing (or failed to).
-    PlayStart { filename: String, barge_in: bool, reply: Reply<()> },
+    PlayStart {
+        filename: String,
+        barge_in: bool,
+        reply: Reply<()>,
+    },
     /// Stop the play job (cause ABORTED); replies at once.
-    PlayStop { reply: Reply<()> },
+    PlayStop {
+        reply: Reply<()>,
+    },
     /// Wait for the current (or last) play job to end.
-    PlayWait { reply: Reply<PlayerCause> },
-    GetDigits { options: GetDigitsOptions, reply: Reply<String> },
+    PlayWait {
+        reply: Reply<PlayerCause>,
+    },
+    GetDigits {
+        options: GetDigitsOptions,
+        reply: Reply<String>,
+    },
     ClearDigits,
-    DtmfPlay { digits: String, reply: Reply<DtmfPlayerCause> },
+    DtmfPlay {
+        digits: String,
+        reply: Reply<DtmfPlayerCause>,
+    },
     /// Place a call from this (idle) leg. With `wait`, reply once it is answered or
     /// idle; without, once the INVITE is sent.
-    Call { destination: String, options: CallOptions, wait: bool, reply: Reply<CallState> },
+    Call {
+        destination: String,
+        options: CallOptions,
+        wait: bool,
+        reply: Reply<CallState>,
+    },
     /// Call a service of this host from this (idle) leg; replies once it is
     /// answered or idle.
-    CallService { service: String, options: CallOptions, reply: Reply<CallState> },
+    CallService {
+        service: String,
+        options: CallOptions,
+        reply: Reply<CallState>,
+    },
     /// Wait for the outgoing call to be answered or idle.
-    WaitForOutgoing { reply: Reply<CallState> },
+    WaitForOutgoing {
+        reply: Reply<CallState>,
+    },
     /// The port of the app's extra channel `index`.
-    ExtraChannel { index: u32, reply: Reply<CallPort> },
+    ExtraChannel {
+        index: u32,
+        reply: Reply<CallPort>,
+    },
     /// Bridge this leg's audio with leg `other` (a [`CallPort::leg`]).
-    Connect { other: u32, reply: Reply<()> },
-    Disconnect { reply: Reply<()> },
-    SetHeaderFields { fields: Vec<HeaderField>, reply: Reply<()> },
-    HeaderFields { reply: Reply<Vec<HeaderField>> },
+    Connect {
+        other: u32,
+        reply: Reply<()>,
+    },
+    Disconnect {
+        reply: Reply<()>,
+    },
+    SetHeaderFields {
+        fields: Vec<HeaderField>,
+        reply: Reply<()>,
+    },
+    HeaderFields {
+        reply: Reply<Vec<HeaderField>>,
+    },
     /// Every value of a received header, by name (case-insensitive).
-    RequestHeader { name: String, reply: Reply<Option<HeaderField>> },
+    RequestHeader {
+        name: String,
+        reply: Reply<Option<HeaderField>>,
+    },
     /// Send an INFO or MESSAGE; replies with the final SIP status code.
-    SipSend { what: SipSend, reply: Reply<u16> },
+    SipSend {
+        what: SipSend,
+        reply: Reply<u16>,
+    },
     /// Take the buffered INFO (`messages == false`) or MESSAGE bodies.
-    SipReceived { messages: bool, reply: Reply<Vec<SipBody>> },
+    SipReceived {
+        messages: bool,
+        reply: Reply<Vec<SipBody>>,
+    },
 }
 
 /// The runtime's end of one call leg (a `channel`).
@@ -301,7 +371,10 @@ pub struct CallPort {
 impl CallPort {
     /// Send a command built around a fresh reply channel and await the reply.
     /// A call task that has gone away reads as `Hangup`.
-    pub async fn request<T>(&self, build: impl FnOnce(Reply<T>) -> CallCommand) -> Result<T, CallError> {
+    pub async fn request<T>(
+        &self,
+        build: impl FnOnce(Reply<T>) -> CallCommand,
+    ) -> Result<T, CallError> {
         let (reply, answer) = oneshot::channel();
         if self.commands.send(build(reply)).await.is_err() {
             return Err(CallError::Hangup("the call has ended".into()));

@@ -78,7 +78,10 @@ impl std::fmt::Debug for PluginRegistry {
         formatter
             .debug_struct("PluginRegistry")
             .field("directory", &self.inner.directory)
-            .field("services", &self.inner.apps.load().keys().collect::<Vec<_>>())
+            .field(
+                "services",
+                &self.inner.apps.load().keys().collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -98,14 +101,25 @@ impl PluginRegistry {
     pub async fn start(runtime: Runtime, directory: PathBuf) -> Result<Self, RegistryError> {
         let directory = tokio::fs::canonicalize(&directory)
             .await
-            .map_err(|source| RegistryError::ReadDirectory { path: directory.clone(), source })?;
+            .map_err(|source| RegistryError::ReadDirectory {
+                path: directory.clone(),
+                source,
+            })?;
         let (changes, receiver) = mpsc::unbounded_channel();
-        let mut watcher = notify::recommended_watcher(move |result: notify::Result<Event>| forward(&changes, result))
-            .map_err(|source| RegistryError::Watch { path: directory.clone(), source })?;
+        let mut watcher = notify::recommended_watcher(move |result: notify::Result<Event>| {
+            forward(&changes, result)
+        })
+        .map_err(|source| RegistryError::Watch {
+            path: directory.clone(),
+            source,
+        })?;
         // Watch before the first scan so nothing written during it is missed.
         watcher
             .watch(&directory, RecursiveMode::NonRecursive)
-            .map_err(|source| RegistryError::Watch { path: directory.clone(), source })?;
+            .map_err(|source| RegistryError::Watch {
+                path: directory.clone(),
+                source,
+            })?;
         let inner = Arc::new(RegistryInner {
             runtime,
             directory,
@@ -159,10 +173,16 @@ fn forward(changes: &mpsc::UnboundedSender<Change>, result: notify::Result<Event
     }
     let relevant = matches!(
         event.kind,
-        EventKind::Access(AccessKind::Close(AccessMode::Write)) | EventKind::Modify(ModifyKind::Name(_)) | EventKind::Remove(_)
+        EventKind::Access(AccessKind::Close(AccessMode::Write))
+            | EventKind::Modify(ModifyKind::Name(_))
+            | EventKind::Remove(_)
     );
     if relevant {
-        for path in event.paths.into_iter().filter(|path| is_plugin_file_name(path)) {
+        for path in event
+            .paths
+            .into_iter()
+            .filter(|path| is_plugin_file_name(path))
+        {
             let _ = changes.send(Change::File(path));
         }
     }
@@ -170,7 +190,9 @@ fn forward(changes: &mpsc::UnboundedSender<Change>, result: notify::Result<Event
 
 /// `<service>.wasm`, not a dotfile.
 fn is_plugin_file_name(path: &Path) -> bool {
-    path.extension().is_some_and(|extension| extension == "wasm") && service_name(path).is_some()
+    path.extension()
+        .is_some_and(|extension| extension == "wasm")
+        && service_name(path).is_some()
 }
 
 /// Debounce changes per file and apply them one at a time, so two versions of
@@ -208,7 +230,10 @@ async fn watch_loop(registry: Weak<RegistryInner>, mut changes: mpsc::UnboundedR
 impl RegistryInner {
     /// Every `<service>.wasm` in the directory now.
     async fn plugin_files(&self) -> Result<Vec<PathBuf>, RegistryError> {
-        let error = |source| RegistryError::ReadDirectory { path: self.directory.clone(), source };
+        let error = |source| RegistryError::ReadDirectory {
+            path: self.directory.clone(),
+            source,
+        };
         let mut entries = tokio::fs::read_dir(&self.directory).await.map_err(error)?;
         let mut files = Vec::new();
         while let Some(entry) = entries.next_entry().await.map_err(error)? {
@@ -235,8 +260,12 @@ impl RegistryInner {
 
     /// Bring the service of `path` in line with the file.
     async fn refresh(&self, path: &Path) {
-        let Some(service) = service_name(path) else { return };
-        let exists = tokio::fs::metadata(path).await.is_ok_and(|metadata| metadata.is_file());
+        let Some(service) = service_name(path) else {
+            return;
+        };
+        let exists = tokio::fs::metadata(path)
+            .await
+            .is_ok_and(|metadata| metadata.is_file());
         if !exists {
             self.remove(&service);
             return;
@@ -246,14 +275,19 @@ impl RegistryInner {
             Err(error) => {
                 let error = error_chain(&error);
                 tracing::warn!(service, path = %path.display(), "plugin not loaded, the previous version (if any) keeps serving: {error}");
-                let _ = self.events.send(RegistryEvent::LoadFailed { service, error });
+                let _ = self
+                    .events
+                    .send(RegistryEvent::LoadFailed { service, error });
             }
         }
     }
 
     fn install(&self, app: Arc<App>) {
         let current = self.apps.load().get(&app.service).cloned();
-        if current.as_ref().is_some_and(|current| current.content_hash == app.content_hash) {
+        if current
+            .as_ref()
+            .is_some_and(|current| current.content_hash == app.content_hash)
+        {
             // Same bytes (e.g. `touch` or a copy of the same build): keep the
             // instance the callers already hold.
             return;
@@ -272,9 +306,14 @@ impl RegistryInner {
                 code = ?app.code_source,
                 "plugin reloaded"
             ),
-            None => tracing::info!(service = app.service, name = app.name, version = app.version, code = ?app.code_source, "plugin loaded"),
+            None => {
+                tracing::info!(service = app.service, name = app.name, version = app.version, code = ?app.code_source, "plugin loaded")
+            }
         }
-        let _ = self.events.send(RegistryEvent::Loaded { service: app.service.clone(), version: app.version.clone() });
+        let _ = self.events.send(RegistryEvent::Loaded {
+            service: app.service.clone(),
+            version: app.version.clone(),
+        });
     }
 
     fn remove(&self, service: &str) {
@@ -286,7 +325,9 @@ impl RegistryInner {
         });
         if removed {
             tracing::info!(service, "plugin removed");
-            let _ = self.events.send(RegistryEvent::Removed { service: service.to_owned() });
+            let _ = self.events.send(RegistryEvent::Removed {
+                service: service.to_owned(),
+            });
         }
     }
 }
@@ -322,6 +363,9 @@ mod tests {
             path: "/plugins/x.wasm".into(),
             source: std::io::Error::new(std::io::ErrorKind::NotFound, "gone"),
         };
-        assert_eq!(error_chain(&error), "cannot read plugin /plugins/x.wasm: gone");
+        assert_eq!(
+            error_chain(&error),
+            "cannot read plugin /plugins/x.wasm: gone"
+        );
     }
 }

@@ -98,7 +98,10 @@ impl std::fmt::Debug for Runtime {
         formatter
             .debug_struct("Runtime")
             .field("config", &self.inner.config)
-            .field("available_call_slots", &self.inner.call_slots.available_permits())
+            .field(
+                "available_call_slots",
+                &self.inner.call_slots.available_permits(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -110,10 +113,18 @@ impl Runtime {
     pub fn new(config: RuntimeConfig) -> Result<Self, RuntimeError> {
         let engine = build_engine(&config)?;
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
-            .map_err(|error| RuntimeError::Linker { reason: format!("{error:#}") })?;
-        crate::bindings::App::add_to_linker::<CallStoreData, HasCall>(&mut linker, CallStoreData::call_view)
-            .map_err(|error| RuntimeError::Linker { reason: format!("{error:#}") })?;
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|error| {
+            RuntimeError::Linker {
+                reason: format!("{error:#}"),
+            }
+        })?;
+        crate::bindings::App::add_to_linker::<CallStoreData, HasCall>(
+            &mut linker,
+            CallStoreData::call_view,
+        )
+        .map_err(|error| RuntimeError::Linker {
+            reason: format!("{error:#}"),
+        })?;
         let ticker = EpochTicker::start(engine.clone()).map_err(RuntimeError::Ticker)?;
         let settings_hash = cache::engine_settings_hash(&engine);
         let call_slots = Arc::new(Semaphore::new(config.max_concurrent_calls as usize));
@@ -141,21 +152,31 @@ impl Runtime {
     /// for its name and version in a throwaway instance. Cancel-safe (a
     /// cancelled load may still finish compiling and fill the cache).
     pub async fn load(&self, path: &Path) -> Result<Arc<App>, LoadError> {
-        app::load(self, path, CacheUse::Configured).await.map(Arc::new)
+        app::load(self, path, CacheUse::Configured)
+            .await
+            .map(Arc::new)
     }
 
     /// Instantiate a fresh instance of `app` for one call. Fails fast (no
     /// queueing) with [`StartError::PoolExhausted`] when every call slot is in
     /// use. Call it inside the call's tracing span: the app's log lines are
     /// attached to the span current here.
-    pub async fn start_call(&self, app: Arc<App>, port: CallPort, invocation: Invocation) -> Result<RunningCall, StartError> {
+    pub async fn start_call(
+        &self,
+        app: Arc<App>,
+        port: CallPort,
+        invocation: Invocation,
+    ) -> Result<RunningCall, StartError> {
         call::start(self, app, port, invocation).await
     }
 
     /// Calls running now (slots in use).
     pub fn active_calls(&self) -> u32 {
         let free = self.inner.call_slots.available_permits();
-        self.inner.config.max_concurrent_calls.saturating_sub(u32::try_from(free).unwrap_or(u32::MAX))
+        self.inner
+            .config
+            .max_concurrent_calls
+            .saturating_sub(u32::try_from(free).unwrap_or(u32::MAX))
     }
 
     /// How many plugins were compiled and how many came from the cache.
@@ -165,7 +186,10 @@ impl Runtime {
 }
 
 fn build_engine(settings: &RuntimeConfig) -> Result<Engine, RuntimeError> {
-    let slots = settings.max_concurrent_calls.max(1).saturating_add(PROBE_SLOTS);
+    let slots = settings
+        .max_concurrent_calls
+        .max(1)
+        .saturating_add(PROBE_SLOTS);
     let mut pool = PoolingAllocationConfig::new();
     pool.total_component_instances(slots)
         .total_stacks(slots)
@@ -188,7 +212,9 @@ fn build_engine(settings: &RuntimeConfig) -> Result<Engine, RuntimeError> {
         .memory_reservation_for_growth(0)
         .memory_guard_size(MEMORY_GUARD_BYTES)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-    Engine::new(&config).map_err(|error| RuntimeError::Engine { reason: format!("{error:#}") })
+    Engine::new(&config).map_err(|error| RuntimeError::Engine {
+        reason: format!("{error:#}"),
+    })
 }
 
 /// Advances the engine's epoch every [`EPOCH_TICK`] on its own thread until
@@ -200,12 +226,14 @@ struct EpochTicker {
 impl EpochTicker {
     fn start(engine: Engine) -> std::io::Result<Self> {
         let (stop, stopped) = mpsc::channel::<()>();
-        std::thread::Builder::new().name("callhost-epoch".into()).spawn(move || {
-            // Ends when the sender is dropped (Disconnected).
-            while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(EPOCH_TICK) {
-                engine.increment_epoch();
-            }
-        })?;
+        std::thread::Builder::new()
+            .name("callhost-epoch".into())
+            .spawn(move || {
+                // Ends when the sender is dropped (Disconnected).
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(EPOCH_TICK) {
+                    engine.increment_epoch();
+                }
+            })?;
         Ok(EpochTicker { _stop: stop })
     }
 }

@@ -41,13 +41,19 @@ impl CallStoreData {
 
     /// The view the `callhost:call` host interfaces are implemented on.
     pub(crate) fn call_view(&mut self) -> CallView<'_> {
-        CallView { table: &mut self.table, log: &self.log }
+        CallView {
+            table: &mut self.table,
+            log: &self.log,
+        }
     }
 }
 
 impl WasiView for CallStoreData {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -147,7 +153,10 @@ pub(crate) fn new_store(engine: &Engine, settings: StoreSettings) -> Store<CallS
             // Yield through tokio (not wasmtime's plain Yield) so a spinning
             // guest goes to the back of the run queue and healthy calls on the
             // same worker keep their timing.
-            Ok(UpdateDeadline::YieldCustom(1, Box::pin(tokio::task::yield_now())))
+            Ok(UpdateDeadline::YieldCustom(
+                1,
+                Box::pin(tokio::task::yield_now()),
+            ))
         } else {
             Err(wasmtime::Error::msg(cpu.exceeded_message()))
         }

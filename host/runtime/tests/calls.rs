@@ -7,24 +7,44 @@ mod support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use callhost_runtime::{App, ExitOutcome, ExitRecord, Invocation, Runtime, RuntimeConfig, StartError};
+use callhost_runtime::{
+    App, ExitOutcome, ExitRecord, Invocation, Runtime, RuntimeConfig, StartError,
+};
 use support::{Behaviour, FakeCall};
 
 /// A small pool; compiled code is cached beside the guest (in its target dir).
 fn config() -> RuntimeConfig {
-    RuntimeConfig { max_concurrent_calls: 8, ..RuntimeConfig::default() }
+    RuntimeConfig {
+        max_concurrent_calls: 8,
+        ..RuntimeConfig::default()
+    }
 }
 
 async fn scenarios(runtime: &Runtime) -> Arc<App> {
-    runtime.load(&support::guest("scenarios")).await.expect("scenarios guest loads")
+    runtime
+        .load(&support::guest("scenarios"))
+        .await
+        .expect("scenarios guest loads")
 }
 
 fn invocation(scenario: &str) -> Invocation {
-    Invocation { instance_id: format!("test-{scenario}"), application_parameters: scenario.into(), ..Invocation::default() }
+    Invocation {
+        instance_id: format!("test-{scenario}"),
+        application_parameters: scenario.into(),
+        ..Invocation::default()
+    }
 }
 
-async fn run(runtime: &Runtime, app: &Arc<App>, call: &FakeCall, invocation: Invocation) -> ExitRecord {
-    let running = runtime.start_call(app.clone(), call.port.clone(), invocation).await.expect("call starts");
+async fn run(
+    runtime: &Runtime,
+    app: &Arc<App>,
+    call: &FakeCall,
+    invocation: Invocation,
+) -> ExitRecord {
+    let running = runtime
+        .start_call(app.clone(), call.port.clone(), invocation)
+        .await
+        .expect("call starts");
     running.run().await
 }
 
@@ -32,18 +52,36 @@ async fn run(runtime: &Runtime, app: &Arc<App>, call: &FakeCall, invocation: Inv
 async fn a_normal_call_uses_every_interface_in_order() {
     let runtime = Runtime::new(config()).expect("runtime");
     let app = scenarios(&runtime).await;
-    assert_eq!((app.name.as_str(), app.version.as_str()), ("scenarios", "1.0.0"));
+    assert_eq!(
+        (app.name.as_str(), app.version.as_str()),
+        ("scenarios", "1.0.0")
+    );
 
     let media = tempfile::tempdir().expect("media dir");
     std::fs::write(media.path().join("greeting.txt"), "hi from media\n").expect("write media");
     let call = FakeCall::start(Behaviour::default());
-    let invocation = Invocation { media_dir: Some(media.path().to_owned()), ..invocation("normal") };
+    let invocation = Invocation {
+        media_dir: Some(media.path().to_owned()),
+        ..invocation("normal")
+    };
     let record = run(&runtime, &app, &call, invocation).await;
 
     // 7 means every check in the guest passed (see tests/guests/scenarios).
-    assert_eq!(record.outcome, ExitOutcome::Returned(7), "{record}; commands {:?}", call.commands());
+    assert_eq!(
+        record.outcome,
+        ExitOutcome::Returned(7),
+        "{record}; commands {:?}",
+        call.commands()
+    );
     assert_eq!(record.message, "returned 7");
-    assert_eq!((record.app.as_str(), record.version.as_str(), record.instance_id.as_str()), ("scenarios", "1.0.0", "test-normal"));
+    assert_eq!(
+        (
+            record.app.as_str(),
+            record.version.as_str(),
+            record.instance_id.as_str()
+        ),
+        ("scenarios", "1.0.0", "test-normal")
+    );
     assert_eq!(
         call.commands(),
         [
@@ -67,11 +105,19 @@ async fn outbound_multi_leg_and_sip_functions_reach_the_call_task() {
     let runtime = Runtime::new(config()).expect("runtime");
     let app = scenarios(&runtime).await;
     let call = FakeCall::start(Behaviour::default());
-    let invocation = Invocation { outbound_parameters: Some("sip:bob@127.0.0.1:5070".into()), ..invocation("legs") };
+    let invocation = Invocation {
+        outbound_parameters: Some("sip:bob@127.0.0.1:5070".into()),
+        ..invocation("legs")
+    };
     let record = run(&runtime, &app, &call, invocation).await;
 
     // 8 means every check in the guest passed (see `legs` in tests/guests/scenarios).
-    assert_eq!(record.outcome, ExitOutcome::Returned(8), "{record}; commands {:?}", call.commands());
+    assert_eq!(
+        record.outcome,
+        ExitOutcome::Returned(8),
+        "{record}; commands {:?}",
+        call.commands()
+    );
     assert_eq!(
         call.commands(),
         [
@@ -102,15 +148,27 @@ async fn a_panic_traps_with_the_panic_message() {
     let app = scenarios(&runtime).await;
     let call = FakeCall::start(Behaviour::default());
     let record = run(&runtime, &app, &call, invocation("panic")).await;
-    let ExitOutcome::Trapped(text) = &record.outcome else { panic!("expected a trap, got {record}") };
+    let ExitOutcome::Trapped(text) = &record.outcome else {
+        panic!("expected a trap, got {record}")
+    };
     assert!(text.contains("unreachable"), "{text}");
-    assert!(text.contains("deliberate panic from the scenarios guest"), "{text}");
-    assert!(record.message.starts_with("trapped: "), "{}", record.message);
+    assert!(
+        text.contains("deliberate panic from the scenarios guest"),
+        "{text}"
+    );
+    assert!(
+        record.message.starts_with("trapped: "),
+        "{}",
+        record.message
+    );
     println!("exit record: {record}");
 
     // The runtime is unharmed: the next call runs normally.
     let call = FakeCall::start(Behaviour::default());
-    assert_eq!(run(&runtime, &app, &call, invocation("wait")).await.outcome, ExitOutcome::Returned(0));
+    assert_eq!(
+        run(&runtime, &app, &call, invocation("wait")).await.outcome,
+        ExitOutcome::Returned(0)
+    );
 }
 
 #[tokio::test]
@@ -119,10 +177,15 @@ async fn stack_exhaustion_traps_only_that_call() {
     let app = scenarios(&runtime).await;
     let call = FakeCall::start(Behaviour::default());
     let record = run(&runtime, &app, &call, invocation("recurse")).await;
-    let ExitOutcome::Trapped(text) = &record.outcome else { panic!("expected a trap, got {record}") };
+    let ExitOutcome::Trapped(text) = &record.outcome else {
+        panic!("expected a trap, got {record}")
+    };
     assert!(text.contains("stack"), "{text}");
     println!("exit record: {record}");
-    assert_eq!(run(&runtime, &app, &call, invocation("wait")).await.outcome, ExitOutcome::Returned(0));
+    assert_eq!(
+        run(&runtime, &app, &call, invocation("wait")).await.outcome,
+        ExitOutcome::Returned(0)
+    );
 }
 
 #[tokio::test]
@@ -132,8 +195,16 @@ async fn the_default_configuration_builds_a_full_size_pool() {
     let call = FakeCall::start(Behaviour::default());
     let mut running = Vec::new();
     for index in 0..50 {
-        let invocation = Invocation { instance_id: format!("many-{index}"), ..invocation("wait") };
-        running.push(runtime.start_call(app.clone(), call.port.clone(), invocation).await.expect("starts"));
+        let invocation = Invocation {
+            instance_id: format!("many-{index}"),
+            ..invocation("wait")
+        };
+        running.push(
+            runtime
+                .start_call(app.clone(), call.port.clone(), invocation)
+                .await
+                .expect("starts"),
+        );
     }
     assert_eq!(runtime.active_calls(), 50);
     for call in running {
@@ -145,7 +216,11 @@ async fn the_default_configuration_builds_a_full_size_pool() {
 #[tokio::test]
 async fn an_infinite_loop_exceeds_the_cpu_budget() {
     let budget = Duration::from_millis(200);
-    let runtime = Runtime::new(RuntimeConfig { cpu_budget: budget, ..config() }).expect("runtime");
+    let runtime = Runtime::new(RuntimeConfig {
+        cpu_budget: budget,
+        ..config()
+    })
+    .expect("runtime");
     let app = scenarios(&runtime).await;
     let call = FakeCall::start(Behaviour::default());
     let record = run(&runtime, &app, &call, invocation("spin")).await;
@@ -161,13 +236,27 @@ async fn an_infinite_loop_exceeds_the_cpu_budget() {
 // at most about one 10 ms slice of the spinner.
 #[tokio::test(flavor = "current_thread")]
 async fn a_spinning_call_does_not_stall_a_healthy_one() {
-    let runtime = Runtime::new(RuntimeConfig { cpu_budget: Duration::from_secs(30), ..config() }).expect("runtime");
+    let runtime = Runtime::new(RuntimeConfig {
+        cpu_budget: Duration::from_secs(30),
+        ..config()
+    })
+    .expect("runtime");
     let app = scenarios(&runtime).await;
     let spinner_call = FakeCall::start(Behaviour::default());
-    let healthy_call = FakeCall::start(Behaviour { play_time: Duration::from_millis(5), ..Behaviour::default() });
+    let healthy_call = FakeCall::start(Behaviour {
+        play_time: Duration::from_millis(5),
+        ..Behaviour::default()
+    });
     let spinner = {
         let (runtime, app, port) = (runtime.clone(), app.clone(), spinner_call.port.clone());
-        tokio::spawn(async move { runtime.start_call(app, port, invocation("spin")).await.expect("start").run().await })
+        tokio::spawn(async move {
+            runtime
+                .start_call(app, port, invocation("spin"))
+                .await
+                .expect("start")
+                .run()
+                .await
+        })
     };
     // Let the spinner get going first.
     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -175,11 +264,19 @@ async fn a_spinning_call_does_not_stall_a_healthy_one() {
     let healthy_started = Instant::now();
     let healthy = run(&runtime, &app, &healthy_call, invocation("chatty")).await;
     let healthy_time = healthy_started.elapsed();
-    println!("healthy call (20 plays of 5 ms, 40 host round trips) took {healthy_time:?} next to a spinning call");
+    println!(
+        "healthy call (20 plays of 5 ms, 40 host round trips) took {healthy_time:?} next to a spinning call"
+    );
     assert_eq!(healthy.outcome, ExitOutcome::Returned(0));
     assert_eq!(healthy_call.commands().len(), 40);
-    assert!(!spinner.is_finished(), "the spinner is still within its budget");
-    assert!(healthy_time < Duration::from_secs(10), "healthy call delayed to {healthy_time:?}");
+    assert!(
+        !spinner.is_finished(),
+        "the spinner is still within its budget"
+    );
+    assert!(
+        healthy_time < Duration::from_secs(10),
+        "healthy call delayed to {healthy_time:?}"
+    );
 
     // Dropping a call in the middle of guest code is safe and frees its slot.
     spinner.abort();
@@ -189,24 +286,40 @@ async fn a_spinning_call_does_not_stall_a_healthy_one() {
 
 #[tokio::test]
 async fn unbounded_allocation_hits_the_memory_cap() {
-    let runtime = Runtime::new(RuntimeConfig { memory_limit_bytes: 16 * 1024 * 1024, ..config() }).expect("runtime");
+    let runtime = Runtime::new(RuntimeConfig {
+        memory_limit_bytes: 16 * 1024 * 1024,
+        ..config()
+    })
+    .expect("runtime");
     let app = scenarios(&runtime).await;
     let call = FakeCall::start(Behaviour::default());
     let record = run(&runtime, &app, &call, invocation("alloc")).await;
-    let ExitOutcome::Trapped(text) = &record.outcome else { panic!("expected a trap, got {record}") };
+    let ExitOutcome::Trapped(text) = &record.outcome else {
+        panic!("expected a trap, got {record}")
+    };
     assert!(text.contains("memory"), "{text}");
     println!("exit record: {record}");
 
     let call = FakeCall::start(Behaviour::default());
-    assert_eq!(run(&runtime, &app, &call, invocation("wait")).await.outcome, ExitOutcome::Returned(0));
+    assert_eq!(
+        run(&runtime, &app, &call, invocation("wait")).await.outcome,
+        ExitOutcome::Returned(0)
+    );
 }
 
 #[tokio::test]
 async fn the_wall_clock_limit_drops_a_call_stuck_in_the_host() {
     let limit = Duration::from_millis(300);
-    let runtime = Runtime::new(RuntimeConfig { wall_clock_limit: Some(limit), ..config() }).expect("runtime");
+    let runtime = Runtime::new(RuntimeConfig {
+        wall_clock_limit: Some(limit),
+        ..config()
+    })
+    .expect("runtime");
     let app = scenarios(&runtime).await;
-    let call = FakeCall::start(Behaviour { hold_wait_for_idle: true, ..Behaviour::default() });
+    let call = FakeCall::start(Behaviour {
+        hold_wait_for_idle: true,
+        ..Behaviour::default()
+    });
     let record = run(&runtime, &app, &call, invocation("wait")).await;
     assert_eq!(record.outcome, ExitOutcome::WallClockExceeded, "{record}");
     assert_eq!(record.message, "wall-clock limit of 0.3s exceeded");
@@ -218,42 +331,73 @@ async fn the_wall_clock_limit_drops_a_call_stuck_in_the_host() {
 
 #[tokio::test]
 async fn a_full_pool_fails_fast_and_recovers() {
-    let runtime = Runtime::new(RuntimeConfig { max_concurrent_calls: 2, ..config() }).expect("runtime");
+    let runtime = Runtime::new(RuntimeConfig {
+        max_concurrent_calls: 2,
+        ..config()
+    })
+    .expect("runtime");
     let app = scenarios(&runtime).await;
-    let call = FakeCall::start(Behaviour { hold_wait_for_idle: true, ..Behaviour::default() });
+    let call = FakeCall::start(Behaviour {
+        hold_wait_for_idle: true,
+        ..Behaviour::default()
+    });
     let mut running = Vec::new();
     for index in 0..2 {
-        let started = runtime.start_call(app.clone(), call.port.clone(), invocation("wait")).await.expect("slot free");
+        let started = runtime
+            .start_call(app.clone(), call.port.clone(), invocation("wait"))
+            .await
+            .expect("slot free");
         running.push(tokio::spawn(started.run()));
         assert_eq!(runtime.active_calls(), index + 1);
     }
 
     let asked = Instant::now();
-    let refused = runtime.start_call(app.clone(), call.port.clone(), invocation("wait")).await;
+    let refused = runtime
+        .start_call(app.clone(), call.port.clone(), invocation("wait"))
+        .await;
     let waited = asked.elapsed();
     println!("pool exhaustion reported after {waited:?}");
-    assert!(matches!(refused, Err(StartError::PoolExhausted { limit: 2 })), "{refused:?}");
+    assert!(
+        matches!(refused, Err(StartError::PoolExhausted { limit: 2 })),
+        "{refused:?}"
+    );
     assert!(waited < Duration::from_secs(1), "refusal took {waited:?}");
 
     call.release();
     for handle in running {
-        assert_eq!(handle.await.expect("call task").outcome, ExitOutcome::Returned(0));
+        assert_eq!(
+            handle.await.expect("call task").outcome,
+            ExitOutcome::Returned(0)
+        );
     }
     assert_eq!(runtime.active_calls(), 0);
-    let again = runtime.start_call(app.clone(), call.port.clone(), invocation("wait")).await.expect("slot free again");
+    let again = runtime
+        .start_call(app.clone(), call.port.clone(), invocation("wait"))
+        .await
+        .expect("slot free again");
     assert_eq!(again.run().await.outcome, ExitOutcome::Returned(0));
 }
 
 #[tokio::test]
 async fn dropped_calls_release_their_slots_and_instantiation_is_fast() {
-    let runtime = Runtime::new(RuntimeConfig { max_concurrent_calls: 4, ..config() }).expect("runtime");
+    let runtime = Runtime::new(RuntimeConfig {
+        max_concurrent_calls: 4,
+        ..config()
+    })
+    .expect("runtime");
     let app = scenarios(&runtime).await;
     let call = FakeCall::start(Behaviour::default());
     let mut samples = Vec::new();
     // Far more starts than slots: each dropped RunningCall must give its slot back.
     for index in 0..300 {
         let started = Instant::now();
-        let running = runtime.start_call(app.clone(), call.port.clone(), invocation(&format!("bench-{index}"))).await;
+        let running = runtime
+            .start_call(
+                app.clone(),
+                call.port.clone(),
+                invocation(&format!("bench-{index}")),
+            )
+            .await;
         samples.push(started.elapsed());
         drop(running.expect("slot free"));
     }

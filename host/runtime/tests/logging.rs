@@ -24,11 +24,19 @@ fn logs() -> &'static LogBuffer {
 
 /// Run `scenario` of the scenarios guest, installed as service `scenarios`, in a
 /// span `call{call.id=<call_id>}`; return its log lines.
-async fn run_logged(scenario: &str, call_id: &str, media: Option<&std::path::Path>) -> (ExitOutcome, Vec<String>) {
+async fn run_logged(
+    scenario: &str,
+    call_id: &str,
+    media: Option<&std::path::Path>,
+) -> (ExitOutcome, Vec<String>) {
     let logs = logs();
     let plugins = tempfile::tempdir().expect("plugins dir");
     let path = support::install_guest("scenarios", plugins.path(), "scenarios");
-    let runtime = Runtime::new(RuntimeConfig { max_concurrent_calls: 4, ..RuntimeConfig::default() }).expect("runtime");
+    let runtime = Runtime::new(RuntimeConfig {
+        max_concurrent_calls: 4,
+        ..RuntimeConfig::default()
+    })
+    .expect("runtime");
     let app = runtime.load(&path).await.expect("loads");
     let call = FakeCall::start(Behaviour::default());
     let invocation = Invocation {
@@ -38,16 +46,31 @@ async fn run_logged(scenario: &str, call_id: &str, media: Option<&std::path::Pat
         ..Invocation::default()
     };
     let span = tracing::info_span!("call", call.id = call_id);
-    let record = async { runtime.start_call(app, call.port.clone(), invocation).await.expect("starts").run().await }
-        .instrument(span)
-        .await;
+    let record = async {
+        runtime
+            .start_call(app, call.port.clone(), invocation)
+            .await
+            .expect("starts")
+            .run()
+            .await
+    }
+    .instrument(span)
+    .await;
     let marker = format!("call{{call.id=\"{call_id}\"}}");
-    let lines = logs.text().lines().filter(|line| line.contains(&marker)).map(str::to_owned).collect();
+    let lines = logs
+        .text()
+        .lines()
+        .filter(|line| line.contains(&marker))
+        .map(str::to_owned)
+        .collect();
     (record.outcome, lines)
 }
 
 fn find<'a>(lines: &'a [String], needle: &str) -> &'a str {
-    lines.iter().find(|line| line.contains(needle)).unwrap_or_else(|| panic!("no log line {needle:?} in\n{}", lines.join("\n")))
+    lines
+        .iter()
+        .find(|line| line.contains(needle))
+        .unwrap_or_else(|| panic!("no log line {needle:?} in\n{}", lines.join("\n")))
 }
 
 #[tokio::test]
@@ -75,15 +98,25 @@ async fn stdout_and_stderr_become_log_lines() {
     let (outcome, lines) = run_logged("stdio", "log-test-2", None).await;
     assert_eq!(outcome, ExitOutcome::Returned(0));
     let first = find(&lines, "first stdout line");
-    assert!(first.contains("INFO") && first.contains("source=\"stdout\"") && first.contains("app=\"scenarios\""), "{first}");
+    assert!(
+        first.contains("INFO")
+            && first.contains("source=\"stdout\"")
+            && first.contains("app=\"scenarios\""),
+        "{first}"
+    );
     assert!(find(&lines, "second stdout line").contains("INFO"));
     let stderr = find(&lines, "a stderr line");
-    assert!(stderr.contains("WARN") && stderr.contains("source=\"stderr\""), "{stderr}");
+    assert!(
+        stderr.contains("WARN") && stderr.contains("source=\"stderr\""),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]
 async fn a_panic_message_reaches_the_log() {
     let (outcome, lines) = run_logged("panic", "log-test-3", None).await;
     assert!(matches!(outcome, ExitOutcome::Trapped(_)), "{outcome:?}");
-    assert!(find(&lines, "deliberate panic from the scenarios guest").contains("source=\"stderr\""));
+    assert!(
+        find(&lines, "deliberate panic from the scenarios guest").contains("source=\"stderr\"")
+    );
 }

@@ -11,7 +11,10 @@ use std::time::Duration;
 
 use tracing::{Instrument, info, info_span, warn};
 
-use callhost_sip::{Credentials, Registration, RegistrationHandle, RegistrationState, SipEndpoint, SipError, Transport};
+use callhost_sip::{
+    Credentials, Registration, RegistrationHandle, RegistrationState, SipEndpoint, SipError,
+    Transport,
+};
 
 use crate::config::Account;
 
@@ -59,7 +62,9 @@ impl Registrations {
     pub fn start(endpoint: &SipEndpoint, accounts: &[Account]) -> Result<Registrations, SipError> {
         let mut handles = Vec::new();
         for account in accounts {
-            let Some(registration) = registration(account) else { continue };
+            let Some(registration) = registration(account) else {
+                continue;
+            };
             let handle = endpoint.register(registration)?;
             let mut states = handle.watch();
             let span = info_span!("registration", account = %account.id, aor = %account.aor);
@@ -116,8 +121,14 @@ mod tests {
     #[test]
     fn the_registrar_uri_picks_the_transport() {
         assert_eq!(transport_of("sip:127.0.0.1:5070"), Transport::Udp);
-        assert_eq!(transport_of("sip:r.example.com;transport=TCP"), Transport::Tcp);
+        assert_eq!(
+            transport_of("sip:r.example.com;transport=TCP"),
+            Transport::Tcp
+        );
         assert_eq!(transport_of("sips:r.example.com"), Transport::Tls);
-        assert_eq!(transport_of("sip:r.example.com;transport=tls"), Transport::Tls);
+        assert_eq!(
+            transport_of("sip:r.example.com;transport=tls"),
+            Transport::Tls
+        );
     }
 }

@@ -24,7 +24,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full, Limited};
 use hyper::body::{Body as _, Incoming};
-use hyper::header::{ALLOW, AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
+use hyper::header::{
+    ALLOW, AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE,
+};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use serde::{Deserialize, Serialize};
@@ -175,7 +177,12 @@ impl CallsRequest {
     /// Check the fields and build the host's request.
     pub fn validate(self) -> Result<OriginateRequest, OriginateError> {
         let app = self.app;
-        if app.is_empty() || app.len() > MAX_APP_NAME || !app.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+        if app.is_empty()
+            || app.len() > MAX_APP_NAME
+            || !app
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
             return Err(OriginateError::Invalid(format!(
                 "app name `{}` may use only letters, digits, '-', '_' and '.' (at most {MAX_APP_NAME})",
                 app.chars().take(MAX_APP_NAME).collect::<String>()
@@ -184,12 +191,16 @@ impl CallsRequest {
         let events = match self.status_callback_event {
             None => None,
             Some(EventNames::List(names)) => Some(names),
-            Some(EventNames::Separated(text)) => Some(text.split_whitespace().map(str::to_owned).collect()),
+            Some(EventNames::Separated(text)) => {
+                Some(text.split_whitespace().map(str::to_owned).collect())
+            }
         };
         let status_callback = match (self.status_callback, events) {
             (None, None) => None,
             (None, Some(_)) => {
-                return Err(OriginateError::Invalid("status_callback_event given without status_callback".into()));
+                return Err(OriginateError::Invalid(
+                    "status_callback_event given without status_callback".into(),
+                ));
             }
             (Some(url), names) => {
                 let events = match names {
@@ -200,7 +211,10 @@ impl CallsRequest {
                         .collect::<Result<Vec<_>, _>>()
                         .map_err(|error| OriginateError::Invalid(error.to_string()))?,
                 };
-                Some(StatusCallbackSpec::new(url, events).map_err(|error| OriginateError::Invalid(error.to_string()))?)
+                Some(
+                    StatusCallbackSpec::new(url, events)
+                        .map_err(|error| OriginateError::Invalid(error.to_string()))?,
+                )
             }
         };
         Ok(OriginateRequest {
@@ -230,7 +244,9 @@ pub fn authorize(peer: IpAddr, authorization: Option<&[u8]>, token: Option<&str>
     if peer.to_canonical().is_loopback() {
         return Access::Allowed;
     }
-    let Some(token) = token else { return Access::Forbidden };
+    let Some(token) = token else {
+        return Access::Forbidden;
+    };
     match authorization.and_then(bearer_credentials) {
         Some(presented) if constant_time_eq(presented, token.as_bytes()) => Access::Allowed,
         _ => Access::Unauthorized,
@@ -301,20 +317,30 @@ pub async fn serve(
         }
     }
     drop(listener);
-    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async { while connections.join_next().await.is_some() {} }).await;
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
     if drained.is_err() {
         connections.shutdown().await;
     }
     debug!("admin API stopped");
 }
 
-async fn serve_connection(stream: TcpStream, peer: SocketAddr, state: Arc<State>, shutdown: CancellationToken) {
+async fn serve_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    state: Arc<State>,
+    shutdown: CancellationToken,
+) {
     let service = hyper::service::service_fn(move |request| {
         let state = state.clone();
         async move { Ok::<_, Infallible>(handle(&state, peer.ip(), request).await) }
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
-    builder.timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT);
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
     let connection = builder.serve_connection(TokioIo::new(stream), service);
     let mut connection = std::pin::pin!(connection);
     let result = tokio::select! {
@@ -332,45 +358,85 @@ async fn serve_connection(stream: TcpStream, peer: SocketAddr, state: Arc<State>
 type Answer = Response<Full<Bytes>>;
 
 async fn handle(state: &State, peer: IpAddr, request: Request<Incoming>) -> Answer {
-    let authorization = request.headers().get(AUTHORIZATION).map(HeaderValue::as_bytes);
+    let authorization = request
+        .headers()
+        .get(AUTHORIZATION)
+        .map(HeaderValue::as_bytes);
     match authorize(peer, authorization, state.token.as_deref()) {
         Access::Allowed => {}
         Access::Unauthorized => {
             debug!(%peer, "admin API: missing or wrong bearer token");
             let mut answer = error(StatusCode::UNAUTHORIZED, "a bearer token is required");
-            answer.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"callhost\""));
+            answer.headers_mut().insert(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"callhost\""),
+            );
             return answer;
         }
         Access::Forbidden => {
             debug!(%peer, "admin API: refused a non-loopback client (no token configured)");
-            return error(StatusCode::FORBIDDEN, "only local clients are served (no admin token is configured)");
+            return error(
+                StatusCode::FORBIDDEN,
+                "only local clients are served (no admin token is configured)",
+            );
         }
     }
     match (request.uri().path(), request.method()) {
-        ("/health", &Method::GET | &Method::HEAD) => json(StatusCode::OK, &serde_json::json!({ "status": "ok" })),
+        ("/health", &Method::GET | &Method::HEAD) => {
+            json(StatusCode::OK, &serde_json::json!({ "status": "ok" }))
+        }
         ("/health", _) => not_allowed("GET, HEAD"),
         ("/calls", &Method::POST) => post_calls(state, request).await,
         ("/calls", _) => not_allowed("POST"),
-        _ => error(StatusCode::NOT_FOUND, "no such resource (try POST /calls or GET /health)"),
+        _ => error(
+            StatusCode::NOT_FOUND,
+            "no such resource (try POST /calls or GET /health)",
+        ),
     }
 }
 
 async fn post_calls(state: &State, request: Request<Incoming>) -> Answer {
     let body = request.into_body();
     if body.size_hint().lower() > MAX_REQUEST_BODY as u64 {
-        return error(StatusCode::PAYLOAD_TOO_LARGE, "the request body is over 64 KiB");
+        return error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "the request body is over 64 KiB",
+        );
     }
-    let bytes = match tokio::time::timeout(BODY_READ_TIMEOUT, Limited::new(body, MAX_REQUEST_BODY).collect()).await {
-        Err(_) => return error(StatusCode::REQUEST_TIMEOUT, "the request body did not arrive in time"),
-        Ok(Err(failure)) if failure.is::<http_body_util::LengthLimitError>() => {
-            return error(StatusCode::PAYLOAD_TOO_LARGE, "the request body is over 64 KiB");
+    let bytes = match tokio::time::timeout(
+        BODY_READ_TIMEOUT,
+        Limited::new(body, MAX_REQUEST_BODY).collect(),
+    )
+    .await
+    {
+        Err(_) => {
+            return error(
+                StatusCode::REQUEST_TIMEOUT,
+                "the request body did not arrive in time",
+            );
         }
-        Ok(Err(failure)) => return error(StatusCode::BAD_REQUEST, &format!("cannot read the request body: {failure}")),
+        Ok(Err(failure)) if failure.is::<http_body_util::LengthLimitError>() => {
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "the request body is over 64 KiB",
+            );
+        }
+        Ok(Err(failure)) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                &format!("cannot read the request body: {failure}"),
+            );
+        }
         Ok(Ok(collected)) => collected.to_bytes(),
     };
     let parsed: CallsRequest = match serde_json::from_slice(&bytes) {
         Ok(parsed) => parsed,
-        Err(failure) => return error(StatusCode::BAD_REQUEST, &format!("invalid JSON body: {failure}")),
+        Err(failure) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                &format!("invalid JSON body: {failure}"),
+            );
+        }
     };
     let request = match parsed.validate() {
         Ok(request) => request,
@@ -409,18 +475,30 @@ fn originate_error(failure: &OriginateError) -> Answer {
 
 fn unavailable(message: &str) -> Answer {
     let mut answer = error(StatusCode::SERVICE_UNAVAILABLE, message);
-    answer.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
+    answer
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
     answer
 }
 
 fn not_allowed(allow: &'static str) -> Answer {
-    let mut answer = error(StatusCode::METHOD_NOT_ALLOWED, &format!("method not allowed (allowed: {allow})"));
-    answer.headers_mut().insert(ALLOW, HeaderValue::from_static(allow));
+    let mut answer = error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        &format!("method not allowed (allowed: {allow})"),
+    );
+    answer
+        .headers_mut()
+        .insert(ALLOW, HeaderValue::from_static(allow));
     answer
 }
 
 fn error(status: StatusCode, message: &str) -> Answer {
-    json(status, &ErrorResponse { error: message.to_owned() })
+    json(
+        status,
+        &ErrorResponse {
+            error: message.to_owned(),
+        },
+    )
 }
 
 fn json(status: StatusCode, value: &impl Serialize) -> Answer {
@@ -428,7 +506,9 @@ fn json(status: StatusCode, value: &impl Serialize) -> Answer {
     let body = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
     let mut answer = Response::new(Full::new(Bytes::from(body)));
     *answer.status_mut() = status;
-    answer.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    answer
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     answer
 }
 
@@ -446,29 +526,63 @@ mod tests {
     fn loopback_needs_no_credentials() {
         for peer in ["127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1"] {
             assert_eq!(authorize(ip(peer), None, None), Access::Allowed, "{peer}");
-            assert_eq!(authorize(ip(peer), None, Some(TOKEN)), Access::Allowed, "{peer}");
+            assert_eq!(
+                authorize(ip(peer), None, Some(TOKEN)),
+                Access::Allowed,
+                "{peer}"
+            );
         }
     }
 
     #[test]
     fn remote_peers_need_the_token() {
-        for peer in ["192.0.2.7", "10.0.0.1", "2001:db8::1", "::ffff:192.0.2.7", "0.0.0.0"] {
+        for peer in [
+            "192.0.2.7",
+            "10.0.0.1",
+            "2001:db8::1",
+            "::ffff:192.0.2.7",
+            "0.0.0.0",
+        ] {
             let peer = ip(peer);
-            assert_eq!(authorize(peer, Some(b"Bearer s3cret-token"), Some(TOKEN)), Access::Allowed);
-            assert_eq!(authorize(peer, Some(b"bearer  s3cret-token "), Some(TOKEN)), Access::Allowed);
+            assert_eq!(
+                authorize(peer, Some(b"Bearer s3cret-token"), Some(TOKEN)),
+                Access::Allowed
+            );
+            assert_eq!(
+                authorize(peer, Some(b"bearer  s3cret-token "), Some(TOKEN)),
+                Access::Allowed
+            );
             assert_eq!(authorize(peer, None, Some(TOKEN)), Access::Unauthorized);
-            assert_eq!(authorize(peer, Some(b"Bearer s3cret-tokem"), Some(TOKEN)), Access::Unauthorized);
-            assert_eq!(authorize(peer, Some(b"Bearer s3cret-token2"), Some(TOKEN)), Access::Unauthorized);
-            assert_eq!(authorize(peer, Some(b"Bearer "), Some(TOKEN)), Access::Unauthorized);
-            assert_eq!(authorize(peer, Some(b"Basic czNjcmV0LXRva2Vu"), Some(TOKEN)), Access::Unauthorized);
-            assert_eq!(authorize(peer, Some(b"s3cret-token"), Some(TOKEN)), Access::Unauthorized);
+            assert_eq!(
+                authorize(peer, Some(b"Bearer s3cret-tokem"), Some(TOKEN)),
+                Access::Unauthorized
+            );
+            assert_eq!(
+                authorize(peer, Some(b"Bearer s3cret-token2"), Some(TOKEN)),
+                Access::Unauthorized
+            );
+            assert_eq!(
+                authorize(peer, Some(b"Bearer "), Some(TOKEN)),
+                Access::Unauthorized
+            );
+            assert_eq!(
+                authorize(peer, Some(b"Basic czNjcmV0LXRva2Vu"), Some(TOKEN)),
+                Access::Unauthorized
+            );
+            assert_eq!(
+                authorize(peer, Some(b"s3cret-token"), Some(TOKEN)),
+                Access::Unauthorized
+            );
         }
     }
 
     #[test]
     fn without_a_token_remote_peers_are_forbidden() {
         assert_eq!(authorize(ip("192.0.2.7"), None, None), Access::Forbidden);
-        assert_eq!(authorize(ip("192.0.2.7"), Some(b"Bearer anything"), None), Access::Forbidden);
+        assert_eq!(
+            authorize(ip("192.0.2.7"), Some(b"Bearer anything"), None),
+            Access::Forbidden
+        );
     }
 
     #[test]
@@ -482,15 +596,26 @@ mod tests {
 
     #[test]
     fn calls_requests_are_validated() {
-        let parse = |text: &str| serde_json::from_str::<CallsRequest>(text).unwrap().validate();
-        let request = parse(r#"{"app":"dialer","status_callback":"http://127.0.0.1:9000/cb"}"#).unwrap();
-        assert_eq!(request.status_callback.unwrap().events, vec![StatusEvent::Completed]);
+        let parse = |text: &str| {
+            serde_json::from_str::<CallsRequest>(text)
+                .unwrap()
+                .validate()
+        };
+        let request =
+            parse(r#"{"app":"dialer","status_callback":"http://127.0.0.1:9000/cb"}"#).unwrap();
+        assert_eq!(
+            request.status_callback.unwrap().events,
+            vec![StatusEvent::Completed]
+        );
         assert_eq!(request.application_parameters, "");
 
         let request =
             parse(r#"{"app":"dialer","status_callback":"http://h/cb","status_callback_event":"ringing answered"}"#)
                 .unwrap();
-        assert_eq!(request.status_callback.unwrap().events, vec![StatusEvent::Ringing, StatusEvent::Answered]);
+        assert_eq!(
+            request.status_callback.unwrap().events,
+            vec![StatusEvent::Ringing, StatusEvent::Answered]
+        );
 
         for bad in [
             r#"{"app":""}"#,
@@ -500,7 +625,10 @@ mod tests {
             r#"{"app":"x","status_callback":"http://h/cb","status_callback_event":[]}"#,
             r#"{"app":"x","status_callback_event":["completed"]}"#,
         ] {
-            assert!(matches!(parse(bad), Err(OriginateError::Invalid(_))), "{bad}");
+            assert!(
+                matches!(parse(bad), Err(OriginateError::Invalid(_))),
+                "{bad}"
+            );
         }
         assert!(serde_json::from_str::<CallsRequest>(r#"{"app":"x","colour":"red"}"#).is_err());
         assert!(serde_json::from_str::<CallsRequest>(r#"{"application_parameters":"x"}"#).is_err());

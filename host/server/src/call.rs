@@ -29,7 +29,9 @@ use tokio::time::Instant;
 use tracing::{Instrument, debug, error, info, info_span, warn};
 
 use callhost_media::{MediaEngine, MediaError, MediaEvent};
-use callhost_runtime::port::{CallCause, CallCommand, CallDetails, CallError, CallPort, CallSnapshot, CallState};
+use callhost_runtime::port::{
+    CallCause, CallCommand, CallDetails, CallError, CallPort, CallSnapshot, CallState,
+};
 use callhost_runtime::{ExitOutcome, ExitRecord, Invocation, PluginRegistry, Runtime, StartError};
 use callhost_sip::auth::{AuthVerdict, NonceIssuer};
 use callhost_sip::{CallEvent, IncomingCall, ServerCall, SipClient};
@@ -89,12 +91,25 @@ pub async fn handle_incoming(host: Arc<Host>, incoming: IncomingCall) {
         app = tracing::field::Empty,
         app.version = tracing::field::Empty,
     );
-    run_incoming(host, incoming, instance_id).instrument(span).await;
+    run_incoming(host, incoming, instance_id)
+        .instrument(span)
+        .await;
 }
 
 async fn run_incoming(host: Arc<Host>, incoming: IncomingCall, instance_id: String) {
-    let IncomingCall { call_id, from, to, request_uri, service, remote, transport, offer_sdp, headers, call: sip, events } =
-        incoming;
+    let IncomingCall {
+        call_id,
+        from,
+        to,
+        request_uri,
+        service,
+        remote,
+        transport,
+        offer_sdp,
+        headers,
+        call: sip,
+        events,
+    } = incoming;
     info!(remote = %remote, %transport, "incoming call");
 
     if let Some((realm, users)) = host.config.service_auth(&service) {
@@ -104,7 +119,9 @@ async fn run_incoming(host: Arc<Host>, incoming: IncomingCall, instance_id: Stri
             .map(|(_, value)| value.as_str())
             .find(|value| value.contains(&format!("realm=\"{realm}\"")))
             .unwrap_or("");
-        match host.nonces.verify("INVITE", authorization, realm, |user| users.0.get(user).cloned()) {
+        match host.nonces.verify("INVITE", authorization, realm, |user| {
+            users.0.get(user).cloned()
+        }) {
             AuthVerdict::Accepted { username } => info!(%username, "caller authenticated"),
             verdict => {
                 let stale = matches!(verdict, AuthVerdict::Stale);
@@ -115,8 +132,14 @@ async fn run_incoming(host: Arc<Host>, incoming: IncomingCall, instance_id: Stri
                 }
                 // MD5 first: many deployed phones (and SIPp) answer only the first
                 // challenge and know no SHA-256; SHA-256 clients find theirs second.
-                let challenges = [host.nonces.challenge(realm, stale), host.nonces.challenge_sha256(realm, stale)];
-                let headers: Vec<(&str, &str)> = challenges.iter().map(|value| ("WWW-Authenticate", value.as_str())).collect();
+                let challenges = [
+                    host.nonces.challenge(realm, stale),
+                    host.nonces.challenge_sha256(realm, stale),
+                ];
+                let headers: Vec<(&str, &str)> = challenges
+                    .iter()
+                    .map(|value| ("WWW-Authenticate", value.as_str()))
+                    .collect();
                 reject(&sip, 401, Some("Unauthorized"), &headers).await;
                 return;
             }
@@ -155,7 +178,8 @@ async fn run_incoming(host: Arc<Host>, incoming: IncomingCall, instance_id: Stri
         service,
         remote_address: remote.to_string(),
     };
-    let (mut primary, port) = Instance::new_leg(&host, &app_key, 0, CallSnapshot::incoming(details));
+    let (mut primary, port) =
+        Instance::new_leg(&host, &app_key, 0, CallSnapshot::incoming(details));
     primary.signalling = Signalling::Inbound(sip.clone());
     primary.sip_events = Some(events);
     primary.media = Some(media);
@@ -165,13 +189,22 @@ async fn run_incoming(host: Arc<Host>, incoming: IncomingCall, instance_id: Stri
         instance_id: instance_id.clone(),
         application_parameters: parameters,
         outbound_parameters: None,
-        media_dir: primary.media_dir.is_dir().then(|| primary.media_dir.clone()),
+        media_dir: primary
+            .media_dir
+            .is_dir()
+            .then(|| primary.media_dir.clone()),
     };
     let running = match host.runtime.start_call(app.clone(), port, invocation).await {
         Ok(running) => running,
         Err(StartError::PoolExhausted { .. }) => {
             warn!("no free app instance: 503");
-            reject(&sip, 503, Some("Service Unavailable"), &[("Retry-After", RETRY_AFTER_SECONDS)]).await;
+            reject(
+                &sip,
+                503,
+                Some("Service Unavailable"),
+                &[("Retry-After", RETRY_AFTER_SECONDS)],
+            )
+            .await;
             return;
         }
         Err(error) => {
@@ -212,14 +245,28 @@ pub async fn start_outbound(
         instance_id: instance_id.clone(),
         application_parameters: request.application_parameters,
         outbound_parameters: Some(request.outbound_parameters.unwrap_or_default()),
-        media_dir: primary.media_dir.is_dir().then(|| primary.media_dir.clone()),
+        media_dir: primary
+            .media_dir
+            .is_dir()
+            .then(|| primary.media_dir.clone()),
     };
-    let running = match host.runtime.start_call(app.clone(), port, invocation).instrument(span.clone()).await {
+    let running = match host
+        .runtime
+        .start_call(app.clone(), port, invocation)
+        .instrument(span.clone())
+        .await
+    {
         Ok(running) => running,
         Err(StartError::PoolExhausted { limit }) => {
-            return Err(OriginateError::Unavailable(format!("all {limit} app instances are busy")));
+            return Err(OriginateError::Unavailable(format!(
+                "all {limit} app instances are busy"
+            )));
         }
-        Err(error) => return Err(OriginateError::Unavailable(format!("cannot start the app: {error}"))),
+        Err(error) => {
+            return Err(OriginateError::Unavailable(format!(
+                "cannot start the app: {error}"
+            )));
+        }
     };
     let app_key = request.app;
     let run = async move {
@@ -251,7 +298,12 @@ struct Instance {
 
 impl Instance {
     fn new(host: Arc<Host>, app_key: String, primary: Leg) -> Self {
-        Instance { host, app_key, legs: vec![primary], extra: Vec::new() }
+        Instance {
+            host,
+            app_key,
+            legs: vec![primary],
+            extra: Vec::new(),
+        }
     }
 
     /// A new leg and the port the app reaches it by.
@@ -260,14 +312,24 @@ impl Instance {
         let (snapshot_tx, snapshot_rx) = watch::channel(snapshot);
         let media_dir = host.config.media_dir.join(app_key);
         let leg = Leg::new(id, commands_rx, snapshot_tx, media_dir, host.media.clone());
-        (leg, CallPort { leg: id, commands: commands_tx, snapshot: snapshot_rx })
+        (
+            leg,
+            CallPort {
+                leg: id,
+                commands: commands_tx,
+                snapshot: snapshot_rx,
+            },
+        )
     }
 
     /// Serve the legs' ports until the app's `main` ends.
     async fn serve(&mut self, run: impl Future<Output = ExitRecord>) -> ExitRecord {
         let mut run = std::pin::pin!(run);
         loop {
-            let deadline = self.legs.iter().fold(None, |next, leg| earliest(next, leg.next_deadline()));
+            let deadline = self
+                .legs
+                .iter()
+                .fold(None, |next, leg| earliest(next, leg.next_deadline()));
             let legs = &mut self.legs;
             let next_input = std::future::poll_fn(|cx| poll_legs(legs, cx));
             tokio::select! {
@@ -310,15 +372,35 @@ impl Instance {
 
     async fn command(&mut self, index: usize, command: CallCommand) {
         match command {
-            CallCommand::Call { destination, options, wait, reply } => {
+            CallCommand::Call {
+                destination,
+                options,
+                wait,
+                reply,
+            } => {
                 let host = self.host.clone();
-                outbound::place(&host, &mut self.legs[index], destination, options, wait, reply).await;
+                outbound::place(
+                    &host,
+                    &mut self.legs[index],
+                    destination,
+                    options,
+                    wait,
+                    reply,
+                )
+                .await;
             }
-            CallCommand::CallService { service, options, reply } => {
+            CallCommand::CallService {
+                service,
+                options,
+                reply,
+            } => {
                 let host = self.host.clone();
                 outbound::place_local(&host, &mut self.legs[index], service, options, reply).await;
             }
-            CallCommand::ExtraChannel { index: extra, reply } => {
+            CallCommand::ExtraChannel {
+                index: extra,
+                reply,
+            } => {
                 let _ = reply.send(self.extra_channel(extra));
             }
             CallCommand::Connect { other, reply } => {
@@ -337,7 +419,9 @@ impl Instance {
     fn extra_channel(&mut self, index: u32) -> Result<CallPort, CallError> {
         let limit = self.host.config.extra_channels;
         if index >= limit {
-            return Err(CallError::Error(format!("extra channel {index} does not exist: this host gives an app {limit}")));
+            return Err(CallError::Error(format!(
+                "extra channel {index} does not exist: this host gives an app {limit}"
+            )));
         }
         if let Some((_, port)) = self.extra.iter().find(|(extra, _)| *extra == index) {
             return Ok(port.clone());
@@ -351,7 +435,9 @@ impl Instance {
 
     fn connect(&mut self, index: usize, other: usize) -> Result<(), CallError> {
         if other >= self.legs.len() || other == index {
-            return Err(CallError::Error("that channel cannot be connected to this one".into()));
+            return Err(CallError::Error(
+                "that channel cannot be connected to this one".into(),
+            ));
         }
         if self.legs[index].connected_to == Some(other as u32) {
             return Ok(());
@@ -359,20 +445,35 @@ impl Instance {
         for leg in [&self.legs[index], &self.legs[other]] {
             match leg.state() {
                 CallState::Answered => {}
-                CallState::Idle => return Err(CallError::Hangup(format!("channel {} is idle", leg.id))),
-                state => return Err(CallError::Error(format!("channel {} is not answered (state is {state:?})", leg.id))),
+                CallState::Idle => {
+                    return Err(CallError::Hangup(format!("channel {} is idle", leg.id)));
+                }
+                state => {
+                    return Err(CallError::Error(format!(
+                        "channel {} is not answered (state is {state:?})",
+                        leg.id
+                    )));
+                }
             }
             if leg.is_busy_with_media() {
-                return Err(CallError::Error(format!("channel {} is playing; stop it first", leg.id)));
+                return Err(CallError::Error(format!(
+                    "channel {} is playing; stop it first",
+                    leg.id
+                )));
             }
             if leg.connected_to.is_some() {
-                return Err(CallError::Error(format!("channel {} is already connected; disconnect it first", leg.id)));
+                return Err(CallError::Error(format!(
+                    "channel {} is already connected; disconnect it first",
+                    leg.id
+                )));
             }
         }
         let (Some(first), Some(second)) = (&self.legs[index].media, &self.legs[other].media) else {
             return Err(CallError::Error("a channel has no media session".into()));
         };
-        first.connect(second).map_err(|error| CallError::Error(format!("cannot connect the calls: {error}")))?;
+        first
+            .connect(second)
+            .map_err(|error| CallError::Error(format!("cannot connect the calls: {error}")))?;
         self.legs[index].connected_to = Some(other as u32);
         self.legs[other].connected_to = Some(index as u32);
         info!(first = index, second = other, "calls connected");
@@ -397,7 +498,10 @@ impl Instance {
     /// A connection ends when either leg goes idle.
     fn unbridge_idle_legs(&mut self) {
         let ended: Vec<usize> = (0..self.legs.len())
-            .filter(|&index| self.legs[index].connected_to.is_some() && self.legs[index].state() == CallState::Idle)
+            .filter(|&index| {
+                self.legs[index].connected_to.is_some()
+                    && self.legs[index].state() == CallState::Idle
+            })
             .collect();
         for index in ended {
             self.disconnect(index);
@@ -414,11 +518,16 @@ impl Instance {
                 continue;
             }
             let unanswered = matches!(state, CallState::CallIncoming | CallState::RingIncoming);
-            info!(leg = leg.id, ?state, "the app ended with the call still up: hanging up");
+            info!(
+                leg = leg.id,
+                ?state,
+                "the app ended with the call still up: hanging up"
+            );
             let (sent, raw) = match &leg.signalling {
-                Signalling::Inbound(call) if failed && unanswered => {
-                    (call.reject(500, Some("Server Internal Error"), &[]).await, Some(500))
-                }
+                Signalling::Inbound(call) if failed && unanswered => (
+                    call.reject(500, Some("Server Internal Error"), &[]).await,
+                    Some(500),
+                ),
                 Signalling::LocalCallee(link) if unanswered => {
                     let code = if failed { 500 } else { 480 };
                     local::reject(link, code);
@@ -429,7 +538,11 @@ impl Instance {
             if let Err(error) = sent {
                 debug!(%error, "hang-up after exit failed");
             }
-            let cause = if failed { CallCause::Error } else { CallCause::Normal };
+            let cause = if failed {
+                CallCause::Error
+            } else {
+                CallCause::Normal
+            };
             leg.go_idle(cause, raw, "the app ended");
         }
     }
@@ -469,7 +582,9 @@ fn log_exit_record(record: &ExitRecord) {
         ExitOutcome::Returned(_) => {
             info!(%instance_id, %app, %version, exit_code, wall_ms, cpu_ticks, "exit record: {}", record.message)
         }
-        _ => warn!(%instance_id, %app, %version, exit_code, wall_ms, cpu_ticks, "exit record: app ended by the host: {}", record.message),
+        _ => {
+            warn!(%instance_id, %app, %version, exit_code, wall_ms, cpu_ticks, "exit record: app ended by the host: {}", record.message)
+        }
     }
 }
 
@@ -501,4 +616,3 @@ pub fn reject_status(cause: CallCause) -> u16 {
         CallCause::Timeout | CallCause::NoAnswer | CallCause::Normal | CallCause::Other => 480,
     }
 }
-

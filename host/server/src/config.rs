@@ -47,7 +47,10 @@ pub enum ConfigError {
 }
 
 fn invalid(setting: &'static str, message: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid { setting, message: message.into() }
+    ConfigError::Invalid {
+        setting,
+        message: message.into(),
+    }
 }
 
 /// The file format (`callhost.toml`). Every field is optional; defaults make the
@@ -84,10 +87,14 @@ pub struct FileConfig {
 impl FileConfig {
     /// Read and parse a config file (no validation beyond the schema).
     pub fn read(path: &Path) -> Result<FileConfig, ConfigError> {
-        let text =
-            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
-        toml::from_str::<FileConfig>(&text)
-            .map_err(|error| ConfigError::Parse { path: path.to_owned(), message: error.to_string() })
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str::<FileConfig>(&text).map_err(|error| ConfigError::Parse {
+            path: path.to_owned(),
+            message: error.to_string(),
+        })
     }
 }
 
@@ -108,17 +115,25 @@ impl AdminSection {
     /// API listens beyond loopback without a token, since every remote request would
     /// then be refused.
     pub fn validate(self) -> Result<Option<AdminConfig>, ConfigError> {
-        let listen_text = self.listen.unwrap_or_else(|| crate::admin::DEFAULT_LISTEN.into());
+        let listen_text = self
+            .listen
+            .unwrap_or_else(|| crate::admin::DEFAULT_LISTEN.into());
         if self.enabled == Some(false) || listen_text.is_empty() {
             return Ok(None);
         }
-        let listen: SocketAddr = listen_text
-            .parse()
-            .map_err(|_| invalid("admin.listen", format!("`{listen_text}` is not an IP:PORT address")))?;
+        let listen: SocketAddr = listen_text.parse().map_err(|_| {
+            invalid(
+                "admin.listen",
+                format!("`{listen_text}` is not an IP:PORT address"),
+            )
+        })?;
         if let Some(token) = &self.token
             && (token.is_empty() || !token.bytes().all(|byte| byte.is_ascii_graphic()))
         {
-            return Err(invalid("admin.token", "the token must be non-empty printable ASCII without spaces"));
+            return Err(invalid(
+                "admin.token",
+                "the token must be non-empty printable ASCII without spaces",
+            ));
         }
         if !listen.ip().to_canonical().is_loopback() && self.token.is_none() {
             tracing::warn!(
@@ -126,7 +141,10 @@ impl AdminSection {
                 "the admin API listens beyond loopback but [admin] token is not set: requests from other hosts will all be refused"
             );
         }
-        Ok(Some(AdminConfig { listen, token: self.token }))
+        Ok(Some(AdminConfig {
+            listen,
+            token: self.token,
+        }))
     }
 }
 
@@ -206,7 +224,11 @@ pub struct Account {
 
 impl std::fmt::Debug for AccountSection {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.debug_struct("AccountSection").field("registrar", &self.registrar).field("aor", &self.aor).finish_non_exhaustive()
+        formatter
+            .debug_struct("AccountSection")
+            .field("registrar", &self.registrar)
+            .field("aor", &self.aor)
+            .finish_non_exhaustive()
     }
 }
 
@@ -227,40 +249,87 @@ impl std::fmt::Debug for Account {
 
 impl AccountSection {
     fn validate(self, id: &str) -> Result<Account, ConfigError> {
-        let sip_uri = |text: &str| (text.starts_with("sip:") || text.starts_with("sips:")) && !text.contains(char::is_whitespace);
+        let sip_uri = |text: &str| {
+            (text.starts_with("sip:") || text.starts_with("sips:"))
+                && !text.contains(char::is_whitespace)
+        };
         if let Some(registrar) = &self.registrar
             && !sip_uri(registrar)
         {
-            return Err(invalid("accounts.registrar", format!("account `{id}`: `{registrar}` is not a sip: URI")));
+            return Err(invalid(
+                "accounts.registrar",
+                format!("account `{id}`: `{registrar}` is not a sip: URI"),
+            ));
         }
         let registrar_host = self
             .registrar
             .as_deref()
             .map(|uri| uri.split_once(':').map(|(_, rest)| rest).unwrap_or(uri))
-            .map(|rest| rest.rsplit('@').next().unwrap_or(rest).split([';', '?']).next().unwrap_or(rest).to_owned());
+            .map(|rest| {
+                rest.rsplit('@')
+                    .next()
+                    .unwrap_or(rest)
+                    .split([';', '?'])
+                    .next()
+                    .unwrap_or(rest)
+                    .to_owned()
+            });
         let aor = match (self.aor, registrar_host) {
             (Some(aor), _) if sip_uri(&aor) && aor.contains('@') => aor,
-            (Some(aor), _) => return Err(invalid("accounts.aor", format!("account `{id}`: `{aor}` is not a sip:user@host URI"))),
+            (Some(aor), _) => {
+                return Err(invalid(
+                    "accounts.aor",
+                    format!("account `{id}`: `{aor}` is not a sip:user@host URI"),
+                ));
+            }
             (None, Some(host)) => format!("sip:{id}@{host}"),
-            (None, None) => return Err(invalid("accounts.aor", format!("account `{id}` needs an aor or a registrar"))),
+            (None, None) => {
+                return Err(invalid(
+                    "accounts.aor",
+                    format!("account `{id}` needs an aor or a registrar"),
+                ));
+            }
         };
         if let Some(proxy) = &self.outbound_proxy
             && !sip_uri(proxy)
         {
-            return Err(invalid("accounts.outbound_proxy", format!("account `{id}`: `{proxy}` is not a sip: URI")));
+            return Err(invalid(
+                "accounts.outbound_proxy",
+                format!("account `{id}`: `{proxy}` is not a sip: URI"),
+            ));
         }
-        let aor_user = aor.split_once(':').map(|(_, rest)| rest).unwrap_or(&aor).split('@').next().unwrap_or_default().to_owned();
+        let aor_user = aor
+            .split_once(':')
+            .map(|(_, rest)| rest)
+            .unwrap_or(&aor)
+            .split('@')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
         let expires = self.expires.unwrap_or(3600);
         if !(1..=86_400).contains(&expires) {
-            return Err(invalid("accounts.expires", format!("account `{id}`: {expires} is outside 1..=86400")));
+            return Err(invalid(
+                "accounts.expires",
+                format!("account `{id}`: {expires} is outside 1..=86400"),
+            ));
         }
         let contact_user = self.contact_user.unwrap_or_else(|| id.to_owned());
         if !contact_user.chars().all(is_service_char) {
-            return Err(invalid("accounts.contact_user", format!("account `{id}`: `{contact_user}` may use only letters, digits, '-', '_' and '.'")));
+            return Err(invalid(
+                "accounts.contact_user",
+                format!(
+                    "account `{id}`: `{contact_user}` may use only letters, digits, '-', '_' and '.'"
+                ),
+            ));
         }
         let app = self.app.unwrap_or_else(|| id.to_owned());
         if app.is_empty() || !app.chars().all(is_service_char) {
-            return Err(invalid("accounts.app", format!("account `{id}`: app name `{app}` may use only letters, digits, '-', '_' and '.'")));
+            return Err(invalid(
+                "accounts.app",
+                format!(
+                    "account `{id}`: app name `{app}` may use only letters, digits, '-', '_' and '.'"
+                ),
+            ));
         }
         Ok(Account {
             id: id.to_owned(),
@@ -458,29 +527,57 @@ impl Config {
             .clone()
             .or(file.sip.listen)
             .unwrap_or_else(|| "127.0.0.1:5060".into());
-        let sip_listen: SocketAddr = listen_text
-            .parse()
-            .map_err(|_| invalid("sip.listen", format!("`{listen_text}` is not an IP:PORT address")))?;
+        let sip_listen: SocketAddr = listen_text.parse().map_err(|_| {
+            invalid(
+                "sip.listen",
+                format!("`{listen_text}` is not an IP:PORT address"),
+            )
+        })?;
         let sip_udp = file.sip.udp.unwrap_or(true);
         let sip_tcp = file.sip.tcp.unwrap_or(true);
         if !sip_udp && !sip_tcp {
-            return Err(invalid("sip.udp/sip.tcp", "at least one SIP transport must be enabled"));
+            return Err(invalid(
+                "sip.udp/sip.tcp",
+                "at least one SIP transport must be enabled",
+            ));
         }
 
-        let tls = match (file.sip.tls_listen, file.sip.tls_certificate, file.sip.tls_key) {
+        let tls = match (
+            file.sip.tls_listen,
+            file.sip.tls_certificate,
+            file.sip.tls_key,
+        ) {
             (None, None, None) => None,
             (Some(listen), Some(certificate), Some(key)) => {
-                let listen = listen
-                    .parse()
-                    .map_err(|_| invalid("sip.tls_listen", format!("`{listen}` is not an IP:PORT address")))?;
-                for (setting, path) in [("sip.tls_certificate", &certificate), ("sip.tls_key", &key)] {
+                let listen = listen.parse().map_err(|_| {
+                    invalid(
+                        "sip.tls_listen",
+                        format!("`{listen}` is not an IP:PORT address"),
+                    )
+                })?;
+                for (setting, path) in
+                    [("sip.tls_certificate", &certificate), ("sip.tls_key", &key)]
+                {
                     if !path.is_file() {
-                        return Err(invalid(setting, format!("`{}` is not a readable file", path.display())));
+                        return Err(invalid(
+                            setting,
+                            format!("`{}` is not a readable file", path.display()),
+                        ));
                     }
                 }
-                Some(TlsConfig { listen, certificate, key, trust: file.sip.tls_trust })
+                Some(TlsConfig {
+                    listen,
+                    certificate,
+                    key,
+                    trust: file.sip.tls_trust,
+                })
             }
-            _ => return Err(invalid("sip.tls_listen", "TLS needs tls_listen, tls_certificate and tls_key together")),
+            _ => {
+                return Err(invalid(
+                    "sip.tls_listen",
+                    "TLS needs tls_listen, tls_certificate and tls_key together",
+                ));
+            }
         };
 
         let plugins_dir = overrides
@@ -491,14 +588,27 @@ impl Config {
         if !plugins_dir.is_dir() {
             return Err(invalid(
                 "plugins.dir",
-                format!("`{}` is not a directory (create it and put app .wasm files in it)", plugins_dir.display()),
+                format!(
+                    "`{}` is not a directory (create it and put app .wasm files in it)",
+                    plugins_dir.display()
+                ),
             ));
         }
-        let cache_dir = file.plugins.cache_dir.unwrap_or_else(|| plugins_dir.join(".cache"));
+        let cache_dir = file
+            .plugins
+            .cache_dir
+            .unwrap_or_else(|| plugins_dir.join(".cache"));
 
-        let media_dir = overrides.media.clone().or(file.media.dir).unwrap_or_else(|| "media".into());
+        let media_dir = overrides
+            .media
+            .clone()
+            .or(file.media.dir)
+            .unwrap_or_else(|| "media".into());
         if media_dir.exists() && !media_dir.is_dir() {
-            return Err(invalid("media.dir", format!("`{}` is not a directory", media_dir.display())));
+            return Err(invalid(
+                "media.dir",
+                format!("`{}` is not a directory", media_dir.display()),
+            ));
         }
 
         let ports_text = overrides
@@ -524,40 +634,76 @@ impl Config {
         let limits = file.limits;
         let max_calls = limits.max_calls.unwrap_or(1000);
         if max_calls == 0 || max_calls > 100_000 {
-            return Err(invalid("limits.max_calls", format!("{max_calls} is outside 1..=100000")));
+            return Err(invalid(
+                "limits.max_calls",
+                format!("{max_calls} is outside 1..=100000"),
+            ));
         }
         let memory_mib = limits.memory_mib.unwrap_or(64);
         if !(1..=4096).contains(&memory_mib) {
-            return Err(invalid("limits.memory_mib", format!("{memory_mib} is outside 1..=4096")));
+            return Err(invalid(
+                "limits.memory_mib",
+                format!("{memory_mib} is outside 1..=4096"),
+            ));
         }
         let cpu_budget = seconds("limits.cpu_seconds", limits.cpu_seconds.unwrap_or(10.0))?;
-        let call_limit = seconds("limits.call_seconds", limits.call_seconds.unwrap_or(4.0 * 3600.0))?;
+        let call_limit = seconds(
+            "limits.call_seconds",
+            limits.call_seconds.unwrap_or(4.0 * 3600.0),
+        )?;
         let drain = seconds("limits.drain_seconds", limits.drain_seconds.unwrap_or(30.0))?;
 
         for (name, service) in &file.services {
             if name.is_empty() || !name.chars().all(is_service_char) {
-                return Err(invalid("services", format!("service name `{name}` may use only letters, digits, '-', '_' and '.'")));
+                return Err(invalid(
+                    "services",
+                    format!("service name `{name}` may use only letters, digits, '-', '_' and '.'"),
+                ));
             }
-            if service.auth_realm.as_ref().is_some_and(|realm| realm.is_empty() || realm.contains(['"', '\\', '\r', '\n'])) {
-                return Err(invalid("services.auth_realm", format!("service `{name}`: the realm must be non-empty text without quotes")));
+            if service
+                .auth_realm
+                .as_ref()
+                .is_some_and(|realm| realm.is_empty() || realm.contains(['"', '\\', '\r', '\n']))
+            {
+                return Err(invalid(
+                    "services.auth_realm",
+                    format!("service `{name}`: the realm must be non-empty text without quotes"),
+                ));
             }
             if service.auth_realm.is_some() && service.users.0.is_empty() {
-                return Err(invalid("services.users", format!("service `{name}` has an auth_realm but no [services.{name}.users]")));
+                return Err(invalid(
+                    "services.users",
+                    format!("service `{name}` has an auth_realm but no [services.{name}.users]"),
+                ));
             }
             if let Some(app) = &service.app
                 && (app.is_empty() || !app.chars().all(is_service_char))
             {
-                return Err(invalid("services.app", format!("app name `{app}` of service `{name}` may use only letters, digits, '-', '_' and '.'")));
+                return Err(invalid(
+                    "services.app",
+                    format!(
+                        "app name `{app}` of service `{name}` may use only letters, digits, '-', '_' and '.'"
+                    ),
+                ));
             }
         }
 
         let extra_channels = file.calls.extra_channels.unwrap_or(MAX_EXTRA_CHANNELS);
         if extra_channels > MAX_EXTRA_CHANNELS {
-            return Err(invalid("calls.extra_channels", format!("{extra_channels} is outside 0..={MAX_EXTRA_CHANNELS}")));
+            return Err(invalid(
+                "calls.extra_channels",
+                format!("{extra_channels} is outside 0..={MAX_EXTRA_CHANNELS}"),
+            ));
         }
         let sip_uri = |setting: &'static str, value: Option<String>| match value {
-            Some(text) if !(text.starts_with("sip:") || text.starts_with("sips:")) || text.contains(char::is_whitespace) => {
-                Err(invalid(setting, format!("`{text}` is not a sip: or sips: URI")))
+            Some(text)
+                if !(text.starts_with("sip:") || text.starts_with("sips:"))
+                    || text.contains(char::is_whitespace) =>
+            {
+                Err(invalid(
+                    setting,
+                    format!("`{text}` is not a sip: or sips: URI"),
+                ))
             }
             other => Ok(other),
         };
@@ -569,12 +715,23 @@ impl Config {
         let mut accounts = Vec::new();
         for (id, section) in file.accounts {
             if id.is_empty() || !id.chars().all(is_service_char) {
-                return Err(invalid("accounts", format!("account id `{id}` may use only letters, digits, '-', '_' and '.'")));
+                return Err(invalid(
+                    "accounts",
+                    format!("account id `{id}` may use only letters, digits, '-', '_' and '.'"),
+                ));
             }
             accounts.push(section.validate(&id)?);
         }
-        if accounts.iter().filter(|account| account.contact_user.is_empty()).count() > 1 {
-            return Err(invalid("accounts.contact_user", "only one account may register a userless contact"));
+        if accounts
+            .iter()
+            .filter(|account| account.contact_user.is_empty())
+            .count()
+            > 1
+        {
+            return Err(invalid(
+                "accounts.contact_user",
+                "only one account may register a userless contact",
+            ));
         }
 
         Ok(Config {
@@ -612,11 +769,18 @@ impl Config {
     /// default the plugin named like the service with empty parameters.
     pub fn route(&self, service: &str) -> (String, String) {
         // A call to an account's registered contact goes to that account's app.
-        if let Some(account) = self.accounts.iter().find(|account| account.registrar.is_some() && account.contact_user == service) {
+        if let Some(account) = self
+            .accounts
+            .iter()
+            .find(|account| account.registrar.is_some() && account.contact_user == service)
+        {
             return (account.app.clone(), account.parameters.clone());
         }
         match self.services.get(service) {
-            Some(entry) => (entry.app.clone().unwrap_or_else(|| service.to_owned()), entry.parameters.clone()),
+            Some(entry) => (
+                entry.app.clone().unwrap_or_else(|| service.to_owned()),
+                entry.parameters.clone(),
+            ),
             None => (service.to_owned(), String::new()),
         }
     }
@@ -628,7 +792,10 @@ fn is_service_char(c: char) -> bool {
 
 fn seconds(setting: &'static str, value: f64) -> Result<Duration, ConfigError> {
     if !value.is_finite() || value <= 0.0 || value > 1e7 {
-        return Err(invalid(setting, format!("{value} is not a positive number of seconds")));
+        return Err(invalid(
+            setting,
+            format!("{value} is not a positive number of seconds"),
+        ));
     }
     Ok(Duration::from_secs_f64(value))
 }
@@ -636,15 +803,26 @@ fn seconds(setting: &'static str, value: f64) -> Result<Duration, ConfigError> {
 /// Parse "LO-HI" into an RTP port range: LO even (RTP on even ports, RFC 3550 §11),
 /// at least two ports, not below 1024.
 pub fn parse_port_range(text: &str) -> Result<RangeInclusive<u16>, ConfigError> {
-    let bad = || invalid("media.rtp_ports", format!("`{text}` is not LO-HI (e.g. 20000-29999)"));
+    let bad = || {
+        invalid(
+            "media.rtp_ports",
+            format!("`{text}` is not LO-HI (e.g. 20000-29999)"),
+        )
+    };
     let (low, high) = text.split_once('-').ok_or_else(bad)?;
     let low: u16 = low.trim().parse().map_err(|_| bad())?;
     let high: u16 = high.trim().parse().map_err(|_| bad())?;
     if low < 1024 {
-        return Err(invalid("media.rtp_ports", format!("{low} is a privileged port; use 1024 or above")));
+        return Err(invalid(
+            "media.rtp_ports",
+            format!("{low} is a privileged port; use 1024 or above"),
+        ));
     }
     if high <= low {
-        return Err(invalid("media.rtp_ports", format!("`{text}`: HI must be above LO")));
+        return Err(invalid(
+            "media.rtp_ports",
+            format!("`{text}`: HI must be above LO"),
+        ));
     }
     Ok(low..=high)
 }
@@ -658,7 +836,10 @@ mod tests {
     }
 
     fn plugins_overrides() -> Overrides {
-        Overrides { plugins: Some(std::env::temp_dir()), ..Overrides::default() }
+        Overrides {
+            plugins: Some(std::env::temp_dir()),
+            ..Overrides::default()
+        }
     }
 
     #[test]
@@ -674,12 +855,30 @@ mod tests {
         let text = "[accounts.alice]\nregistrar = \"sip:127.0.0.1:5999\"\npassword = \"secret\"\napp = \"hello\"\nexpires = 60\n\n[accounts.trunk]\nregistrar = \"sip:registrar.example.com;transport=tcp\"\naor = \"sip:4412345@example.com\"\ncontact_user = \"\"\n";
         let config = Config::build(file(text), &plugins_overrides()).unwrap();
         let alice = &config.accounts[0];
-        assert_eq!((alice.aor.as_str(), alice.username.as_str(), alice.contact_user.as_str()), ("sip:alice@127.0.0.1:5999", "alice", "alice"));
+        assert_eq!(
+            (
+                alice.aor.as_str(),
+                alice.username.as_str(),
+                alice.contact_user.as_str()
+            ),
+            ("sip:alice@127.0.0.1:5999", "alice", "alice")
+        );
         assert_eq!(alice.expires, Duration::from_secs(60));
         let trunk = &config.accounts[1];
-        assert_eq!((trunk.username.as_str(), trunk.contact_user.as_str(), trunk.app.as_str()), ("4412345", "", "trunk"));
+        assert_eq!(
+            (
+                trunk.username.as_str(),
+                trunk.contact_user.as_str(),
+                trunk.app.as_str()
+            ),
+            ("4412345", "", "trunk")
+        );
         assert_eq!(config.route("alice"), ("hello".to_string(), String::new()));
-        assert_eq!(config.route(""), ("trunk".to_string(), String::new()), "a userless contact routes to its account");
+        assert_eq!(
+            config.route(""),
+            ("trunk".to_string(), String::new()),
+            "a userless contact routes to its account"
+        );
         for bad in [
             "[accounts.x]\nregistrar = \"http://r\"\n",
             "[accounts.x]\naor = \"alice\"\n",
@@ -687,7 +886,9 @@ mod tests {
             "[accounts.x]\nregistrar = \"sip:r\"\nexpires = 0\n",
             "[accounts.x]\nregistrar = \"sip:r\"\ncontact_user = \"\"\n[accounts.y]\nregistrar = \"sip:r\"\ncontact_user = \"\"\n",
         ] {
-            let error = Config::build(file(bad), &plugins_overrides()).unwrap_err().to_string();
+            let error = Config::build(file(bad), &plugins_overrides())
+                .unwrap_err()
+                .to_string();
             assert!(error.contains("accounts"), "{bad}: {error}");
         }
     }
@@ -695,14 +896,32 @@ mod tests {
     #[test]
     fn calls_settings_are_checked() {
         let config = Config::build(FileConfig::default(), &plugins_overrides()).unwrap();
-        assert_eq!((config.extra_channels, config.default_from.as_deref(), config.outbound_proxy.as_deref()), (3, None, None));
-        let parsed = file("[calls]\nextra_channels = 1\nfrom = \"sip:ivr@example.com\"\noutbound_proxy = \"sip:127.0.0.1:5070;lr\"\n");
+        assert_eq!(
+            (
+                config.extra_channels,
+                config.default_from.as_deref(),
+                config.outbound_proxy.as_deref()
+            ),
+            (3, None, None)
+        );
+        let parsed = file(
+            "[calls]\nextra_channels = 1\nfrom = \"sip:ivr@example.com\"\noutbound_proxy = \"sip:127.0.0.1:5070;lr\"\n",
+        );
         let config = Config::build(parsed, &plugins_overrides()).unwrap();
         assert_eq!(config.extra_channels, 1);
         assert_eq!(config.default_from.as_deref(), Some("sip:ivr@example.com"));
-        assert_eq!(config.outbound_proxy.as_deref(), Some("sip:127.0.0.1:5070;lr"));
-        for bad in ["[calls]\nextra_channels = 4\n", "[calls]\nfrom = \"bob\"\n", "[calls]\noutbound_proxy = \"http://x\"\n"] {
-            let error = Config::build(file(bad), &plugins_overrides()).unwrap_err().to_string();
+        assert_eq!(
+            config.outbound_proxy.as_deref(),
+            Some("sip:127.0.0.1:5070;lr")
+        );
+        for bad in [
+            "[calls]\nextra_channels = 4\n",
+            "[calls]\nfrom = \"bob\"\n",
+            "[calls]\noutbound_proxy = \"http://x\"\n",
+        ] {
+            let error = Config::build(file(bad), &plugins_overrides())
+                .unwrap_err()
+                .to_string();
             assert!(error.contains("calls."), "{bad}: {error}");
         }
     }
@@ -714,7 +933,8 @@ mod tests {
             rtp_ports: Some("30000-30099".into()),
             ..plugins_overrides()
         };
-        let config = Config::build(file("[sip]\nlisten = \"127.0.0.1:5070\"\n"), &overrides).unwrap();
+        let config =
+            Config::build(file("[sip]\nlisten = \"127.0.0.1:5070\"\n"), &overrides).unwrap();
         assert_eq!(config.sip_listen.port(), 5999);
         assert_eq!(config.rtp_ports, 30000..=30099);
     }
@@ -736,7 +956,9 @@ mod tests {
         ];
         for (text, setting) in cases {
             match Config::build(file(text), &plugins_overrides()) {
-                Err(ConfigError::Invalid { setting: got, .. }) => assert_eq!(got, setting, "for {text:?}"),
+                Err(ConfigError::Invalid { setting: got, .. }) => {
+                    assert_eq!(got, setting, "for {text:?}")
+                }
                 other => panic!("{text:?} should be invalid, got {other:?}"),
             }
         }
@@ -751,14 +973,24 @@ mod tests {
 
         let config = Config::build(file("[admin]\nlisten = \"\"\n"), &plugins_overrides()).unwrap();
         assert!(config.admin.is_none());
-        let config = Config::build(file("[admin]\nenabled = false\n"), &plugins_overrides()).unwrap();
+        let config =
+            Config::build(file("[admin]\nenabled = false\n"), &plugins_overrides()).unwrap();
         assert!(config.admin.is_none());
 
-        let config =
-            Config::build(file("[admin]\nlisten = \"0.0.0.0:9\"\ntoken = \"abc\"\n"), &plugins_overrides()).unwrap();
+        let config = Config::build(
+            file("[admin]\nlisten = \"0.0.0.0:9\"\ntoken = \"abc\"\n"),
+            &plugins_overrides(),
+        )
+        .unwrap();
         let admin = config.admin.unwrap();
-        assert_eq!((admin.listen.port(), admin.token.as_deref()), (9, Some("abc")));
-        assert!(!format!("{admin:?}").contains("abc"), "the token must not be printed");
+        assert_eq!(
+            (admin.listen.port(), admin.token.as_deref()),
+            (9, Some("abc"))
+        );
+        assert!(
+            !format!("{admin:?}").contains("abc"),
+            "the token must not be printed"
+        );
     }
 
     #[test]
@@ -768,10 +1000,16 @@ mod tests {
 
     #[test]
     fn missing_plugins_dir_is_an_error() {
-        let overrides = Overrides { plugins: Some("/nonexistent/callhost/plugins".into()), ..Overrides::default() };
+        let overrides = Overrides {
+            plugins: Some("/nonexistent/callhost/plugins".into()),
+            ..Overrides::default()
+        };
         assert!(matches!(
             Config::build(FileConfig::default(), &overrides),
-            Err(ConfigError::Invalid { setting: "plugins.dir", .. })
+            Err(ConfigError::Invalid {
+                setting: "plugins.dir",
+                ..
+            })
         ));
     }
 

@@ -32,7 +32,12 @@ pub struct Collection {
 impl Collection {
     /// Start collecting at `now`.
     pub fn new(options: GetDigitsOptions, now: Instant) -> Self {
-        Collection { options, started: now, last_digit: None, digits: String::new() }
+        Collection {
+            options,
+            started: now,
+            last_digit: None,
+            digits: String::new(),
+        }
     }
 
     /// Take digits from `buffer` until the collection is complete. Digits beyond the
@@ -55,9 +60,15 @@ impl Collection {
 
     /// When the collection times out if no digit arrives before then.
     pub fn deadline(&self) -> Option<Instant> {
-        let overall = self.options.overall_timeout.map(|limit| self.started + limit);
+        let overall = self
+            .options
+            .overall_timeout
+            .map(|limit| self.started + limit);
         let gap = match self.last_digit {
-            None => self.options.predigits_timeout.map(|limit| self.started + limit),
+            None => self
+                .options
+                .predigits_timeout
+                .map(|limit| self.started + limit),
             Some(last) => self.options.interdigit_timeout.map(|limit| last + limit),
         };
         earliest(overall, gap)
@@ -73,7 +84,10 @@ impl Collection {
 
     /// End the collection with `cause`, keeping what arrived.
     pub fn finish(&mut self, cause: DetectorCause) -> Collected {
-        Collected { digits: std::mem::take(&mut self.digits), cause }
+        Collected {
+            digits: std::mem::take(&mut self.digits),
+            cause,
+        }
     }
 }
 
@@ -81,7 +95,12 @@ impl Collection {
 /// (`Signal=5` lines, as Cisco and most trunks send it) or `application/dtmf` (the
 /// bare digit). Event numbers 10-15 are accepted for `*`, `#`, `A`-`D` as in RFC 4733.
 pub fn info_digit(content_type: &str, body: &str) -> Option<char> {
-    let media_type = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let media_type = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     let value = match media_type.as_str() {
         "application/dtmf-relay" => body.lines().find_map(|line| {
             let (key, value) = line.split_once('=')?;
@@ -139,17 +158,35 @@ mod tests {
         let mut collection = Collection::new(options(), now);
         let mut pending = buffer("47#11");
         let done = collection.absorb(&mut pending, now).unwrap();
-        assert_eq!(done, Collected { digits: "47#".into(), cause: DetectorCause::End });
+        assert_eq!(
+            done,
+            Collected {
+                digits: "47#".into(),
+                cause: DetectorCause::End
+            }
+        );
         assert_eq!(pending, buffer("11"));
     }
 
     #[test]
     fn count_ends_collection() {
         let now = Instant::now();
-        let mut collection = Collection::new(GetDigitsOptions { count: Some(3), ..options() }, now);
+        let mut collection = Collection::new(
+            GetDigitsOptions {
+                count: Some(3),
+                ..options()
+            },
+            now,
+        );
         assert_eq!(collection.absorb(&mut buffer("12"), now), None);
         let done = collection.absorb(&mut buffer("34"), now).unwrap();
-        assert_eq!(done, Collected { digits: "123".into(), cause: DetectorCause::Count });
+        assert_eq!(
+            done,
+            Collected {
+                digits: "123".into(),
+                cause: DetectorCause::Count
+            }
+        );
     }
 
     #[test]
@@ -157,28 +194,53 @@ mod tests {
         let start = Instant::now();
         let mut collection = Collection::new(options(), start);
         assert_eq!(collection.deadline(), Some(start + Duration::from_secs(10)));
-        assert_eq!(collection.poll_timeout(start + Duration::from_secs(9)), None);
+        assert_eq!(
+            collection.poll_timeout(start + Duration::from_secs(9)),
+            None
+        );
         let later = start + Duration::from_secs(9);
         assert_eq!(collection.absorb(&mut buffer("4"), later), None);
         assert_eq!(collection.deadline(), Some(later + Duration::from_secs(5)));
-        let done = collection.poll_timeout(later + Duration::from_secs(5)).unwrap();
-        assert_eq!(done, Collected { digits: "4".into(), cause: DetectorCause::Timeout });
+        let done = collection
+            .poll_timeout(later + Duration::from_secs(5))
+            .unwrap();
+        assert_eq!(
+            done,
+            Collected {
+                digits: "4".into(),
+                cause: DetectorCause::Timeout
+            }
+        );
     }
 
     #[test]
     fn overall_timeout_caps_the_interdigit_gap() {
         let start = Instant::now();
-        let mut collection =
-            Collection::new(GetDigitsOptions { overall_timeout: Some(Duration::from_secs(6)), ..options() }, start);
+        let mut collection = Collection::new(
+            GetDigitsOptions {
+                overall_timeout: Some(Duration::from_secs(6)),
+                ..options()
+            },
+            start,
+        );
         collection.absorb(&mut buffer("1"), start + Duration::from_secs(4));
         assert_eq!(collection.deadline(), Some(start + Duration::from_secs(6)));
     }
 
     #[test]
     fn info_bodies_carry_digits() {
-        assert_eq!(info_digit("application/dtmf-relay", "Signal=5\r\nDuration=160\r\n"), Some('5'));
-        assert_eq!(info_digit("Application/DTMF-Relay", "signal= #\nDuration=250"), Some('#'));
-        assert_eq!(info_digit("application/dtmf-relay", "Signal=11\r\nDuration=160"), Some('#'));
+        assert_eq!(
+            info_digit("application/dtmf-relay", "Signal=5\r\nDuration=160\r\n"),
+            Some('5')
+        );
+        assert_eq!(
+            info_digit("Application/DTMF-Relay", "signal= #\nDuration=250"),
+            Some('#')
+        );
+        assert_eq!(
+            info_digit("application/dtmf-relay", "Signal=11\r\nDuration=160"),
+            Some('#')
+        );
         assert_eq!(info_digit("application/dtmf-relay", "Signal=d"), Some('D'));
         assert_eq!(info_digit("application/dtmf", "7"), Some('7'));
         assert_eq!(info_digit("application/dtmf", "10"), Some('*'));

@@ -7,8 +7,8 @@
 //! its command-line client ([`originate`]), and call-progress status callbacks
 //! ([`status_callback`]). `main.rs` is only the CLI.
 
-pub mod admin;
 pub mod accounts;
+pub mod admin;
 pub mod call;
 pub mod config;
 pub mod digits;

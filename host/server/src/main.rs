@@ -18,7 +18,11 @@ const EXIT_USAGE: u8 = 64;
 const EXIT_DATA: u8 = 65;
 
 #[derive(Parser)]
-#[command(name = "callhost", version, about = "A telephony application server running call logic in WebAssembly")]
+#[command(
+    name = "callhost",
+    version,
+    about = "A telephony application server running call logic in WebAssembly"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -82,8 +86,19 @@ fn main() -> ExitCode {
     };
     init_logging();
     match cli.command {
-        Command::Run { sip_listen, plugins, media, rtp_ports, config } => {
-            let overrides = Overrides { sip_listen, plugins, media, rtp_ports };
+        Command::Run {
+            sip_listen,
+            plugins,
+            media,
+            rtp_ports,
+            config,
+        } => {
+            let overrides = Overrides {
+                sip_listen,
+                plugins,
+                media,
+                rtp_ports,
+            };
             let config = match Config::load(config.as_deref(), &overrides) {
                 Ok(config) => config,
                 Err(error) => {
@@ -91,7 +106,9 @@ fn main() -> ExitCode {
                     return ExitCode::from(EXIT_USAGE);
                 }
             };
-            let Some(tokio) = async_runtime() else { return ExitCode::FAILURE };
+            let Some(tokio) = async_runtime() else {
+                return ExitCode::FAILURE;
+            };
             match tokio.block_on(server::run(config, shutdown_signal())) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {
@@ -136,7 +153,10 @@ async fn check(file: PathBuf) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(error) => {
-            eprintln!("callhost: {} is not a valid callhost app: {error}", file.display());
+            eprintln!(
+                "callhost: {} is not a valid callhost app: {error}",
+                file.display()
+            );
             ExitCode::from(EXIT_DATA)
         }
     }
@@ -144,7 +164,8 @@ async fn check(file: PathBuf) -> ExitCode {
 
 /// Resolves on SIGINT or SIGTERM.
 async fn shutdown_signal() {
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = async { match &mut terminate { Some(signal) => { signal.recv().await; } None => std::future::pending().await } } => {}

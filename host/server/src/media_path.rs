@@ -27,12 +27,19 @@ pub fn resolve(media_dir: &Path, name: &str) -> Result<PathBuf, MediaPathError> 
     // Backslashes are refused too: on Windows-made names they mean a separator.
     let plain = !name.is_empty()
         && !name.contains(['\0', '\\'])
-        && relative.components().all(|component| matches!(component, Component::Normal(_) | Component::CurDir));
+        && relative
+            .components()
+            .all(|component| matches!(component, Component::Normal(_) | Component::CurDir));
     if !plain {
         return Err(MediaPathError::NotRelative(name.to_owned()));
     }
-    let root = media_dir.canonicalize().map_err(|_| MediaPathError::NotFound(name.to_owned()))?;
-    let full = root.join(relative).canonicalize().map_err(|_| MediaPathError::NotFound(name.to_owned()))?;
+    let root = media_dir
+        .canonicalize()
+        .map_err(|_| MediaPathError::NotFound(name.to_owned()))?;
+    let full = root
+        .join(relative)
+        .canonicalize()
+        .map_err(|_| MediaPathError::NotFound(name.to_owned()))?;
     if !full.starts_with(&root) {
         return Err(MediaPathError::Escapes(name.to_owned()));
     }
@@ -55,18 +62,48 @@ mod tests {
         let _ = std::fs::remove_file(&link);
         std::os::unix::fs::symlink(base.join("secret.wav"), &link).unwrap();
 
-        assert_eq!(resolve(&app, "a.wav").unwrap(), app.canonicalize().unwrap().join("a.wav"));
+        assert_eq!(
+            resolve(&app, "a.wav").unwrap(),
+            app.canonicalize().unwrap().join("a.wav")
+        );
         assert!(resolve(&app, "sub/b.wav").is_ok());
-        assert_eq!(resolve(&app, "../secret.wav"), Err(MediaPathError::NotRelative("../secret.wav".into())));
-        assert_eq!(resolve(&app, "/etc/passwd"), Err(MediaPathError::NotRelative("/etc/passwd".into())));
-        assert_eq!(resolve(&app, ""), Err(MediaPathError::NotRelative(String::new())));
-        assert_eq!(resolve(&app, "sub/../../secret.wav"), Err(MediaPathError::NotRelative("sub/../../secret.wav".into())));
-        assert_eq!(resolve(&app, "a\\b.wav"), Err(MediaPathError::NotRelative("a\\b.wav".into())));
-        assert_eq!(resolve(&app, "a\0.wav"), Err(MediaPathError::NotRelative("a\0.wav".into())));
+        assert_eq!(
+            resolve(&app, "../secret.wav"),
+            Err(MediaPathError::NotRelative("../secret.wav".into()))
+        );
+        assert_eq!(
+            resolve(&app, "/etc/passwd"),
+            Err(MediaPathError::NotRelative("/etc/passwd".into()))
+        );
+        assert_eq!(
+            resolve(&app, ""),
+            Err(MediaPathError::NotRelative(String::new()))
+        );
+        assert_eq!(
+            resolve(&app, "sub/../../secret.wav"),
+            Err(MediaPathError::NotRelative("sub/../../secret.wav".into()))
+        );
+        assert_eq!(
+            resolve(&app, "a\\b.wav"),
+            Err(MediaPathError::NotRelative("a\\b.wav".into()))
+        );
+        assert_eq!(
+            resolve(&app, "a\0.wav"),
+            Err(MediaPathError::NotRelative("a\0.wav".into()))
+        );
         std::fs::write(app.join("..a.wav"), b"x").unwrap();
-        assert!(resolve(&app, "..a.wav").is_ok(), "a name that merely starts with dots is fine");
-        assert_eq!(resolve(&app, "missing.wav"), Err(MediaPathError::NotFound("missing.wav".into())));
-        assert_eq!(resolve(&app, "link.wav"), Err(MediaPathError::Escapes("link.wav".into())));
+        assert!(
+            resolve(&app, "..a.wav").is_ok(),
+            "a name that merely starts with dots is fine"
+        );
+        assert_eq!(
+            resolve(&app, "missing.wav"),
+            Err(MediaPathError::NotFound("missing.wav".into()))
+        );
+        assert_eq!(
+            resolve(&app, "link.wav"),
+            Err(MediaPathError::Escapes("link.wav".into()))
+        );
         std::fs::remove_dir_all(&base).unwrap();
     }
 }

@@ -66,7 +66,8 @@ pub struct OriginateArgs {
 }
 
 fn parse_event(text: &str) -> Result<StatusEvent, String> {
-    text.parse().map_err(|error: crate::status_callback::StatusCallbackError| error.to_string())
+    text.parse()
+        .map_err(|error: crate::status_callback::StatusCallbackError| error.to_string())
 }
 
 /// Why no instance was started.
@@ -98,7 +99,9 @@ impl OriginateClientError {
             OriginateClientError::Usage(_) => EXIT_USAGE,
             OriginateClientError::Unreachable(HttpClientError::Protocol { .. }) => EXIT_PROTOCOL,
             OriginateClientError::Unreachable(_) => EXIT_UNAVAILABLE,
-            OriginateClientError::Refused { status: 401 | 403, .. } => EXIT_NO_PERMISSION,
+            OriginateClientError::Refused {
+                status: 401 | 403, ..
+            } => EXIT_NO_PERMISSION,
             OriginateClientError::Refused { status: 500.., .. } => EXIT_UNAVAILABLE,
             OriginateClientError::Refused { .. } => EXIT_DATA,
             OriginateClientError::Protocol(_) => EXIT_PROTOCOL,
@@ -109,7 +112,10 @@ impl OriginateClientError {
 /// Run `callhost originate`: print the instance id on stdout, or the reason on
 /// stderr, and return the exit code.
 pub fn main(args: OriginateArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("callhost: cannot start the async runtime: {error}");
@@ -140,7 +146,12 @@ pub fn calls_request(args: &OriginateArgs) -> CallsRequest {
         outbound_parameters: args.outbound_params.clone(),
         status_callback: args.status_callback.clone(),
         status_callback_event: (!args.status_callback_event.is_empty()).then(|| {
-            EventNames::List(args.status_callback_event.iter().map(|event| event.name().to_owned()).collect())
+            EventNames::List(
+                args.status_callback_event
+                    .iter()
+                    .map(|event| event.name().to_owned())
+                    .collect(),
+            )
         }),
     }
 }
@@ -161,13 +172,17 @@ fn resolve_admin(args: &OriginateArgs) -> Result<(HttpUrl, Option<String>), Orig
         },
         None => None,
     };
-    let token = args.token.clone().or_else(|| from_file.as_ref().and_then(|admin| admin.token.clone()));
+    let token = args
+        .token
+        .clone()
+        .or_else(|| from_file.as_ref().and_then(|admin| admin.token.clone()));
     let text = match (&args.admin, &from_file) {
         (Some(text), _) => text.clone(),
         (None, Some(admin)) => admin_url_for(admin),
         (None, None) => format!("http://{}", crate::admin::DEFAULT_LISTEN),
     };
-    let url = HttpUrl::parse(&text).map_err(|error| OriginateClientError::Usage(format!("--admin: {error}")))?;
+    let url = HttpUrl::parse(&text)
+        .map_err(|error| OriginateClientError::Usage(format!("--admin: {error}")))?;
     Ok((url, token))
 }
 
@@ -186,26 +201,44 @@ pub fn admin_url_for(admin: &AdminConfig) -> String {
 ///
 /// Cancel-safe: dropping the future abandons the request (the host may still start
 /// the instance if the request had arrived).
-pub async fn originate(admin: &HttpUrl, token: Option<&str>, request: &CallsRequest) -> Result<String, OriginateClientError> {
-    let body = serde_json::to_vec(request)
-        .map_err(|error| OriginateClientError::Usage(format!("cannot encode the request: {error}")))?;
-    let payload = Payload { content_type: "application/json", body: Bytes::from(body) };
+pub async fn originate(
+    admin: &HttpUrl,
+    token: Option<&str>,
+    request: &CallsRequest,
+) -> Result<String, OriginateClientError> {
+    let body = serde_json::to_vec(request).map_err(|error| {
+        OriginateClientError::Usage(format!("cannot encode the request: {error}"))
+    })?;
+    let payload = Payload {
+        content_type: "application/json",
+        body: Bytes::from(body),
+    };
     let response = http_client::post(&admin.join("calls"), payload, token, REQUEST_DEADLINE)
         .await
         .map_err(OriginateClientError::Unreachable)?;
     if response.status == StatusCode::CREATED {
-        let created: CallsResponse = serde_json::from_slice(&response.body)
-            .map_err(|error| OriginateClientError::Protocol(format!("201 without an instance id: {error}")))?;
+        let created: CallsResponse = serde_json::from_slice(&response.body).map_err(|error| {
+            OriginateClientError::Protocol(format!("201 without an instance id: {error}"))
+        })?;
         return Ok(created.instance_id);
     }
     let message = match serde_json::from_slice::<ErrorResponse>(&response.body) {
         Ok(answer) => answer.error,
-        Err(_) => String::from_utf8_lossy(&response.body).chars().take(500).collect(),
+        Err(_) => String::from_utf8_lossy(&response.body)
+            .chars()
+            .take(500)
+            .collect(),
     };
     if response.status.is_success() {
-        return Err(OriginateClientError::Protocol(format!("status {} instead of 201", response.status.as_u16())));
+        return Err(OriginateClientError::Protocol(format!(
+            "status {} instead of 201",
+            response.status.as_u16()
+        )));
     }
-    Err(OriginateClientError::Refused { status: response.status.as_u16(), message })
+    Err(OriginateClientError::Refused {
+        status: response.status.as_u16(),
+        message,
+    })
 }
 
 #[cfg(test)]
@@ -214,15 +247,27 @@ mod tests {
 
     #[test]
     fn wildcard_listen_addresses_are_reached_through_loopback() {
-        let admin = |listen: &str| AdminConfig { listen: listen.parse().unwrap(), token: None };
-        assert_eq!(admin_url_for(&admin("0.0.0.0:8089")), "http://127.0.0.1:8089");
+        let admin = |listen: &str| AdminConfig {
+            listen: listen.parse().unwrap(),
+            token: None,
+        };
+        assert_eq!(
+            admin_url_for(&admin("0.0.0.0:8089")),
+            "http://127.0.0.1:8089"
+        );
         assert_eq!(admin_url_for(&admin("[::]:8089")), "http://[::1]:8089");
-        assert_eq!(admin_url_for(&admin("192.0.2.1:9000")), "http://192.0.2.1:9000");
+        assert_eq!(
+            admin_url_for(&admin("192.0.2.1:9000")),
+            "http://192.0.2.1:9000"
+        );
     }
 
     #[test]
     fn exit_codes_follow_sysexits() {
-        let refused = |status| OriginateClientError::Refused { status, message: String::new() };
+        let refused = |status| OriginateClientError::Refused {
+            status,
+            message: String::new(),
+        };
         assert_eq!(refused(400).exit_code(), EXIT_DATA);
         assert_eq!(refused(404).exit_code(), EXIT_DATA);
         assert_eq!(refused(413).exit_code(), EXIT_DATA);
@@ -233,8 +278,14 @@ mod tests {
             address: "127.0.0.1:1".into(),
             source: std::io::Error::from(std::io::ErrorKind::ConnectionRefused),
         };
-        assert_eq!(OriginateClientError::Unreachable(refused_connection).exit_code(), EXIT_UNAVAILABLE);
-        assert_eq!(OriginateClientError::Usage(String::new()).exit_code(), EXIT_USAGE);
+        assert_eq!(
+            OriginateClientError::Unreachable(refused_connection).exit_code(),
+            EXIT_UNAVAILABLE
+        );
+        assert_eq!(
+            OriginateClientError::Usage(String::new()).exit_code(),
+            EXIT_USAGE
+        );
     }
 
     #[test]

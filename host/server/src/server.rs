@@ -52,7 +52,12 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     let runtime = Runtime::new(runtime_config(&config)).context("cannot start the Wasm runtime")?;
     let registry = PluginRegistry::start(runtime.clone(), config.plugins_dir.clone())
         .await
-        .with_context(|| format!("cannot watch the plugins directory {}", config.plugins_dir.display()))?;
+        .with_context(|| {
+            format!(
+                "cannot watch the plugins directory {}",
+                config.plugins_dir.display()
+            )
+        })?;
     let media = MediaEngine::new(MediaConfig {
         bind_ip: config.media_ip,
         advertised_ip: None,
@@ -76,7 +81,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     })
     .await
     .with_context(|| format!("cannot listen for SIP on {}", config.sip_listen))?;
-    let registrations = Registrations::start(&endpoint, &config.accounts).context("cannot register the accounts")?;
+    let registrations = Registrations::start(&endpoint, &config.accounts)
+        .context("cannot register the accounts")?;
     if let Some(tls) = endpoint.tls_local_addr() {
         info!(sip.tls = %tls, "SIP over TLS is on");
     }
@@ -91,14 +97,26 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
             let listener = TcpListener::bind(admin.listen)
                 .await
                 .with_context(|| format!("cannot listen for the admin API on {}", admin.listen))?;
-            Some(tokio::spawn(crate::admin::serve(listener, admin.token.clone(), originate_tx.clone(), admin_stop.clone())))
+            Some(tokio::spawn(crate::admin::serve(
+                listener,
+                admin.token.clone(),
+                originate_tx.clone(),
+                admin_stop.clone(),
+            )))
         }
         None => None,
     };
     drop(originate_tx);
 
     let drain = config.drain;
-    let host = Arc::new(Host { config, runtime, registry, media, sip: endpoint.client(), nonces: NonceIssuer::new(NONCE_LIFETIME) });
+    let host = Arc::new(Host {
+        config,
+        runtime,
+        registry,
+        media,
+        sip: endpoint.client(),
+        nonces: NonceIssuer::new(NONCE_LIFETIME),
+    });
     let mut calls = JoinSet::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -127,13 +145,23 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     // Draining: no new originate requests (they get 503), no new calls.
     originate_rx.close();
     while let Ok(Originate { reply, .. }) = originate_rx.try_recv() {
-        let _ = reply.send(Err(OriginateError::Unavailable("the host is shutting down".into())));
+        let _ = reply.send(Err(OriginateError::Unavailable(
+            "the host is shutting down".into(),
+        )));
     }
     endpoint.stop_accepting();
-    info!(calls = calls.len(), grace_seconds = drain.as_secs_f64(), "shutting down: draining calls in progress");
-    let drained = tokio::time::timeout(drain, async { while calls.join_next().await.is_some() {} }).await;
+    info!(
+        calls = calls.len(),
+        grace_seconds = drain.as_secs_f64(),
+        "shutting down: draining calls in progress"
+    );
+    let drained =
+        tokio::time::timeout(drain, async { while calls.join_next().await.is_some() {} }).await;
     if drained.is_err() {
-        warn!(calls = calls.len(), "grace period over: ending the remaining calls");
+        warn!(
+            calls = calls.len(),
+            "grace period over: ending the remaining calls"
+        );
         calls.shutdown().await;
     }
     registrations.shutdown().await;

@@ -48,8 +48,12 @@ pub enum StatusEvent {
 
 impl StatusEvent {
     /// All events, in call order.
-    pub const ALL: [StatusEvent; 4] =
-        [StatusEvent::Initiated, StatusEvent::Ringing, StatusEvent::Answered, StatusEvent::Completed];
+    pub const ALL: [StatusEvent; 4] = [
+        StatusEvent::Initiated,
+        StatusEvent::Ringing,
+        StatusEvent::Answered,
+        StatusEvent::Completed,
+    ];
 
     /// The subscription name (`statusCallbackEvent` value and `StatusCallbackEvent` field).
     pub fn name(self) -> &'static str {
@@ -86,7 +90,9 @@ impl FromStr for StatusEvent {
         StatusEvent::ALL
             .into_iter()
             .find(|event| event.name().eq_ignore_ascii_case(text.trim()))
-            .ok_or_else(|| StatusCallbackError::UnknownEvent { name: text.chars().take(64).collect() })
+            .ok_or_else(|| StatusCallbackError::UnknownEvent {
+                name: text.chars().take(64).collect(),
+            })
     }
 }
 
@@ -97,7 +103,9 @@ pub enum StatusCallbackError {
     #[error("status callback: {0}")]
     InvalidUrl(#[from] http_client::InvalidUrl),
     /// An event name is not one of initiated, ringing, answered, completed.
-    #[error("unknown status callback event `{name}` (expected initiated, ringing, answered or completed)")]
+    #[error(
+        "unknown status callback event `{name}` (expected initiated, ringing, answered or completed)"
+    )]
     UnknownEvent {
         /// The name as given.
         name: String,
@@ -119,7 +127,10 @@ pub struct StatusCallbackSpec {
 impl StatusCallbackSpec {
     /// A checked subscription: the URL must be `http://` and `events` non-empty
     /// (duplicates are removed).
-    pub fn new(url: impl Into<String>, events: Vec<StatusEvent>) -> Result<StatusCallbackSpec, StatusCallbackError> {
+    pub fn new(
+        url: impl Into<String>,
+        events: Vec<StatusEvent>,
+    ) -> Result<StatusCallbackSpec, StatusCallbackError> {
         let url = url.into();
         HttpUrl::parse(&url)?;
         if events.is_empty() {
@@ -131,7 +142,10 @@ impl StatusCallbackSpec {
                 unique.push(event);
             }
         }
-        Ok(StatusCallbackSpec { url, events: unique })
+        Ok(StatusCallbackSpec {
+            url,
+            events: unique,
+        })
     }
 }
 
@@ -162,7 +176,10 @@ impl Default for RetryPolicy {
     /// Five attempts, 0.5 s, 1 s, 2 s and 4 s apart, 5 s each.
     fn default() -> RetryPolicy {
         RetryPolicy {
-            backoff: [500, 1000, 2000, 4000].into_iter().map(Duration::from_millis).collect(),
+            backoff: [500, 1000, 2000, 4000]
+                .into_iter()
+                .map(Duration::from_millis)
+                .collect(),
             request_timeout: Duration::from_secs(5),
         }
     }
@@ -201,16 +218,26 @@ impl StatusReporter {
     }
 
     /// [`spawn`](StatusReporter::spawn) with an explicit retry policy.
-    pub fn spawn_with_policy(spec: StatusCallbackSpec, call_sid: String, policy: RetryPolicy) -> StatusReporter {
+    pub fn spawn_with_policy(
+        spec: StatusCallbackSpec,
+        call_sid: String,
+        policy: RetryPolicy,
+    ) -> StatusReporter {
         let (queue, receiver) = mpsc::channel(QUEUE_CAPACITY);
         let url = HttpUrl::parse(&spec.url);
         if let Err(error) = &url {
             warn!(call_sid, %error, "status callbacks disabled for this call");
         }
         let task = tokio::spawn(
-            deliver_all(url.ok(), call_sid.clone(), receiver, policy).instrument(tracing::Span::current()),
+            deliver_all(url.ok(), call_sid.clone(), receiver, policy)
+                .instrument(tracing::Span::current()),
         );
-        StatusReporter { queue, events: spec.events, call_sid, task }
+        StatusReporter {
+            queue,
+            events: spec.events,
+            call_sid,
+            task,
+        }
     }
 
     /// Queue `event` for delivery if the subscription includes it. Never blocks: when
@@ -220,7 +247,11 @@ impl StatusReporter {
         if !self.events.contains(&event) {
             return;
         }
-        let queued = Queued { event, fields, at: SystemTime::now() };
+        let queued = Queued {
+            event,
+            fields,
+            at: SystemTime::now(),
+        };
         match self.queue.try_send(queued) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(_)) => {
@@ -257,10 +288,19 @@ async fn deliver_all(
 }
 
 /// One event, with retries. Returns when it was accepted, refused (4xx) or given up.
-async fn deliver(url: &HttpUrl, call_sid: &str, event: StatusEvent, body: Bytes, policy: &RetryPolicy) {
+async fn deliver(
+    url: &HttpUrl,
+    call_sid: &str,
+    event: StatusEvent,
+    body: Bytes,
+    policy: &RetryPolicy,
+) {
     let attempts = policy.backoff.len() + 1;
     for attempt in 1..=attempts {
-        let payload = Payload { content_type: "application/x-www-form-urlencoded", body: body.clone() };
+        let payload = Payload {
+            content_type: "application/x-www-form-urlencoded",
+            body: body.clone(),
+        };
         let outcome = http_client::post(url, payload, None, policy.request_timeout).await;
         match outcome {
             Ok(response) if response.status.is_success() || response.status.is_redirection() => {
@@ -335,7 +375,9 @@ fn urlencode_into(out: &mut String, text: &str) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for byte in text.bytes() {
         match byte {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => out.push(char::from(byte)),
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {
+                out.push(char::from(byte))
+            }
             b' ' => out.push('+'),
             _ => {
                 out.push('%');
@@ -350,8 +392,13 @@ fn urlencode_into(out: &mut String, text: &str) {
 /// Times before 1970 are written as the epoch.
 pub fn rfc2822_date(time: SystemTime) -> String {
     const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    let seconds = time.duration_since(UNIX_EPOCH).map(|since| since.as_secs()).unwrap_or(0);
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let seconds = time
+        .duration_since(UNIX_EPOCH)
+        .map(|since| since.as_secs())
+        .unwrap_or(0);
     let days = seconds / 86_400;
     let second_of_day = seconds % 86_400;
     let (year, month, day) = civil_from_days(days);
@@ -373,11 +420,16 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
     let shifted = days + 719_468;
     let era = shifted / 146_097;
     let day_of_era = shifted % 146_097;
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let month_index = (5 * day_of_year + 2) / 153; // 0 = March
     let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 };
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
     let year = year_of_era + era * 400 + u64::from(month <= 2);
     (year, month, day)
 }
@@ -393,12 +445,30 @@ mod tests {
     #[test]
     fn rfc2822_dates_match_known_instants() {
         assert_eq!(rfc2822_date(at(0)), "Thu, 01 Jan 1970 00:00:00 +0000");
-        assert_eq!(rfc2822_date(at(951_782_400)), "Tue, 29 Feb 2000 00:00:00 +0000");
-        assert_eq!(rfc2822_date(at(951_868_799)), "Tue, 29 Feb 2000 23:59:59 +0000");
-        assert_eq!(rfc2822_date(at(1_234_567_890)), "Fri, 13 Feb 2009 23:31:30 +0000");
-        assert_eq!(rfc2822_date(at(1_795_428_000)), "Mon, 23 Nov 2026 10:00:00 +0000");
-        assert_eq!(rfc2822_date(at(4_107_542_400)), "Mon, 01 Mar 2100 00:00:00 +0000");
-        assert_eq!(rfc2822_date(UNIX_EPOCH - Duration::from_secs(5)), "Thu, 01 Jan 1970 00:00:00 +0000");
+        assert_eq!(
+            rfc2822_date(at(951_782_400)),
+            "Tue, 29 Feb 2000 00:00:00 +0000"
+        );
+        assert_eq!(
+            rfc2822_date(at(951_868_799)),
+            "Tue, 29 Feb 2000 23:59:59 +0000"
+        );
+        assert_eq!(
+            rfc2822_date(at(1_234_567_890)),
+            "Fri, 13 Feb 2009 23:31:30 +0000"
+        );
+        assert_eq!(
+            rfc2822_date(at(1_795_428_000)),
+            "Mon, 23 Nov 2026 10:00:00 +0000"
+        );
+        assert_eq!(
+            rfc2822_date(at(4_107_542_400)),
+            "Mon, 01 Mar 2100 00:00:00 +0000"
+        );
+        assert_eq!(
+            rfc2822_date(UNIX_EPOCH - Duration::from_secs(5)),
+            "Thu, 01 Jan 1970 00:00:00 +0000"
+        );
     }
 
     #[test]
@@ -411,24 +481,35 @@ mod tests {
     #[test]
     fn event_names_parse_case_insensitively() {
         assert_eq!("Ringing".parse::<StatusEvent>(), Ok(StatusEvent::Ringing));
-        assert_eq!(" completed ".parse::<StatusEvent>(), Ok(StatusEvent::Completed));
+        assert_eq!(
+            " completed ".parse::<StatusEvent>(),
+            Ok(StatusEvent::Completed)
+        );
         assert_eq!(
             "in-progress".parse::<StatusEvent>(),
-            Err(StatusCallbackError::UnknownEvent { name: "in-progress".into() })
+            Err(StatusCallbackError::UnknownEvent {
+                name: "in-progress".into()
+            })
         );
         assert_eq!(StatusEvent::Answered.call_status(), "in-progress");
     }
 
     #[test]
     fn specs_are_checked() {
-        let spec = StatusCallbackSpec::new("http://127.0.0.1:9/cb", vec![StatusEvent::Ringing, StatusEvent::Ringing])
-            .unwrap();
+        let spec = StatusCallbackSpec::new(
+            "http://127.0.0.1:9/cb",
+            vec![StatusEvent::Ringing, StatusEvent::Ringing],
+        )
+        .unwrap();
         assert_eq!(spec.events, vec![StatusEvent::Ringing]);
         assert!(matches!(
             StatusCallbackSpec::new("https://example.com/cb", vec![StatusEvent::Completed]),
             Err(StatusCallbackError::InvalidUrl(_))
         ));
-        assert_eq!(StatusCallbackSpec::new("http://example.com/", vec![]), Err(StatusCallbackError::NoEvents));
+        assert_eq!(
+            StatusCallbackSpec::new("http://example.com/", vec![]),
+            Err(StatusCallbackError::NoEvents)
+        );
     }
 
     #[test]
@@ -439,7 +520,10 @@ mod tests {
                 sip_call_id: "abc@host".into(),
                 sip_response_code: Some(200),
                 call_duration: Some(Duration::from_millis(61_900)),
-                sip_headers: vec![("X-Account".into(), "7 7".into()), ("Contact".into(), "<sip:x>".into())],
+                sip_headers: vec![
+                    ("X-Account".into(), "7 7".into()),
+                    ("Contact".into(), "<sip:x>".into()),
+                ],
             },
             at: at(1_234_567_890),
         };
@@ -452,7 +536,10 @@ mod tests {
         );
 
         // CallDuration belongs to `completed` only.
-        let ringing = Queued { event: StatusEvent::Ringing, ..queued };
+        let ringing = Queued {
+            event: StatusEvent::Ringing,
+            ..queued
+        };
         let body = form_body("call-1", &ringing);
         assert!(!std::str::from_utf8(&body).unwrap().contains("CallDuration"));
     }

@@ -44,8 +44,12 @@ async fn start(token: Option<&str>) -> Harness {
                     let _ = started_sender.send(request);
                     Ok(format!("inst-{count}"))
                 }
-                "full" => Err(OriginateError::Unavailable("the instance pool is full".into())),
-                "picky" => Err(OriginateError::Invalid("outbound_parameters must be a SIP URI".into())),
+                "full" => Err(OriginateError::Unavailable(
+                    "the instance pool is full".into(),
+                )),
+                "picky" => Err(OriginateError::Invalid(
+                    "outbound_parameters must be a SIP URI".into(),
+                )),
                 "mute" => {
                     drop(reply);
                     continue;
@@ -56,14 +60,28 @@ async fn start(token: Option<&str>) -> Harness {
         }
     });
     let shutdown = CancellationToken::new();
-    let server = tokio::spawn(admin::serve(listener, token.map(str::to_owned), originate, shutdown.clone()));
-    Harness { address, started, shutdown, server, host }
+    let server = tokio::spawn(admin::serve(
+        listener,
+        token.map(str::to_owned),
+        originate,
+        shutdown.clone(),
+    ));
+    Harness {
+        address,
+        started,
+        shutdown,
+        server,
+        host,
+    }
 }
 
 impl Harness {
     async fn stop(self) {
         self.shutdown.cancel();
-        tokio::time::timeout(DEADLINE, self.server).await.expect("serve returns after shutdown").unwrap();
+        tokio::time::timeout(DEADLINE, self.server)
+            .await
+            .expect("serve returns after shutdown")
+            .unwrap();
         self.host.abort();
     }
 }
@@ -78,11 +96,16 @@ struct Reply {
 
 impl Reply {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| value.as_str())
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
     }
 
     fn error(&self) -> &str {
-        self.body["error"].as_str().unwrap_or_else(|| panic!("no error message in {:?}", self.body))
+        self.body["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no error message in {:?}", self.body))
     }
 }
 
@@ -91,7 +114,8 @@ impl Reply {
 async fn send(address: SocketAddr, head: &str, body: &[u8]) -> Reply {
     tokio::time::timeout(DEADLINE, async {
         let mut stream = TcpStream::connect(address).await.unwrap();
-        let mut request = format!("{head}\r\nHost: {address}\r\nConnection: close\r\n").into_bytes();
+        let mut request =
+            format!("{head}\r\nHost: {address}\r\nConnection: close\r\n").into_bytes();
         if !head.contains("Content-Length") && !head.contains("Transfer-Encoding") {
             request.extend_from_slice(format!("Content-Length: {}\r\n", body.len()).as_bytes());
         }
@@ -109,19 +133,41 @@ async fn send(address: SocketAddr, head: &str, body: &[u8]) -> Reply {
 
 fn parse_reply(raw: &[u8]) -> Reply {
     let text = String::from_utf8_lossy(raw);
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no HTTP head in {text:?}"));
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no HTTP head in {text:?}"));
     let mut lines = head.split("\r\n");
-    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
     let headers = lines
         .filter_map(|line| line.split_once(':'))
         .map(|(name, value)| (name.trim().to_owned(), value.trim().to_owned()))
         .collect();
-    let body = if body.is_empty() { serde_json::Value::Null } else { serde_json::from_str(body).unwrap() };
-    Reply { status, headers, body }
+    let body = if body.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_str(body).unwrap()
+    };
+    Reply {
+        status,
+        headers,
+        body,
+    }
 }
 
 async fn post_calls(address: SocketAddr, json: &str) -> Reply {
-    send(address, "POST /calls HTTP/1.1\r\nContent-Type: application/json", json.as_bytes()).await
+    send(
+        address,
+        "POST /calls HTTP/1.1\r\nContent-Type: application/json",
+        json.as_bytes(),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -138,20 +184,42 @@ async fn post_calls_starts_an_instance() {
     assert_eq!(reply.body, serde_json::json!({ "instance_id": "inst-1" }));
     assert_eq!(reply.header("content-type"), Some("application/json"));
 
-    let request = harness.started.try_recv().expect("the host got the request");
+    let request = harness
+        .started
+        .try_recv()
+        .expect("the host got the request");
     assert_eq!(request.app, "dialer");
     assert_eq!(request.application_parameters, "from=alice");
-    assert_eq!(request.outbound_parameters.as_deref(), Some("sip:bob@127.0.0.1:5070"));
+    assert_eq!(
+        request.outbound_parameters.as_deref(),
+        Some("sip:bob@127.0.0.1:5070")
+    );
     let callback = request.status_callback.unwrap();
     assert_eq!(callback.url, "http://127.0.0.1:9000/cb");
     assert_eq!(callback.events, StatusEvent::ALL.to_vec());
 
     // Only `app` is required; a URL without events subscribes to `completed`.
-    let reply = post_calls(harness.address, r#"{"app":"dialer","status_callback":"http://127.0.0.1:9/x"}"#).await;
-    assert_eq!((reply.status, &reply.body["instance_id"]), (201, &serde_json::json!("inst-2")));
+    let reply = post_calls(
+        harness.address,
+        r#"{"app":"dialer","status_callback":"http://127.0.0.1:9/x"}"#,
+    )
+    .await;
+    assert_eq!(
+        (reply.status, &reply.body["instance_id"]),
+        (201, &serde_json::json!("inst-2"))
+    );
     let request = harness.started.try_recv().unwrap();
-    assert_eq!((request.application_parameters.as_str(), request.outbound_parameters), ("", None));
-    assert_eq!(request.status_callback.unwrap().events, vec![StatusEvent::Completed]);
+    assert_eq!(
+        (
+            request.application_parameters.as_str(),
+            request.outbound_parameters
+        ),
+        ("", None)
+    );
+    assert_eq!(
+        request.status_callback.unwrap().events,
+        vec![StatusEvent::Completed]
+    );
     harness.stop().await;
 }
 
@@ -186,11 +254,26 @@ async fn bad_requests_get_400_and_never_reach_the_host() {
     for (json, expect) in [
         ("{not json", "invalid JSON"),
         (r#"{"application_parameters":"x"}"#, "missing field `app`"),
-        (r#"{"app":"dialer","colour":"red"}"#, "unknown field `colour`"),
-        (r#"{"app":"dialer","status_callback":"http://127.0.0.1:9/cb","status_callback_event":["rung"]}"#, "rung"),
-        (r#"{"app":"dialer","status_callback":"https://example.com/cb"}"#, "only http://"),
-        (r#"{"app":"dialer","status_callback":"not a url"}"#, "not a usable URL"),
-        (r#"{"app":"dialer","status_callback_event":["completed"]}"#, "without status_callback"),
+        (
+            r#"{"app":"dialer","colour":"red"}"#,
+            "unknown field `colour`",
+        ),
+        (
+            r#"{"app":"dialer","status_callback":"http://127.0.0.1:9/cb","status_callback_event":["rung"]}"#,
+            "rung",
+        ),
+        (
+            r#"{"app":"dialer","status_callback":"https://example.com/cb"}"#,
+            "only http://",
+        ),
+        (
+            r#"{"app":"dialer","status_callback":"not a url"}"#,
+            "not a usable URL",
+        ),
+        (
+            r#"{"app":"dialer","status_callback_event":["completed"]}"#,
+            "without status_callback",
+        ),
         (r#"{"app":"../../etc/passwd"}"#, "may use only"),
         ("", "invalid JSON"),
     ] {
@@ -198,14 +281,20 @@ async fn bad_requests_get_400_and_never_reach_the_host() {
         assert_eq!(reply.status, 400, "{json}: {reply:?}");
         assert!(reply.error().contains(expect), "{json}: {reply:?}");
     }
-    assert!(harness.started.try_recv().is_err(), "no bad request reached the host");
+    assert!(
+        harness.started.try_recv().is_err(),
+        "no bad request reached the host"
+    );
     harness.stop().await;
 }
 
 #[tokio::test]
 async fn bodies_over_64_kib_get_413() {
     let harness = start(None).await;
-    let big = format!(r#"{{"app":"dialer","application_parameters":"{}"}}"#, "x".repeat(70 * 1024));
+    let big = format!(
+        r#"{{"app":"dialer","application_parameters":"{}"}}"#,
+        "x".repeat(70 * 1024)
+    );
     let reply = post_calls(harness.address, &big).await;
     assert_eq!(reply.status, 413, "{reply:?}");
 
@@ -217,11 +306,19 @@ async fn bodies_over_64_kib_get_413() {
         chunked.extend_from_slice(b"\r\n");
     }
     chunked.extend_from_slice(b"0\r\n\r\n");
-    let reply = send(harness.address, "POST /calls HTTP/1.1\r\nTransfer-Encoding: chunked", &chunked).await;
+    let reply = send(
+        harness.address,
+        "POST /calls HTTP/1.1\r\nTransfer-Encoding: chunked",
+        &chunked,
+    )
+    .await;
     assert_eq!(reply.status, 413, "{reply:?}");
 
     // Just under the limit is fine.
-    let fits = format!(r#"{{"app":"dialer","application_parameters":"{}"}}"#, "x".repeat(60 * 1024));
+    let fits = format!(
+        r#"{{"app":"dialer","application_parameters":"{}"}}"#,
+        "x".repeat(60 * 1024)
+    );
     assert_eq!(post_calls(harness.address, &fits).await.status, 201);
     harness.stop().await;
 }
@@ -230,7 +327,10 @@ async fn bodies_over_64_kib_get_413() {
 async fn other_methods_and_paths_are_refused_and_health_answers() {
     let harness = start(None).await;
     let reply = send(harness.address, "GET /health HTTP/1.1", b"").await;
-    assert_eq!((reply.status, reply.body.clone()), (200, serde_json::json!({ "status": "ok" })));
+    assert_eq!(
+        (reply.status, reply.body.clone()),
+        (200, serde_json::json!({ "status": "ok" }))
+    );
 
     let reply = send(harness.address, "GET /calls HTTP/1.1", b"").await;
     assert_eq!(reply.status, 405);
@@ -240,7 +340,12 @@ async fn other_methods_and_paths_are_refused_and_health_answers() {
     assert_eq!(reply.header("allow"), Some("GET, HEAD"));
 
     for path in ["/", "/calls/", "/call", "/health/x"] {
-        let reply = send(harness.address, &format!("POST {path} HTTP/1.1"), br#"{"app":"dialer"}"#).await;
+        let reply = send(
+            harness.address,
+            &format!("POST {path} HTTP/1.1"),
+            br#"{"app":"dialer"}"#,
+        )
+        .await;
         assert_eq!(reply.status, 404, "{path}");
     }
     harness.stop().await;
@@ -258,7 +363,10 @@ async fn a_host_that_stopped_listening_gets_503() {
     assert_eq!(reply.status, 503);
     assert!(reply.error().contains("shutting down"), "{reply:?}");
     shutdown.cancel();
-    tokio::time::timeout(DEADLINE, server).await.unwrap().unwrap();
+    tokio::time::timeout(DEADLINE, server)
+        .await
+        .unwrap()
+        .unwrap();
 }
 
 #[tokio::test]
@@ -274,11 +382,17 @@ async fn shutdown_closes_idle_keep_alive_connections() {
     let harness = start(None).await;
     // A keep-alive client that has had its answer and keeps the connection open.
     let mut stream = TcpStream::connect(harness.address).await.unwrap();
-    stream.write_all(b"GET /health HTTP/1.1\r\nHost: admin\r\n\r\n").await.unwrap();
+    stream
+        .write_all(b"GET /health HTTP/1.1\r\nHost: admin\r\n\r\n")
+        .await
+        .unwrap();
     let mut raw = Vec::new();
     let mut buffer = [0u8; 1024];
     while !raw.ends_with(br#"{"status":"ok"}"#) {
-        let read = tokio::time::timeout(DEADLINE, stream.read(&mut buffer)).await.unwrap().unwrap();
+        let read = tokio::time::timeout(DEADLINE, stream.read(&mut buffer))
+            .await
+            .unwrap()
+            .unwrap();
         assert!(read > 0, "the server closed before answering");
         raw.extend_from_slice(&buffer[..read]);
     }
@@ -286,8 +400,13 @@ async fn shutdown_closes_idle_keep_alive_connections() {
 
     // serve() returns (checked in stop) and the idle connection is closed, not left hanging.
     harness.stop().await;
-    let read = tokio::time::timeout(DEADLINE, stream.read(&mut buffer)).await.expect("closed within the deadline");
-    assert!(matches!(read, Ok(0) | Err(_)), "expected end of stream, got {read:?}");
+    let read = tokio::time::timeout(DEADLINE, stream.read(&mut buffer))
+        .await
+        .expect("closed within the deadline");
+    assert!(
+        matches!(read, Ok(0) | Err(_)),
+        "expected end of stream, got {read:?}"
+    );
 }
 
 /// A loopback port nobody listens on: bound (so no one else gets it) but not listening,
@@ -353,10 +472,17 @@ async fn originate_prints_the_instance_id() {
     assert_eq!(run.stdout, "inst-1\n");
     let request = harness.started.try_recv().unwrap();
     assert_eq!(request.application_parameters, "from=alice");
-    assert_eq!(request.outbound_parameters.as_deref(), Some("sip:bob@127.0.0.1:5070"));
+    assert_eq!(
+        request.outbound_parameters.as_deref(),
+        Some("sip:bob@127.0.0.1:5070")
+    );
     assert_eq!(
         request.status_callback.unwrap().events,
-        vec![StatusEvent::Ringing, StatusEvent::Answered, StatusEvent::Completed]
+        vec![
+            StatusEvent::Ringing,
+            StatusEvent::Answered,
+            StatusEvent::Completed
+        ]
     );
     harness.stop().await;
 }
@@ -367,9 +493,18 @@ async fn originate_finds_the_admin_address_in_the_config_file() {
     let dir = std::env::temp_dir().join(format!("callhost-admin-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let config = dir.join("callhost.toml");
-    std::fs::write(&config, format!("[admin]\nlisten = \"{}\"\n", harness.address)).unwrap();
+    std::fs::write(
+        &config,
+        format!("[admin]\nlisten = \"{}\"\n", harness.address),
+    )
+    .unwrap();
     let run = originate(&["--config", config.to_str().unwrap(), "--app", "dialer"]).await;
-    assert_eq!((run.code, run.stdout.as_str()), (0, "inst-1\n"), "{}", run.stderr);
+    assert_eq!(
+        (run.code, run.stdout.as_str()),
+        (0, "inst-1\n"),
+        "{}",
+        run.stderr
+    );
 
     std::fs::write(&config, "[admin]\nenabled = false\n").unwrap();
     let run = originate(&["--config", config.to_str().unwrap(), "--app", "dialer"]).await;
@@ -386,10 +521,22 @@ async fn originate_exit_codes_follow_sysexits() {
 
     let run = originate(&["--admin", &admin, "--app", "nosuch"]).await;
     assert_eq!(run.code, 65, "{}", run.stderr);
-    assert!(run.stderr.contains("unknown app `nosuch`"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("unknown app `nosuch`"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stdout.is_empty());
 
-    let run = originate(&["--admin", &admin, "--app", "dialer", "--status-callback", "https://example.com/cb"]).await;
+    let run = originate(&[
+        "--admin",
+        &admin,
+        "--app",
+        "dialer",
+        "--status-callback",
+        "https://example.com/cb",
+    ])
+    .await;
     assert_eq!(run.code, 65, "{}", run.stderr);
     assert!(run.stderr.contains("only http://"), "{}", run.stderr);
 
@@ -398,7 +545,15 @@ async fn originate_exit_codes_follow_sysexits() {
     assert!(run.stderr.contains("pool is full"), "{}", run.stderr);
 
     // Bad usage: nothing is sent.
-    let run = originate(&["--admin", &admin, "--app", "dialer", "--status-callback-event", "rung"]).await;
+    let run = originate(&[
+        "--admin",
+        &admin,
+        "--app",
+        "dialer",
+        "--status-callback-event",
+        "rung",
+    ])
+    .await;
     assert_eq!(run.code, 64, "{}", run.stderr);
     let run = originate(&["--admin", "https://127.0.0.1:1", "--app", "dialer"]).await;
     assert_eq!(run.code, 64, "{}", run.stderr);

@@ -8,7 +8,10 @@ use std::process::Command;
 use common::{built_apps, scratch};
 
 fn callhost(args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_callhost")).args(args).output().expect("run callhost");
+    let output = Command::new(env!("CARGO_BIN_EXE_callhost"))
+        .args(args)
+        .output()
+        .expect("run callhost");
     (
         output.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -25,13 +28,28 @@ fn bad_config_exits_64_with_a_clear_message() {
 
     let bad_toml = dir.join("bad.toml");
     std::fs::write(&bad_toml, "[sip]\nlisten = 5060\n").unwrap();
-    let (code, _, stderr) = callhost(&["run", "--plugins", plugins, "--config", bad_toml.to_str().unwrap()]);
+    let (code, _, stderr) = callhost(&[
+        "run",
+        "--plugins",
+        plugins,
+        "--config",
+        bad_toml.to_str().unwrap(),
+    ]);
     assert_eq!(code, 64, "{stderr}");
-    assert!(stderr.contains("invalid config file") && stderr.contains("listen"), "{stderr}");
+    assert!(
+        stderr.contains("invalid config file") && stderr.contains("listen"),
+        "{stderr}"
+    );
 
     let unknown_key = dir.join("unknown.toml");
     std::fs::write(&unknown_key, "[sip]\nlisten_on = \"127.0.0.1:5060\"\n").unwrap();
-    let (code, _, stderr) = callhost(&["run", "--plugins", plugins, "--config", unknown_key.to_str().unwrap()]);
+    let (code, _, stderr) = callhost(&[
+        "run",
+        "--plugins",
+        plugins,
+        "--config",
+        unknown_key.to_str().unwrap(),
+    ]);
     assert_eq!(code, 64, "{stderr}");
     assert!(stderr.contains("listen_on"), "{stderr}");
 
@@ -47,7 +65,13 @@ fn bad_config_exits_64_with_a_clear_message() {
     assert_eq!(code, 64, "{stderr}");
     assert!(stderr.contains("plugins.dir"), "{stderr}");
 
-    let (code, _, stderr) = callhost(&["run", "--plugins", plugins, "--config", dir.join("nofile.toml").to_str().unwrap()]);
+    let (code, _, stderr) = callhost(&[
+        "run",
+        "--plugins",
+        plugins,
+        "--config",
+        dir.join("nofile.toml").to_str().unwrap(),
+    ]);
     assert_eq!(code, 64, "{stderr}");
     assert!(stderr.contains("cannot read config file"), "{stderr}");
 }

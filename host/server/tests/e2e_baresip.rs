@@ -11,8 +11,14 @@ use std::time::Duration;
 use common::{Host, HostOptions, field, free_port, scratch};
 
 fn run_checked(command: &mut Command) {
-    let output = command.output().unwrap_or_else(|error| panic!("{command:?}: {error}"));
-    assert!(output.status.success(), "{command:?}: {}", String::from_utf8_lossy(&output.stderr));
+    let output = command
+        .output()
+        .unwrap_or_else(|error| panic!("{command:?}: {error}"));
+    assert!(
+        output.status.success(),
+        "{command:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 /// A self-signed certificate for IP 127.0.0.1: (certificate, key).
@@ -20,7 +26,17 @@ fn certificate(dir: &Path) -> (PathBuf, PathBuf) {
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     run_checked(
         Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"])
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=127.0.0.1",
+            ])
             .args(["-addext", "subjectAltName=IP:127.0.0.1", "-keyout"])
             .arg(&key)
             .arg("-out")
@@ -34,7 +50,12 @@ fn baresip_dial(dir: &Path, uri: &str, ca: Option<&Path>, seconds: u32) -> Strin
     let home = dir.join(format!("baresip-{}", free_port()));
     std::fs::create_dir_all(&home).unwrap();
     let tone = home.join("tone.wav");
-    run_checked(Command::new("sox").args(["-n", "-r", "8000", "-c", "1", "-b", "16"]).arg(&tone).args(["synth", "8", "sine", "440"]));
+    run_checked(
+        Command::new("sox")
+            .args(["-n", "-r", "8000", "-c", "1", "-b", "16"])
+            .arg(&tone)
+            .args(["synth", "8", "sine", "440"]),
+    );
     let mut config = format!(
         "sip_listen 127.0.0.1:{port}\nmodule_path /usr/lib/baresip/modules\nmodule g711.so\nmodule aufile.so\n\
          module_app account.so\nmodule_app menu.so\naudio_source aufile,{tone}\naudio_player aufile,{out}\n",
@@ -54,7 +75,11 @@ fn baresip_dial(dir: &Path, uri: &str, ca: Option<&Path>, seconds: u32) -> Strin
         .stdin(Stdio::null())
         .output()
         .expect("run baresip (scripts/setup --test installs baresip-core)");
-    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
 }
 
 #[test]
@@ -67,17 +92,47 @@ fn baresip_reaches_hello_over_tcp_and_over_tls() {
         cert.display(),
         key.display()
     );
-    let host = Host::start(&dir, HostOptions { apps: &["hello"], config: Some(&config) });
-    assert!(host.log_text().contains("SIP over TLS is on"), "{}", host.log_text());
+    let host = Host::start(
+        &dir,
+        HostOptions {
+            apps: &["hello"],
+            config: Some(&config),
+        },
+    );
+    assert!(
+        host.log_text().contains("SIP over TLS is on"),
+        "{}",
+        host.log_text()
+    );
 
-    let tcp = baresip_dial(&dir, &format!("sip:hello@{};transport=tcp", host.sip), None, 8);
+    let tcp = baresip_dial(
+        &dir,
+        &format!("sip:hello@{};transport=tcp", host.sip),
+        None,
+        8,
+    );
     host.wait_for_log_count("exit record", 1, Duration::from_secs(30));
-    let tls = baresip_dial(&dir, &format!("sip:hello@127.0.0.1:{tls_port};transport=tls"), Some(&cert), 8);
+    let tls = baresip_dial(
+        &dir,
+        &format!("sip:hello@127.0.0.1:{tls_port};transport=tls"),
+        Some(&cert),
+        8,
+    );
     let log = host.wait_for_log_count("exit record", 2, Duration::from_secs(30));
 
-    assert!(log.contains("transport=TCP"), "no TCP call:\n{log}\n--- baresip\n{tcp}");
-    assert!(log.contains("transport=TLS"), "no TLS call:\n{log}\n--- baresip\n{tls}");
-    assert_eq!(log.matches("callhost::call::leg: answered").count(), 2, "{log}");
+    assert!(
+        log.contains("transport=TCP"),
+        "no TCP call:\n{log}\n--- baresip\n{tcp}"
+    );
+    assert!(
+        log.contains("transport=TLS"),
+        "no TLS call:\n{log}\n--- baresip\n{tls}"
+    );
+    assert_eq!(
+        log.matches("callhost::call::leg: answered").count(),
+        2,
+        "{log}"
+    );
     for record in host.exit_records() {
         assert_eq!(field(&record, "app"), Some("hello"), "{record}");
         assert_eq!(field(&record, "exit_code"), Some("0"), "{record}");

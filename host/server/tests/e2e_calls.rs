@@ -17,7 +17,11 @@ fn sipp_uac_calls_hello_without_failures() {
     let log = host.wait_for_log_count("exit record", 30, Duration::from_secs(30));
     assert_eq!(log.matches("incoming call").count(), 30);
     // The app saw each caller's BYE as a Hangup while playing.
-    assert_eq!(log.matches("call idle: the caller hung up").count(), 30, "{log}");
+    assert_eq!(
+        log.matches("call idle: the caller hung up").count(),
+        30,
+        "{log}"
+    );
     assert_eq!(log.matches("app ended by hangup").count(), 30, "{log}");
 }
 
@@ -31,7 +35,11 @@ fn hello_plays_its_prompt_and_hangs_up_with_exit_code_zero() {
         assert_eq!(field(&record, "app"), Some("hello"), "{record}");
     }
     let log = host.log_text();
-    assert_eq!(log.matches("call idle: the app hung up").count(), 3, "{log}");
+    assert_eq!(
+        log.matches("call idle: the app hung up").count(),
+        3,
+        "{log}"
+    );
 }
 
 #[test]
@@ -39,7 +47,10 @@ fn ivr_receives_rfc4733_digits_from_sipp_pcaps() {
     let host = Host::with_apps("ivr-dtmf", &["ivr"]);
     host.expect_scenario("host-dtmf.xml", "ivr", 1);
     let log = host.wait_for_log("exit record", Duration::from_secs(20));
-    assert!(log.contains("ivr: collected digits 1479"), "the app did not get 1479#:\n{log}");
+    assert!(
+        log.contains("ivr: collected digits 1479"),
+        "the app did not get 1479#:\n{log}"
+    );
     let record = host.exit_records().pop().unwrap();
     assert_eq!(field(&record, "exit_code"), Some("0"), "{record}");
 }
@@ -74,15 +85,28 @@ fn bodyless(method: &str, call_id: &str) -> String {
 #[test]
 fn refusals_and_odd_requests_get_the_right_answers() {
     let host = Host::with_apps("refusals", &["hello"]);
-    assert_eq!(raw_request(host.sip, &invite("nosuchservice", "refusal-404", "0")), Some(404));
+    assert_eq!(
+        raw_request(host.sip, &invite("nosuchservice", "refusal-404", "0")),
+        Some(404)
+    );
     let g729_only = invite("hello", "refusal-488", "18");
     assert_eq!(raw_request(host.sip, &g729_only), Some(488));
-    assert_eq!(raw_request(host.sip, &bodyless("OPTIONS", "options-1")), Some(200));
-    assert_eq!(raw_request(host.sip, &bodyless("FOO", "unknown-method-1")), Some(501));
+    assert_eq!(
+        raw_request(host.sip, &bodyless("OPTIONS", "options-1")),
+        Some(200)
+    );
+    assert_eq!(
+        raw_request(host.sip, &bodyless("FOO", "unknown-method-1")),
+        Some(501)
+    );
     let no_call_id = bodyless("OPTIONS", "malformed-1").replace("Call-ID: malformed-1\r\n", "");
     assert_eq!(raw_request(host.sip, &no_call_id), Some(400));
     let garbage = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    for junk in [&b"\x00\x01\x02 not sip at all"[..], b"INVITE\r\n\r\n", &[0xff; 1400]] {
+    for junk in [
+        &b"\x00\x01\x02 not sip at all"[..],
+        b"INVITE\r\n\r\n",
+        &[0xff; 1400],
+    ] {
         garbage.send_to(junk, host.sip).unwrap();
     }
     // And the host still serves a normal call afterwards.
@@ -99,13 +123,23 @@ fn reinvite_info_and_tcp_reach_the_host() {
     let run = host.sipp("hello", &["-sn", "uac", "-t", "t1", "-m", "5", "-l", "5"]);
     assert_eq!(run.code, 0, "{}", run.output);
     let log = host.wait_for_log_count("exit record", 6, Duration::from_secs(30));
-    assert_eq!(log.matches("call idle: the caller hung up").count(), 6, "{log}");
+    assert_eq!(
+        log.matches("call idle: the caller hung up").count(),
+        6,
+        "{log}"
+    );
 }
 
 /// The seed tutorial's inbound programs, each called once; their exit codes are the tutorial's.
 #[test]
 fn tutorial_programs_run_as_the_tutorial_says() {
-    let apps = ["basic-inbound", "check-state", "hangup-exception", "error-exception", "logger"];
+    let apps = [
+        "basic-inbound",
+        "check-state",
+        "hangup-exception",
+        "error-exception",
+        "logger",
+    ];
     let host = Host::with_apps("tutorial", &apps);
     for app in apps {
         // The caller hangs up 3 s after the ACK if the app has not ended the call by then;
@@ -116,7 +150,9 @@ fn tutorial_programs_run_as_the_tutorial_says() {
     let records = host.exit_records();
     let exit_code = |app: &str| {
         let record = records.iter().find(|line| field(line, "app") == Some(app));
-        record.and_then(|line| field(line, "exit_code")).unwrap_or_else(|| panic!("no exit record for {app}: {records:?}"))
+        record
+            .and_then(|line| field(line, "exit_code"))
+            .unwrap_or_else(|| panic!("no exit record for {app}: {records:?}"))
     };
     // ring, answer, wait_for_idle until the caller's BYE.
     assert_eq!(exit_code("basic-inbound"), "0");
@@ -130,7 +166,10 @@ fn tutorial_programs_run_as_the_tutorial_says() {
     assert_eq!(exit_code("logger"), "0");
     let log = host.log_text();
     assert!(log.contains("Answered an inbound call"), "{log}");
-    assert!(log.contains("was not found in the app's media directory"), "{log}");
+    assert!(
+        log.contains("was not found in the app's media directory"),
+        "{log}"
+    );
 }
 
 #[test]
@@ -139,7 +178,10 @@ fn ivr_without_digits_says_goodbye_and_hangs_up() {
     // The scenario waits for the host's BYE: the app must hang up by itself.
     host.expect_scenario("host-wait-bye.xml", "ivr", 1);
     let log = host.wait_for_log("exit record", Duration::from_secs(20));
-    assert!(log.contains("get-digits finished digits= cause=Timeout"), "{log}");
+    assert!(
+        log.contains("get-digits finished digits= cause=Timeout"),
+        "{log}"
+    );
     assert!(log.contains("ivr: collected no digits"), "{log}");
     assert!(log.contains(r#"playing file="goodbye.wav""#), "{log}");
     assert_eq!(field(&host.exit_records()[0], "exit_code"), Some("0"));
@@ -162,8 +204,12 @@ fn a_caller_holding_the_call_puts_it_on_hold_and_back() {
     // answers say recvonly, then sendrecv.
     host.expect_scenario("host-hold.xml", "ivr", 1);
     let log = host.wait_for_log("exit record", Duration::from_secs(30));
-    let held = log.find("the far end put the call on hold").expect("hold seen");
-    let resumed = log.find("the far end took the call off hold").expect("resume seen");
+    let held = log
+        .find("the far end put the call on hold")
+        .expect("hold seen");
+    let resumed = log
+        .find("the far end took the call off hold")
+        .expect("resume seen");
     assert!(held < resumed, "{log}");
     assert!(log.contains("call idle: the caller hung up"), "{log}");
 }
@@ -171,9 +217,18 @@ fn a_caller_holding_the_call_puts_it_on_hold_and_back() {
 #[test]
 fn a_service_with_a_realm_challenges_callers_and_lets_the_right_password_in() {
     let config = "[services.secure]\napp = \"hello\"\nauth_realm = \"callhost.test\"\n\n[services.secure.users]\nalice = \"s3cret\"\n";
-    let host = common::Host::start(&common::scratch("inbound-auth"), common::HostOptions { apps: &["hello"], config: Some(config) });
+    let host = common::Host::start(
+        &common::scratch("inbound-auth"),
+        common::HostOptions {
+            apps: &["hello"],
+            config: Some(config),
+        },
+    );
     // Without credentials: 401 (the raw INVITE never retries).
-    assert_eq!(raw_request(host.sip, &invite("secure", "auth-none", "0")), Some(401));
+    assert_eq!(
+        raw_request(host.sip, &invite("secure", "auth-none", "0")),
+        Some(401)
+    );
     // SIPp answers the challenge with alice / s3cret and gets the hello app.
     host.expect_scenario("host-auth.xml", "secure", 1);
     let log = host.wait_for_log("exit record", Duration::from_secs(30));

@@ -14,11 +14,23 @@ fn hostile_apps_end_only_their_own_calls() {
     let config = "[limits]\ncpu_seconds = 1.0\nmemory_mib = 32\n";
     let host = Host::start(
         &dir,
-        HostOptions { apps: &["ivr", "hostile-loop", "hostile-alloc", "hostile-panic"], config: Some(config) },
+        HostOptions {
+            apps: &["ivr", "hostile-loop", "hostile-alloc", "hostile-panic"],
+            config: Some(config),
+        },
     );
     let uri = format!("sip:ivr@{}", host.sip);
     let healthy = std::thread::spawn(move || {
-        pjsua_call(&["--uri", &uri, "--send-dtmf", "4711#", "--dtmf-after", "6.0", "--timeout", "45"])
+        pjsua_call(&[
+            "--uri",
+            &uri,
+            "--send-dtmf",
+            "4711#",
+            "--dtmf-after",
+            "6.0",
+            "--timeout",
+            "45",
+        ])
     });
 
     let work = sipp_workdir(&dir);
@@ -28,14 +40,26 @@ fn hostile_apps_end_only_their_own_calls() {
         let work = work.join(app);
         std::fs::create_dir_all(&work).unwrap();
         let (scenario, sip) = (scenario.to_str().unwrap().to_owned(), host.sip);
-        hostile.push((app, std::thread::spawn(move || sipp(&work, sip, &["-sf", &scenario, "-m", "1"], app))));
+        hostile.push((
+            app,
+            std::thread::spawn(move || sipp(&work, sip, &["-sf", &scenario, "-m", "1"], app)),
+        ));
     }
     for (app, run) in hostile {
         let run = run.join().unwrap();
-        assert_eq!(run.code, 0, "{app}: the host must hang the call up:\n{}", run.output);
+        assert_eq!(
+            run.code, 0,
+            "{app}: the host must hang the call up:\n{}",
+            run.output
+        );
     }
     let healthy = healthy.join().unwrap();
-    assert_eq!(healthy["dtmf_received"], "4711", "healthy call: {healthy}\n{}", host.log_text());
+    assert_eq!(
+        healthy["dtmf_received"],
+        "4711",
+        "healthy call: {healthy}\n{}",
+        host.log_text()
+    );
     assert_eq!(healthy["remote_hangup"], true, "{healthy}");
 
     host.wait_for_log_count("exit record", 4, Duration::from_secs(20));
@@ -52,9 +76,16 @@ fn hostile_apps_end_only_their_own_calls() {
     let allocating = record("hostile-alloc");
     assert!(allocating.contains("trapped"), "{allocating}");
     let panicking = record("hostile-panic");
-    assert!(panicking.contains("deliberate panic for testing"), "{panicking}");
+    assert!(
+        panicking.contains("deliberate panic for testing"),
+        "{panicking}"
+    );
     assert_eq!(field(&record("ivr"), "exit_code"), Some("0"));
     // The host hung each hostile call up itself, with cause ERROR.
     let log = host.log_text();
-    assert_eq!(log.matches("call idle: the app ended cause=Error").count(), 3, "{log}");
+    assert_eq!(
+        log.matches("call idle: the app ended cause=Error").count(),
+        3,
+        "{log}"
+    );
 }

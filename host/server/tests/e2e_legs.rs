@@ -24,7 +24,10 @@ fn tone_power(samples: &[i16], frequency: f64) -> f64 {
 
 fn load(path: &Path) -> Vec<i16> {
     let bytes = std::fs::read(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
-    callhost_media::Prompt::from_wav_bytes(&bytes).expect("recording").samples().to_vec()
+    callhost_media::Prompt::from_wav_bytes(&bytes)
+        .expect("recording")
+        .samples()
+        .to_vec()
 }
 
 /// A 6 s sine WAV at `frequency` (8 kHz, 16-bit), made by sox.
@@ -44,14 +47,33 @@ fn tone(dir: &Path, frequency: u32) -> String {
 fn connect_calls_bridges_a_pjsua_caller_to_a_pjsua_callee() {
     let dir = scratch("connect-calls");
     let callee_port = common::free_port();
-    let config = format!("[services.bridge]\napp = \"connect-calls\"\nparameters = \"sip:callee@127.0.0.1:{callee_port}\"\n");
-    let host = Host::start(&dir, HostOptions { apps: &["connect-calls"], config: Some(&config) });
+    let config = format!(
+        "[services.bridge]\napp = \"connect-calls\"\nparameters = \"sip:callee@127.0.0.1:{callee_port}\"\n"
+    );
+    let host = Host::start(
+        &dir,
+        HostOptions {
+            apps: &["connect-calls"],
+            config: Some(&config),
+        },
+    );
 
     let (low, high) = (tone(&dir, 440), tone(&dir, 1000));
-    let (caller_wav, callee_wav, ready) = (dir.join("caller.wav"), dir.join("callee.wav"), dir.join("callee.ready"));
+    let (caller_wav, callee_wav, ready) = (
+        dir.join("caller.wav"),
+        dir.join("callee.wav"),
+        dir.join("callee.ready"),
+    );
     let callee = Command::new(pjsua_python())
         .arg(repo().join("tests/peers/pjsua_call.py"))
-        .args(["--listen", &callee_port.to_string(), "--ready-file", ready.to_str().unwrap(), "--play", &high])
+        .args([
+            "--listen",
+            &callee_port.to_string(),
+            "--ready-file",
+            ready.to_str().unwrap(),
+            "--play",
+            &high,
+        ])
         .args(["--record", callee_wav.to_str().unwrap(), "--timeout", "40"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -60,19 +82,42 @@ fn connect_calls_bridges_a_pjsua_caller_to_a_pjsua_callee() {
         .expect("start the pjsua2 callee");
     let start = Instant::now();
     while !ready.exists() {
-        assert!(start.elapsed() < Duration::from_secs(30), "the pjsua2 callee did not start");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the pjsua2 callee did not start"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 
     let uri = format!("sip:bridge@{}", host.sip);
-    let caller = pjsua_call(&["--uri", &uri, "--play", &low, "--record", caller_wav.to_str().unwrap(), "--hangup-after", "6", "--timeout", "30"]);
+    let caller = pjsua_call(&[
+        "--uri",
+        &uri,
+        "--play",
+        &low,
+        "--record",
+        caller_wav.to_str().unwrap(),
+        "--hangup-after",
+        "6",
+        "--timeout",
+        "30",
+    ]);
     assert_eq!(caller["connected"], true, "{caller}");
     let callee = callee.wait_with_output().expect("callee result");
     let callee_text = String::from_utf8_lossy(&callee.stdout);
-    let callee_result: serde_json::Value =
-        serde_json::from_str(callee_text.lines().rev().find(|line| line.starts_with('{')).expect("callee JSON")).expect("JSON");
+    let callee_result: serde_json::Value = serde_json::from_str(
+        callee_text
+            .lines()
+            .rev()
+            .find(|line| line.starts_with('{'))
+            .expect("callee JSON"),
+    )
+    .expect("JSON");
     assert_eq!(callee_result["connected"], true, "{callee_result}");
-    assert_eq!(callee_result["remote_hangup"], true, "the app hangs the callee up when the caller leaves: {callee_result}");
+    assert_eq!(
+        callee_result["remote_hangup"], true,
+        "the app hangs the callee up when the caller leaves: {callee_result}"
+    );
 
     let record = host.wait_for_log("exit record", Duration::from_secs(30));
     assert!(record.contains("calls connected"), "{record}");
@@ -82,10 +127,22 @@ fn connect_calls_bridges_a_pjsua_caller_to_a_pjsua_callee() {
     // Each side hears the other's tone, not its own.
     let heard_by_caller = load(&caller_wav);
     let heard_by_callee = load(&callee_wav);
-    let (caller_high, caller_low) = (tone_power(&heard_by_caller, 1000.0), tone_power(&heard_by_caller, 440.0));
-    let (callee_low, callee_high) = (tone_power(&heard_by_callee, 440.0), tone_power(&heard_by_callee, 1000.0));
-    assert!(caller_high > 10.0 * caller_low, "the caller should hear 1000 Hz: {caller_high:e} vs {caller_low:e}");
-    assert!(callee_low > 10.0 * callee_high, "the callee should hear 440 Hz: {callee_low:e} vs {callee_high:e}");
+    let (caller_high, caller_low) = (
+        tone_power(&heard_by_caller, 1000.0),
+        tone_power(&heard_by_caller, 440.0),
+    );
+    let (callee_low, callee_high) = (
+        tone_power(&heard_by_callee, 440.0),
+        tone_power(&heard_by_callee, 1000.0),
+    );
+    assert!(
+        caller_high > 10.0 * caller_low,
+        "the caller should hear 1000 Hz: {caller_high:e} vs {caller_low:e}"
+    );
+    assert!(
+        callee_low > 10.0 * callee_high,
+        "the callee should hear 440 Hz: {callee_low:e} vs {callee_high:e}"
+    );
 }
 
 #[test]
@@ -112,10 +169,23 @@ fn sip_property_exchanges_headers_info_and_message_with_sipp() {
 fn call_inbound_service_connects_a_pjsua_caller_to_the_hello_app() {
     let dir = scratch("call-service");
     let config = "[services.front]\napp = \"call-service\"\nparameters = \"hello\"\n";
-    let host = Host::start(&dir, HostOptions { apps: &["call-service", "hello"], config: Some(config) });
+    let host = Host::start(
+        &dir,
+        HostOptions {
+            apps: &["call-service", "hello"],
+            config: Some(config),
+        },
+    );
     let heard = dir.join("heard.wav");
     let uri = format!("sip:front@{}", host.sip);
-    let caller = pjsua_call(&["--uri", &uri, "--record", heard.to_str().unwrap(), "--timeout", "40"]);
+    let caller = pjsua_call(&[
+        "--uri",
+        &uri,
+        "--record",
+        heard.to_str().unwrap(),
+        "--timeout",
+        "40",
+    ]);
     assert_eq!(caller["connected"], true, "{caller}");
     // hello hangs up after its prompt; call-service then hangs the caller up.
     assert_eq!(caller["remote_hangup"], true, "{caller}");
@@ -127,6 +197,12 @@ fn call_inbound_service_connects_a_pjsua_caller_to_the_hello_app() {
     }
     // The caller heard the hello prompt through the bridge: several seconds of speech.
     let samples = load(&heard);
-    let loud = samples.chunks(160).filter(|frame| frame.iter().map(|&s| i64::from(s).abs()).sum::<i64>() / 160 > 300).count();
-    assert!(loud > 50, "only {loud} loud 20 ms frames in what the caller heard");
+    let loud = samples
+        .chunks(160)
+        .filter(|frame| frame.iter().map(|&s| i64::from(s).abs()).sum::<i64>() / 160 > 300)
+        .count();
+    assert!(
+        loud > 50,
+        "only {loud} loud 20 ms frames in what the caller heard"
+    );
 }

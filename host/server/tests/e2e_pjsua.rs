@@ -13,7 +13,9 @@ use common::{Host, HostOptions, field, pjsua_call, prompts, scratch};
 fn envelope(samples: &[i16]) -> Vec<f64> {
     samples
         .chunks(160)
-        .map(|frame| (frame.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / frame.len() as f64).sqrt())
+        .map(|frame| {
+            (frame.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / frame.len() as f64).sqrt()
+        })
         .collect()
 }
 
@@ -43,14 +45,21 @@ fn best_correlation(needle: &[f64], haystack: &[f64]) -> (f64, usize) {
 
 fn load(path: &Path) -> Vec<i16> {
     let bytes = std::fs::read(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
-    let prompt = callhost_media::Prompt::from_wav_bytes(&bytes).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    let prompt = callhost_media::Prompt::from_wav_bytes(&bytes)
+        .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
     prompt.samples().to_vec()
 }
 
 #[test]
 fn pjsua_hears_the_prompt_and_gets_its_digits_back() {
     let dir = scratch("pjsua-ivr");
-    let host = Host::start(&dir, HostOptions { apps: &["ivr"], config: None });
+    let host = Host::start(
+        &dir,
+        HostOptions {
+            apps: &["ivr"],
+            config: None,
+        },
+    );
     let welcome = load(&prompts().join("ivr/welcome.wav"));
     let welcome_seconds = welcome.len() as f64 / 8000.0;
     let recording = dir.join("pjsua-heard.wav");
@@ -58,12 +67,28 @@ fn pjsua_hears_the_prompt_and_gets_its_digits_back() {
     // Send the digits once the whole prompt has played (it starts ~1 s after connect).
     let dtmf_after = format!("{:.1}", welcome_seconds + 1.5);
     let result = pjsua_call(&[
-        "--uri", &uri, "--record", recording.to_str().unwrap(), "--send-dtmf", "4711#", "--dtmf-after", &dtmf_after,
-        "--timeout", "40",
+        "--uri",
+        &uri,
+        "--record",
+        recording.to_str().unwrap(),
+        "--send-dtmf",
+        "4711#",
+        "--dtmf-after",
+        &dtmf_after,
+        "--timeout",
+        "40",
     ]);
     assert_eq!(result["connected"], true, "{result}");
-    assert_eq!(result["dtmf_received"], "4711", "{result}\n{}", host.log_text());
-    assert_eq!(result["remote_hangup"], true, "the host must hang up: {result}");
+    assert_eq!(
+        result["dtmf_received"],
+        "4711",
+        "{result}\n{}",
+        host.log_text()
+    );
+    assert_eq!(
+        result["remote_hangup"], true,
+        "the host must hang up: {result}"
+    );
     assert_eq!(result["timed_out"], false, "{result}");
 
     let log = host.wait_for_log("exit record", Duration::from_secs(10));
@@ -73,7 +98,10 @@ fn pjsua_hears_the_prompt_and_gets_its_digits_back() {
     let heard = load(&recording);
     let heard_envelope = envelope(&heard);
     let loudest = heard_envelope.iter().cloned().fold(0.0, f64::max);
-    assert!(loudest > 500.0, "the recording is silent (peak frame RMS {loudest:.0})");
+    assert!(
+        loudest > 500.0,
+        "the recording is silent (peak frame RMS {loudest:.0})"
+    );
     let (correlation, lag) = best_correlation(&envelope(&welcome), &heard_envelope);
     assert!(
         correlation > 0.9,

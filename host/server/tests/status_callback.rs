@@ -4,7 +4,9 @@
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use callhost::status_callback::{RetryPolicy, StatusCallbackSpec, StatusEvent, StatusFields, StatusReporter};
+use callhost::status_callback::{
+    RetryPolicy, StatusCallbackSpec, StatusEvent, StatusFields, StatusReporter,
+};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -25,7 +27,10 @@ struct Received {
 
 impl Received {
     fn field(&self, name: &str) -> Option<&str> {
-        self.fields.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+        self.fields
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
     }
 
     fn event(&self) -> &str {
@@ -50,12 +55,18 @@ impl Receiver {
             let mut statuses = statuses.into_iter();
             // Bounded: a test never sends more than a few dozen requests.
             for _ in 0..100 {
-                let Ok((stream, _)) = listener.accept().await else { return };
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
                 let status = statuses.next().unwrap_or(200);
                 answer(stream, status, &sender).await;
             }
         });
-        Receiver { url: format!("http://{address}/status?account=7"), received, task }
+        Receiver {
+            url: format!("http://{address}/status?account=7"),
+            received,
+            task,
+        }
     }
 
     /// The next request, or a panic after the deadline.
@@ -75,7 +86,11 @@ impl Drop for Receiver {
 
 /// Read one request (head + Content-Length body), report it, then answer `status`
 /// (in that order, so a sender that saw the answer finds the report already queued).
-async fn answer(mut stream: TcpStream, status: u16, reports: &mpsc::UnboundedSender<Received>) -> Option<()> {
+async fn answer(
+    mut stream: TcpStream,
+    status: u16,
+    reports: &mpsc::UnboundedSender<Received>,
+) -> Option<()> {
     let mut raw = Vec::new();
     let mut buffer = [0u8; 4096];
     let head_end = loop {
@@ -98,7 +113,12 @@ async fn answer(mut stream: TcpStream, status: u16, reports: &mpsc::UnboundedSen
         .filter_map(|line| line.split_once(':'))
         .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
         .collect();
-    let header = |name: &str| headers.iter().find(|(key, _)| key == name).map(|(_, value)| value.clone());
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
+    };
     let length: usize = header("content-length")?.parse().ok()?;
     while raw.len() < head_end + length {
         let read = stream.read(&mut buffer).await.ok()?;
@@ -117,7 +137,8 @@ async fn answer(mut stream: TcpStream, status: u16, reports: &mpsc::UnboundedSen
             answered: status,
         });
     }
-    let reply = format!("HTTP/1.1 {status} Whatever\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    let reply =
+        format!("HTTP/1.1 {status} Whatever\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
     stream.write_all(reply.as_bytes()).await.ok()?;
     stream.shutdown().await.ok()
 }
@@ -155,37 +176,78 @@ fn decode_form(body: &str) -> Vec<(String, String)> {
 /// checking that the day name matches the date.
 fn parse_rfc2822(text: &str) -> u64 {
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let parts: Vec<&str> = text.split(' ').collect();
     assert_eq!(parts.len(), 6, "{text}");
-    let weekday = parts[0].strip_suffix(',').unwrap_or_else(|| panic!("no comma after the day: {text}"));
+    let weekday = parts[0]
+        .strip_suffix(',')
+        .unwrap_or_else(|| panic!("no comma after the day: {text}"));
     let day: u64 = parts[1].parse().unwrap();
-    let month = MONTHS.iter().position(|name| *name == parts[2]).unwrap_or_else(|| panic!("month in {text}")) as u64 + 1;
+    let month = MONTHS
+        .iter()
+        .position(|name| *name == parts[2])
+        .unwrap_or_else(|| panic!("month in {text}")) as u64
+        + 1;
     let year: u64 = parts[3].parse().unwrap();
-    let clock: Vec<u64> = parts[4].split(':').map(|part| part.parse().unwrap()).collect();
+    let clock: Vec<u64> = parts[4]
+        .split(':')
+        .map(|part| part.parse().unwrap())
+        .collect();
     assert_eq!(clock.len(), 3, "{text}");
     assert_eq!(parts[5], "+0000", "{text}");
     // Days since 1970 by counting: simple and obviously right for this range.
-    let is_leap = |year: u64| (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400);
-    let month_days = [31, if is_leap(year) { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-    assert!(day >= 1 && day <= month_days[(month - 1) as usize], "{text}");
-    let mut days: u64 = (1970..year).map(|y| if is_leap(y) { 366 } else { 365 }).sum();
+    let is_leap = |year: u64| {
+        (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400)
+    };
+    let month_days = [
+        31,
+        if is_leap(year) { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    assert!(
+        day >= 1 && day <= month_days[(month - 1) as usize],
+        "{text}"
+    );
+    let mut days: u64 = (1970..year)
+        .map(|y| if is_leap(y) { 366 } else { 365 })
+        .sum();
     days += month_days[..(month - 1) as usize].iter().sum::<u64>() + day - 1;
     assert_eq!(weekday, DAYS[(days % 7) as usize], "day name of {text}");
     days * 86_400 + clock[0] * 3600 + clock[1] * 60 + clock[2]
 }
 
 fn fields(code: Option<u16>) -> StatusFields {
-    StatusFields { sip_call_id: "a84b4c76e66710@host.example".into(), sip_response_code: code, ..StatusFields::default() }
+    StatusFields {
+        sip_call_id: "a84b4c76e66710@host.example".into(),
+        sip_response_code: code,
+        ..StatusFields::default()
+    }
 }
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 /// Short pauses so the give-up paths finish quickly.
 fn quick_policy(attempts: usize) -> RetryPolicy {
-    RetryPolicy { backoff: vec![Duration::from_millis(20); attempts - 1], request_timeout: Duration::from_secs(10) }
+    RetryPolicy {
+        backoff: vec![Duration::from_millis(20); attempts - 1],
+        request_timeout: Duration::from_secs(10),
+    }
 }
 
 #[tokio::test]
@@ -199,94 +261,181 @@ async fn four_events_arrive_in_order_after_a_retry() {
     reporter.report(
         StatusEvent::Answered,
         StatusFields {
-            sip_headers: vec![("X-Foo".into(), "bar baz&1".into()), ("Contact".into(), "<sip:b@h>".into())],
+            sip_headers: vec![
+                ("X-Foo".into(), "bar baz&1".into()),
+                ("Contact".into(), "<sip:b@h>".into()),
+            ],
             ..fields(Some(200))
         },
     );
-    reporter.report(StatusEvent::Completed, StatusFields { call_duration: Some(Duration::from_millis(12_700)), ..fields(Some(200)) });
-    tokio::time::timeout(DEADLINE, reporter.finish()).await.expect("delivery ends").unwrap();
+    reporter.report(
+        StatusEvent::Completed,
+        StatusFields {
+            call_duration: Some(Duration::from_millis(12_700)),
+            ..fields(Some(200))
+        },
+    );
+    tokio::time::timeout(DEADLINE, reporter.finish())
+        .await
+        .expect("delivery ends")
+        .unwrap();
 
     // The first POST was answered 500 and retried.
     let mut requests = Vec::new();
     for _ in 0..5 {
         requests.push(receiver.next().await);
     }
-    let events: Vec<(&str, u16)> = requests.iter().map(|request| (request.event(), request.answered)).collect();
+    let events: Vec<(&str, u16)> = requests
+        .iter()
+        .map(|request| (request.event(), request.answered))
+        .collect();
     assert_eq!(
         events,
-        [("initiated", 500), ("initiated", 200), ("ringing", 200), ("answered", 200), ("completed", 200)]
+        [
+            ("initiated", 500),
+            ("initiated", 200),
+            ("ringing", 200),
+            ("answered", 200),
+            ("completed", 200)
+        ]
     );
-    let statuses: Vec<&str> = requests.iter().map(|request| request.field("CallStatus").unwrap()).collect();
-    assert_eq!(statuses, ["initiated", "initiated", "ringing", "in-progress", "completed"]);
+    let statuses: Vec<&str> = requests
+        .iter()
+        .map(|request| request.field("CallStatus").unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            "initiated",
+            "initiated",
+            "ringing",
+            "in-progress",
+            "completed"
+        ]
+    );
 
     for request in &requests {
         assert_eq!(request.path, "/status?account=7");
         assert_eq!(request.content_type, "application/x-www-form-urlencoded");
         assert_eq!(request.field("CallSid"), Some("inst-42"));
-        assert_eq!(request.field("SipCallId"), Some("a84b4c76e66710@host.example"));
+        assert_eq!(
+            request.field("SipCallId"),
+            Some("a84b4c76e66710@host.example")
+        );
         let stamp = parse_rfc2822(request.field("Timestamp").expect("a Timestamp"));
-        assert!(stamp + 5 >= started && stamp <= now() + 5, "timestamp {stamp} is not around now");
+        assert!(
+            stamp + 5 >= started && stamp <= now() + 5,
+            "timestamp {stamp} is not around now"
+        );
     }
     // The retried request is the same event, stamped when it happened.
     assert_eq!(requests[0].fields, requests[1].fields);
 
-    let [_, initiated, ringing, answered, completed] = &requests[..] else { unreachable!() };
+    let [_, initiated, ringing, answered, completed] = &requests[..] else {
+        unreachable!()
+    };
     assert_eq!(initiated.field("SipResponseCode"), None);
     assert_eq!(ringing.field("SipResponseCode"), Some("180"));
     assert_eq!(answered.field("SipResponseCode"), Some("200"));
     assert_eq!(answered.field("SipHeader_X-Foo"), Some("bar baz&1"));
-    assert!(answered.fields.iter().all(|(name, _)| name != "SipHeader_Contact"), "only X- headers");
+    assert!(
+        answered
+            .fields
+            .iter()
+            .all(|(name, _)| name != "SipHeader_Contact"),
+        "only X- headers"
+    );
     assert_eq!(completed.field("CallDuration"), Some("12"));
     for request in [initiated, ringing, answered] {
-        assert_eq!(request.field("CallDuration"), None, "CallDuration on {}", request.event());
+        assert_eq!(
+            request.field("CallDuration"),
+            None,
+            "CallDuration on {}",
+            request.event()
+        );
     }
 }
 
 #[tokio::test]
 async fn only_subscribed_events_are_sent() {
     let mut receiver = Receiver::start(vec![]).await;
-    let spec = StatusCallbackSpec::new(receiver.url.clone(), vec![StatusEvent::Ringing, StatusEvent::Completed]).unwrap();
+    let spec = StatusCallbackSpec::new(
+        receiver.url.clone(),
+        vec![StatusEvent::Ringing, StatusEvent::Completed],
+    )
+    .unwrap();
     let reporter = StatusReporter::spawn(spec, "inst-1".into());
     for event in StatusEvent::ALL {
         reporter.report(event, fields(Some(200)));
     }
-    tokio::time::timeout(DEADLINE, reporter.finish()).await.unwrap().unwrap();
+    tokio::time::timeout(DEADLINE, reporter.finish())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(receiver.next().await.event(), "ringing");
     assert_eq!(receiver.next().await.event(), "completed");
-    assert!(receiver.received.try_recv().is_err(), "nothing else was sent");
+    assert!(
+        receiver.received.try_recv().is_err(),
+        "nothing else was sent"
+    );
 }
 
 #[tokio::test]
 async fn client_errors_are_not_retried() {
     let mut receiver = Receiver::start(vec![404]).await;
-    let spec = StatusCallbackSpec::new(receiver.url.clone(), vec![StatusEvent::Initiated, StatusEvent::Completed]).unwrap();
+    let spec = StatusCallbackSpec::new(
+        receiver.url.clone(),
+        vec![StatusEvent::Initiated, StatusEvent::Completed],
+    )
+    .unwrap();
     let reporter = StatusReporter::spawn(spec, "inst-1".into());
     reporter.report(StatusEvent::Initiated, fields(None));
     reporter.report(StatusEvent::Completed, fields(Some(486)));
-    tokio::time::timeout(DEADLINE, reporter.finish()).await.unwrap().unwrap();
+    tokio::time::timeout(DEADLINE, reporter.finish())
+        .await
+        .unwrap()
+        .unwrap();
     let first = receiver.next().await;
     assert_eq!((first.event(), first.answered), ("initiated", 404));
     let second = receiver.next().await;
     assert_eq!((second.event(), second.answered), ("completed", 200));
     assert_eq!(second.field("SipResponseCode"), Some("486"));
-    assert!(receiver.received.try_recv().is_err(), "the 404 was not retried");
+    assert!(
+        receiver.received.try_recv().is_err(),
+        "the 404 was not retried"
+    );
 }
 
 #[tokio::test]
 async fn server_errors_are_given_up_after_the_last_attempt() {
     let mut receiver = Receiver::start(vec![503; 6]).await;
-    let spec = StatusCallbackSpec::new(receiver.url.clone(), vec![StatusEvent::Ringing, StatusEvent::Completed]).unwrap();
+    let spec = StatusCallbackSpec::new(
+        receiver.url.clone(),
+        vec![StatusEvent::Ringing, StatusEvent::Completed],
+    )
+    .unwrap();
     let reporter = StatusReporter::spawn_with_policy(spec, "inst-1".into(), quick_policy(3));
     reporter.report(StatusEvent::Ringing, fields(Some(180)));
     reporter.report(StatusEvent::Completed, fields(Some(200)));
-    tokio::time::timeout(DEADLINE, reporter.finish()).await.unwrap().unwrap();
+    tokio::time::timeout(DEADLINE, reporter.finish())
+        .await
+        .unwrap()
+        .unwrap();
     let mut events = Vec::new();
     for _ in 0..6 {
         let request = receiver.next().await;
         events.push((request.event().to_owned(), request.answered));
     }
-    let expected: Vec<(String, u16)> =
-        ["ringing", "ringing", "ringing", "completed", "completed", "completed"].map(|event| (event.to_owned(), 503)).to_vec();
+    let expected: Vec<(String, u16)> = [
+        "ringing",
+        "ringing",
+        "ringing",
+        "completed",
+        "completed",
+        "completed",
+    ]
+    .map(|event| (event.to_owned(), 503))
+    .to_vec();
     assert_eq!(events, expected);
     assert!(receiver.received.try_recv().is_err());
 }
@@ -297,12 +446,16 @@ async fn an_unreachable_receiver_does_not_hold_the_call() {
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
     let closed = socket.local_addr().unwrap();
-    let spec = StatusCallbackSpec::new(format!("http://{closed}/cb"), StatusEvent::ALL.to_vec()).unwrap();
+    let spec =
+        StatusCallbackSpec::new(format!("http://{closed}/cb"), StatusEvent::ALL.to_vec()).unwrap();
     let reporter = StatusReporter::spawn_with_policy(spec, "inst-1".into(), quick_policy(2));
     for event in StatusEvent::ALL {
         reporter.report(event, fields(None));
     }
-    tokio::time::timeout(DEADLINE, reporter.finish()).await.expect("gives up in bounded time").unwrap();
+    tokio::time::timeout(DEADLINE, reporter.finish())
+        .await
+        .expect("gives up in bounded time")
+        .unwrap();
 }
 
 #[tokio::test]
@@ -327,9 +480,15 @@ async fn a_full_queue_drops_events_instead_of_blocking() {
     for _ in 0..3 * callhost::status_callback::QUEUE_CAPACITY {
         reporter.report(StatusEvent::Ringing, fields(Some(180)));
     }
-    tokio::time::timeout(DEADLINE, reporter.finish()).await.unwrap().unwrap();
+    tokio::time::timeout(DEADLINE, reporter.finish())
+        .await
+        .unwrap()
+        .unwrap();
     for _ in 0..callhost::status_callback::QUEUE_CAPACITY {
         assert_eq!(receiver.next().await.event(), "ringing");
     }
-    assert!(receiver.received.try_recv().is_err(), "events over the queue's capacity were dropped");
+    assert!(
+        receiver.received.try_recv().is_err(),
+        "events over the queue's capacity were dropped"
+    );
 }

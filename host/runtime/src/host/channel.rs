@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use wasmtime::component::Resource;
 
+use super::types::invalid_argument;
 use crate::bindings::callhost::call::channel as wit;
 use crate::bindings::callhost::call::types::{CallCause, CallError, CallState};
-use super::types::invalid_argument;
 use crate::port::{self, CallCommand, CallOptions, CallPort, DEFAULT_CALL_TIMEOUT};
 use crate::store::CallView;
 
@@ -41,15 +41,24 @@ impl wit::HostChannel for CallView<'_> {
         Ok(self.port(&channel)?.snapshot.borrow().state.into())
     }
 
-    async fn cause(&mut self, channel: Resource<ChannelHandle>) -> wasmtime::Result<Option<CallCause>> {
+    async fn cause(
+        &mut self,
+        channel: Resource<ChannelHandle>,
+    ) -> wasmtime::Result<Option<CallCause>> {
         Ok(self.port(&channel)?.snapshot.borrow().cause.map(Into::into))
     }
 
-    async fn raw_cause(&mut self, channel: Resource<ChannelHandle>) -> wasmtime::Result<Option<u16>> {
+    async fn raw_cause(
+        &mut self,
+        channel: Resource<ChannelHandle>,
+    ) -> wasmtime::Result<Option<u16>> {
         Ok(self.port(&channel)?.snapshot.borrow().raw_cause)
     }
 
-    async fn details(&mut self, channel: Resource<ChannelHandle>) -> wasmtime::Result<wit::CallDetails> {
+    async fn details(
+        &mut self,
+        channel: Resource<ChannelHandle>,
+    ) -> wasmtime::Result<wit::CallDetails> {
         let details = self.port(&channel)?.snapshot.borrow().details.clone();
         Ok(wit::CallDetails {
             sip_call_id: details.sip_call_id.clone(),
@@ -61,25 +70,52 @@ impl wit::HostChannel for CallView<'_> {
         })
     }
 
-    async fn ring(&mut self, channel: Resource<ChannelHandle>, seconds: u32) -> wasmtime::Result<Result<(), CallError>> {
+    async fn ring(
+        &mut self,
+        channel: Resource<ChannelHandle>,
+        seconds: u32,
+    ) -> wasmtime::Result<Result<(), CallError>> {
         let port = self.port(&channel)?;
-        Ok(port.request(|reply| CallCommand::Ring { seconds, reply }).await.map_err(Into::into))
+        Ok(port
+            .request(|reply| CallCommand::Ring { seconds, reply })
+            .await
+            .map_err(Into::into))
     }
 
-    async fn answer(&mut self, channel: Resource<ChannelHandle>) -> wasmtime::Result<Result<(), CallError>> {
+    async fn answer(
+        &mut self,
+        channel: Resource<ChannelHandle>,
+    ) -> wasmtime::Result<Result<(), CallError>> {
         let port = self.port(&channel)?;
-        Ok(port.request(|reply| CallCommand::Answer { reply }).await.map_err(Into::into))
+        Ok(port
+            .request(|reply| CallCommand::Answer { reply })
+            .await
+            .map_err(Into::into))
     }
 
-    async fn reject(&mut self, channel: Resource<ChannelHandle>, cause: CallCause) -> wasmtime::Result<Result<(), CallError>> {
+    async fn reject(
+        &mut self,
+        channel: Resource<ChannelHandle>,
+        cause: CallCause,
+    ) -> wasmtime::Result<Result<(), CallError>> {
         let port = self.port(&channel)?;
         let cause = cause.into();
-        Ok(port.request(|reply| CallCommand::Reject { cause, reply }).await.map_err(Into::into))
+        Ok(port
+            .request(|reply| CallCommand::Reject { cause, reply })
+            .await
+            .map_err(Into::into))
     }
 
-    async fn hang_up(&mut self, channel: Resource<ChannelHandle>) -> wasmtime::Result<Result<CallState, CallError>> {
+    async fn hang_up(
+        &mut self,
+        channel: Resource<ChannelHandle>,
+    ) -> wasmtime::Result<Result<CallState, CallError>> {
         let port = self.port(&channel)?;
-        Ok(port.request(|reply| CallCommand::HangUp { reply }).await.map(Into::into).map_err(Into::into))
+        Ok(port
+            .request(|reply| CallCommand::HangUp { reply })
+            .await
+            .map(Into::into)
+            .map_err(Into::into))
     }
 
     async fn wait_for_idle(
@@ -89,7 +125,11 @@ impl wit::HostChannel for CallView<'_> {
     ) -> wasmtime::Result<Result<CallState, CallError>> {
         let port = self.port(&channel)?;
         let timeout = seconds_timeout.map(|seconds| Duration::from_secs(seconds.into()));
-        Ok(port.request(|reply| CallCommand::WaitForIdle { timeout, reply }).await.map(Into::into).map_err(Into::into))
+        Ok(port
+            .request(|reply| CallCommand::WaitForIdle { timeout, reply })
+            .await
+            .map(Into::into)
+            .map_err(Into::into))
     }
 
     async fn call(
@@ -99,7 +139,10 @@ impl wit::HostChannel for CallView<'_> {
         options: wit::CallOptions,
     ) -> wasmtime::Result<Result<CallState, CallError>> {
         let port = self.port(&channel)?;
-        Ok(place_call(port, destination, options, true).await.map(Into::into).map_err(Into::into))
+        Ok(place_call(port, destination, options, true)
+            .await
+            .map(Into::into)
+            .map_err(Into::into))
     }
 
     async fn start_call(
@@ -109,7 +152,10 @@ impl wit::HostChannel for CallView<'_> {
         options: wit::CallOptions,
     ) -> wasmtime::Result<Result<(), CallError>> {
         let port = self.port(&channel)?;
-        Ok(place_call(port, destination, options, false).await.map(|_| ()).map_err(Into::into))
+        Ok(place_call(port, destination, options, false)
+            .await
+            .map(|_| ())
+            .map_err(Into::into))
     }
 
     async fn call_inbound_service(
@@ -121,18 +167,35 @@ impl wit::HostChannel for CallView<'_> {
         let port = self.port(&channel)?;
         let service = service.trim().to_owned();
         if service.is_empty() || service.len() > 256 {
-            return Ok(Err(invalid_argument("a service name must hold 1 to 256 characters")));
+            return Ok(Err(invalid_argument(
+                "a service name must hold 1 to 256 characters",
+            )));
         }
         let options = match call_options(options) {
             Ok(options) => options,
             Err(error) => return Ok(Err(error.into())),
         };
-        Ok(port.request(|reply| CallCommand::CallService { service, options, reply }).await.map(Into::into).map_err(Into::into))
+        Ok(port
+            .request(|reply| CallCommand::CallService {
+                service,
+                options,
+                reply,
+            })
+            .await
+            .map(Into::into)
+            .map_err(Into::into))
     }
 
-    async fn wait_for_outgoing_call(&mut self, channel: Resource<ChannelHandle>) -> wasmtime::Result<Result<CallState, CallError>> {
+    async fn wait_for_outgoing_call(
+        &mut self,
+        channel: Resource<ChannelHandle>,
+    ) -> wasmtime::Result<Result<CallState, CallError>> {
         let port = self.port(&channel)?;
-        Ok(port.request(|reply| CallCommand::WaitForOutgoing { reply }).await.map(Into::into).map_err(Into::into))
+        Ok(port
+            .request(|reply| CallCommand::WaitForOutgoing { reply })
+            .await
+            .map(Into::into)
+            .map_err(Into::into))
     }
 
     async fn extra_channel(
@@ -141,7 +204,10 @@ impl wit::HostChannel for CallView<'_> {
         index: u32,
     ) -> wasmtime::Result<Result<Resource<ChannelHandle>, CallError>> {
         let port = self.port(&channel)?;
-        match port.request(|reply| CallCommand::ExtraChannel { index, reply }).await {
+        match port
+            .request(|reply| CallCommand::ExtraChannel { index, reply })
+            .await
+        {
             Ok(extra) => Ok(Ok(self.table.push(ChannelHandle::new(extra))?)),
             Err(error) => Ok(Err(error.into())),
         }
@@ -155,14 +221,25 @@ impl wit::HostChannel for CallView<'_> {
         let other = self.port(&other)?.leg;
         let port = self.port(&channel)?;
         if other == port.leg {
-            return Ok(Err(invalid_argument("a channel cannot be connected to itself")));
+            return Ok(Err(invalid_argument(
+                "a channel cannot be connected to itself",
+            )));
         }
-        Ok(port.request(|reply| CallCommand::Connect { other, reply }).await.map_err(Into::into))
+        Ok(port
+            .request(|reply| CallCommand::Connect { other, reply })
+            .await
+            .map_err(Into::into))
     }
 
-    async fn disconnect(&mut self, channel: Resource<ChannelHandle>) -> wasmtime::Result<Result<(), CallError>> {
+    async fn disconnect(
+        &mut self,
+        channel: Resource<ChannelHandle>,
+    ) -> wasmtime::Result<Result<(), CallError>> {
         let port = self.port(&channel)?;
-        Ok(port.request(|reply| CallCommand::Disconnect { reply }).await.map_err(Into::into))
+        Ok(port
+            .request(|reply| CallCommand::Disconnect { reply })
+            .await
+            .map_err(Into::into))
     }
 
     async fn drop(&mut self, channel: Resource<ChannelHandle>) -> wasmtime::Result<()> {
@@ -185,22 +262,42 @@ async fn place_call(
 ) -> Result<port::CallState, port::CallError> {
     let destination = destination.trim().to_owned();
     if destination.is_empty() || destination.len() > MAX_URI_LENGTH {
-        return Err(port::CallError::Error(format!("a destination must hold 1 to {MAX_URI_LENGTH} characters")));
+        return Err(port::CallError::Error(format!(
+            "a destination must hold 1 to {MAX_URI_LENGTH} characters"
+        )));
     }
     let options = call_options(options)?;
-    port.request(|reply| CallCommand::Call { destination, options, wait, reply }).await
+    port.request(|reply| CallCommand::Call {
+        destination,
+        options,
+        wait,
+        reply,
+    })
+    .await
 }
 
 /// Check call options and fill in the defaults.
 fn call_options(options: wit::CallOptions) -> Result<CallOptions, port::CallError> {
-    if options.call_from.as_ref().is_some_and(|from| from.len() > MAX_URI_LENGTH) {
-        return Err(port::CallError::Error(format!("call-from is longer than {MAX_URI_LENGTH} characters")));
+    if options
+        .call_from
+        .as_ref()
+        .is_some_and(|from| from.len() > MAX_URI_LENGTH)
+    {
+        return Err(port::CallError::Error(format!(
+            "call-from is longer than {MAX_URI_LENGTH} characters"
+        )));
     }
     let timeout = match options.seconds_timeout {
         None => DEFAULT_CALL_TIMEOUT,
-        Some(0) => return Err(port::CallError::Error("seconds-timeout must be at least 1".into())),
+        Some(0) => {
+            return Err(port::CallError::Error(
+                "seconds-timeout must be at least 1".into(),
+            ));
+        }
         Some(seconds) if seconds > MAX_CALL_TIMEOUT_SECONDS => {
-            return Err(port::CallError::Error(format!("seconds-timeout is over {MAX_CALL_TIMEOUT_SECONDS}")));
+            return Err(port::CallError::Error(format!(
+                "seconds-timeout is over {MAX_CALL_TIMEOUT_SECONDS}"
+            )));
         }
         Some(seconds) => Duration::from_secs(seconds.into()),
     };
@@ -221,10 +318,23 @@ mod tests {
     use tokio::sync::{mpsc, watch};
     use wasmtime::component::ResourceTable;
 
-    fn port() -> (CallPort, mpsc::Receiver<CallCommand>, watch::Sender<CallSnapshot>) {
+    fn port() -> (
+        CallPort,
+        mpsc::Receiver<CallCommand>,
+        watch::Sender<CallSnapshot>,
+    ) {
         let (commands, receiver) = mpsc::channel(1);
-        let (snapshot_sender, snapshot) = watch::channel(CallSnapshot::incoming(CallDetails::default()));
-        (CallPort { leg: 0, commands, snapshot }, receiver, snapshot_sender)
+        let (snapshot_sender, snapshot) =
+            watch::channel(CallSnapshot::incoming(CallDetails::default()));
+        (
+            CallPort {
+                leg: 0,
+                commands,
+                snapshot,
+            },
+            receiver,
+            snapshot_sender,
+        )
     }
 
     #[tokio::test]
@@ -234,12 +344,26 @@ mod tests {
         let (port, _commands, _snapshot) = port();
         let handle = table.push(ChannelHandle::new(port)).expect("push");
         let rep = handle.rep();
-        let mut view = CallView { table: &mut table, log: &log };
+        let mut view = CallView {
+            table: &mut table,
+            log: &log,
+        };
 
-        assert_eq!(view.state(Resource::new_borrow(rep)).await.expect("known handle"), CallState::CallIncoming);
-        assert!(view.state(Resource::new_borrow(rep + 100)).await.is_err(), "unknown handle");
+        assert_eq!(
+            view.state(Resource::new_borrow(rep))
+                .await
+                .expect("known handle"),
+            CallState::CallIncoming
+        );
+        assert!(
+            view.state(Resource::new_borrow(rep + 100)).await.is_err(),
+            "unknown handle"
+        );
         view.drop(Resource::new_own(rep)).await.expect("drop");
-        assert!(view.answer(Resource::new_borrow(rep)).await.is_err(), "dropped handle");
+        assert!(
+            view.answer(Resource::new_borrow(rep)).await.is_err(),
+            "dropped handle"
+        );
     }
 
     #[tokio::test]
@@ -249,8 +373,14 @@ mod tests {
         let (port, commands, _snapshot) = port();
         drop(commands);
         let handle = table.push(ChannelHandle::new(port)).expect("push");
-        let mut view = CallView { table: &mut table, log: &log };
-        let result = view.answer(Resource::new_borrow(handle.rep())).await.expect("no trap");
+        let mut view = CallView {
+            table: &mut table,
+            log: &log,
+        };
+        let result = view
+            .answer(Resource::new_borrow(handle.rep()))
+            .await
+            .expect("no trap");
         assert!(matches!(result, Err(CallError::Hangup(_))), "{result:?}");
     }
 }

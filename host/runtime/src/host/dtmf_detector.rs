@@ -24,12 +24,20 @@ impl From<port::DetectorCause> for wit::DetectorCause {
 }
 
 /// The port's options from the WIT record; bad timeouts are the app's error.
-pub(crate) fn digits_options(options: wit::GetDigitsOptions) -> Result<GetDigitsOptions, CallError> {
+pub(crate) fn digits_options(
+    options: wit::GetDigitsOptions,
+) -> Result<GetDigitsOptions, CallError> {
     Ok(GetDigitsOptions {
         count: options.count,
         end: options.end,
-        predigits_timeout: seconds("seconds-predigits-timeout", options.seconds_predigits_timeout)?,
-        interdigit_timeout: seconds("seconds-interdigit-timeout", options.seconds_interdigit_timeout)?,
+        predigits_timeout: seconds(
+            "seconds-predigits-timeout",
+            options.seconds_predigits_timeout,
+        )?,
+        interdigit_timeout: seconds(
+            "seconds-interdigit-timeout",
+            options.seconds_interdigit_timeout,
+        )?,
         overall_timeout: seconds("seconds-timeout", options.seconds_timeout)?,
         clear: options.clear,
     })
@@ -46,10 +54,16 @@ impl wit::Host for CallView<'_> {
             Ok(options) => options,
             Err(error) => return Ok(Err(error)),
         };
-        Ok(port.request(|reply| CallCommand::GetDigits { options, reply }).await.map_err(Into::into))
+        Ok(port
+            .request(|reply| CallCommand::GetDigits { options, reply })
+            .await
+            .map_err(Into::into))
     }
 
-    async fn cause(&mut self, channel: Resource<ChannelHandle>) -> wasmtime::Result<wit::DetectorCause> {
+    async fn cause(
+        &mut self,
+        channel: Resource<ChannelHandle>,
+    ) -> wasmtime::Result<wit::DetectorCause> {
         Ok(self.port(&channel)?.snapshot.borrow().detector_cause.into())
     }
 
@@ -100,6 +114,8 @@ mod tests {
             seconds_timeout: None,
             clear: false,
         });
-        assert!(matches!(result, Err(CallError::Error(text)) if text.contains("seconds-predigits-timeout")));
+        assert!(
+            matches!(result, Err(CallError::Error(text)) if text.contains("seconds-predigits-timeout"))
+        );
     }
 }

@@ -31,26 +31,49 @@ impl From<port::DtmfPlayerCause> for wit::DtmfPlayerCause {
 pub(crate) fn check_digits(digits: &str) -> Result<String, CallError> {
     let digits = digits.to_ascii_uppercase();
     if digits.is_empty() || digits.len() > MAX_DTMF_PLAY_LENGTH {
-        return Err(invalid_argument(format!("a DTMF string must hold 1 to {MAX_DTMF_PLAY_LENGTH} characters")));
+        return Err(invalid_argument(format!(
+            "a DTMF string must hold 1 to {MAX_DTMF_PLAY_LENGTH} characters"
+        )));
     }
-    if let Some(bad) = digits.chars().find(|character| !DTMF_PLAY_CHARACTERS.contains(*character)) {
-        return Err(invalid_argument(format!("{bad:?} is not a DTMF digit (use {DTMF_PLAY_CHARACTERS})")));
+    if let Some(bad) = digits
+        .chars()
+        .find(|character| !DTMF_PLAY_CHARACTERS.contains(*character))
+    {
+        return Err(invalid_argument(format!(
+            "{bad:?} is not a DTMF digit (use {DTMF_PLAY_CHARACTERS})"
+        )));
     }
     Ok(digits)
 }
 
 impl wit::Host for CallView<'_> {
-    async fn play(&mut self, channel: Resource<ChannelHandle>, digits: String) -> wasmtime::Result<Result<wit::DtmfPlayerCause, CallError>> {
+    async fn play(
+        &mut self,
+        channel: Resource<ChannelHandle>,
+        digits: String,
+    ) -> wasmtime::Result<Result<wit::DtmfPlayerCause, CallError>> {
         let port = self.port(&channel)?;
         let digits = match check_digits(&digits) {
             Ok(digits) => digits,
             Err(error) => return Ok(Err(error)),
         };
-        Ok(port.request(|reply| CallCommand::DtmfPlay { digits, reply }).await.map(Into::into).map_err(Into::into))
+        Ok(port
+            .request(|reply| CallCommand::DtmfPlay { digits, reply })
+            .await
+            .map(Into::into)
+            .map_err(Into::into))
     }
 
-    async fn cause(&mut self, channel: Resource<ChannelHandle>) -> wasmtime::Result<wit::DtmfPlayerCause> {
-        Ok(self.port(&channel)?.snapshot.borrow().dtmf_player_cause.into())
+    async fn cause(
+        &mut self,
+        channel: Resource<ChannelHandle>,
+    ) -> wasmtime::Result<wit::DtmfPlayerCause> {
+        Ok(self
+            .port(&channel)?
+            .snapshot
+            .borrow()
+            .dtmf_player_cause
+            .into())
     }
 }
 

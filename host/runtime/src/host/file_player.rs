@@ -32,13 +32,26 @@ impl From<port::PlayerCause> for wit::PlayerCause {
     }
 }
 
-async fn start_play(port: &CallPort, filename: String, options: wit::PlayOptions) -> Result<(), CallError> {
+async fn start_play(
+    port: &CallPort,
+    filename: String,
+    options: wit::PlayOptions,
+) -> Result<(), CallError> {
     let barge_in = options.barge_in;
-    port.request(|reply| CallCommand::PlayStart { filename, barge_in, reply }).await.map_err(Into::into)
+    port.request(|reply| CallCommand::PlayStart {
+        filename,
+        barge_in,
+        reply,
+    })
+    .await
+    .map_err(Into::into)
 }
 
 async fn wait_play(port: &CallPort) -> Result<wit::PlayerCause, CallError> {
-    port.request(|reply| CallCommand::PlayWait { reply }).await.map(Into::into).map_err(Into::into)
+    port.request(|reply| CallCommand::PlayWait { reply })
+        .await
+        .map(Into::into)
+        .map_err(Into::into)
 }
 
 impl wit::Host for CallView<'_> {
@@ -64,20 +77,35 @@ impl wit::Host for CallView<'_> {
         Ok(start_play(self.port(&channel)?, filename, options).await)
     }
 
-    async fn stop(&mut self, channel: Resource<ChannelHandle>) -> wasmtime::Result<Result<(), CallError>> {
+    async fn stop(
+        &mut self,
+        channel: Resource<ChannelHandle>,
+    ) -> wasmtime::Result<Result<(), CallError>> {
         let port = self.port(&channel)?;
-        Ok(port.request(|reply| CallCommand::PlayStop { reply }).await.map_err(Into::into))
+        Ok(port
+            .request(|reply| CallCommand::PlayStop { reply })
+            .await
+            .map_err(Into::into))
     }
 
-    async fn wait_until_finished(&mut self, channel: Resource<ChannelHandle>) -> wasmtime::Result<Result<wit::PlayerCause, CallError>> {
+    async fn wait_until_finished(
+        &mut self,
+        channel: Resource<ChannelHandle>,
+    ) -> wasmtime::Result<Result<wit::PlayerCause, CallError>> {
         Ok(wait_play(self.port(&channel)?).await)
     }
 
-    async fn state(&mut self, channel: Resource<ChannelHandle>) -> wasmtime::Result<wit::PlayerState> {
+    async fn state(
+        &mut self,
+        channel: Resource<ChannelHandle>,
+    ) -> wasmtime::Result<wit::PlayerState> {
         Ok(self.port(&channel)?.snapshot.borrow().player_state.into())
     }
 
-    async fn cause(&mut self, channel: Resource<ChannelHandle>) -> wasmtime::Result<wit::PlayerCause> {
+    async fn cause(
+        &mut self,
+        channel: Resource<ChannelHandle>,
+    ) -> wasmtime::Result<wit::PlayerCause> {
         Ok(self.port(&channel)?.snapshot.borrow().player_cause.into())
     }
 }

@@ -86,7 +86,10 @@ pub(crate) fn invalid_argument(text: impl Into<String>) -> wit::CallError {
 
 /// A WIT `seconds` value as a duration; `Err` for negative, NaN, infinite or
 /// absurdly large values.
-pub(crate) fn seconds(what: &str, value: Option<f64>) -> Result<Option<std::time::Duration>, wit::CallError> {
+pub(crate) fn seconds(
+    what: &str,
+    value: Option<f64>,
+) -> Result<Option<std::time::Duration>, wit::CallError> {
     // A day is far beyond any sensible telephony timeout; larger values are
     // almost certainly a unit mistake (milliseconds passed as seconds).
     const MAX_SECONDS: f64 = 24.0 * 60.0 * 60.0;
@@ -95,7 +98,9 @@ pub(crate) fn seconds(what: &str, value: Option<f64>) -> Result<Option<std::time
         Some(seconds) if seconds.is_finite() && (0.0..=MAX_SECONDS).contains(&seconds) => {
             Ok(Some(std::time::Duration::from_secs_f64(seconds)))
         }
-        Some(seconds) => Err(invalid_argument(format!("{what} must be between 0 and {MAX_SECONDS} seconds, not {seconds}"))),
+        Some(seconds) => Err(invalid_argument(format!(
+            "{what} must be between 0 and {MAX_SECONDS} seconds, not {seconds}"
+        ))),
     }
 }
 
@@ -108,8 +113,20 @@ mod tests {
     fn causes_round_trip() {
         use port::CallCause::*;
         for cause in [
-            Timeout, Error, Normal, Busy, NoAnswer, Unobtainable, Changed, OutOfOrder, Barred, Rejected, NoChannels, Congestion,
-            Failed, Other,
+            Timeout,
+            Error,
+            Normal,
+            Busy,
+            NoAnswer,
+            Unobtainable,
+            Changed,
+            OutOfOrder,
+            Barred,
+            Rejected,
+            NoChannels,
+            Congestion,
+            Failed,
+            Other,
         ] {
             assert_eq!(port::CallCause::from(wit::CallCause::from(cause)), cause);
         }
@@ -118,7 +135,10 @@ mod tests {
     #[test]
     fn seconds_accepts_sensible_values_only() {
         assert_eq!(seconds("t", None), Ok(None));
-        assert_eq!(seconds("t", Some(2.5)), Ok(Some(Duration::from_millis(2500))));
+        assert_eq!(
+            seconds("t", Some(2.5)),
+            Ok(Some(Duration::from_millis(2500)))
+        );
         assert_eq!(seconds("t", Some(0.0)), Ok(Some(Duration::ZERO)));
         assert!(seconds("t", Some(-1.0)).is_err());
         assert!(seconds("t", Some(f64::NAN)).is_err());

@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use callhost_runtime::port::{
-    CallCause, CallCommand, CallDetails, CallError, CallPort, CallSnapshot, CallState, DetectorCause, DtmfPlayerCause,
-    HeaderField, PlayerCause, PlayerState, SipBody,
+    CallCause, CallCommand, CallDetails, CallError, CallPort, CallSnapshot, CallState,
+    DetectorCause, DtmfPlayerCause, HeaderField, PlayerCause, PlayerState, SipBody,
 };
 use tokio::sync::{mpsc, watch};
 
@@ -21,15 +21,26 @@ use tokio::sync::{mpsc, watch};
 pub fn guest(name: &str) -> PathBuf {
     static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
     let built = BUILT.get_or_init(|| Mutex::new(HashMap::new()));
-    let mut built = built.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut built = built
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Some(path) = built.get(name) {
         return path.clone();
     }
-    let directory = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/guests").join(name);
+    let directory = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/guests")
+        .join(name);
     let target_directory = directory.join("target");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let output = Command::new(cargo)
-        .args(["build", "--quiet", "--release", "--target", "wasm32-wasip2", "--target-dir"])
+        .args([
+            "build",
+            "--quiet",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--target-dir",
+        ])
         .arg(&target_directory)
         .current_dir(&directory)
         // Settings of the outer (host) build must not leak into the guest build.
@@ -41,8 +52,12 @@ pub fn guest(name: &str) -> PathBuf {
         .expect("cannot run cargo to build a test guest");
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        if stderr.contains("wasm32-wasip2") && (stderr.contains("not installed") || stderr.contains("can't find crate for `core`")) {
-            panic!("the wasm32-wasip2 target is missing: run `rustup target add wasm32-wasip2`\n{stderr}");
+        if stderr.contains("wasm32-wasip2")
+            && (stderr.contains("not installed") || stderr.contains("can't find crate for `core`"))
+        {
+            panic!(
+                "the wasm32-wasip2 target is missing: run `rustup target add wasm32-wasip2`\n{stderr}"
+            );
         }
         panic!("building test guest {name} failed:\n{stderr}");
     }
@@ -50,7 +65,10 @@ pub fn guest(name: &str) -> PathBuf {
         .expect("guest output directory")
         .filter_map(Result::ok)
         .map(|entry| entry.path())
-        .find(|path| path.extension().is_some_and(|extension| extension == "wasm"))
+        .find(|path| {
+            path.extension()
+                .is_some_and(|extension| extension == "wasm")
+        })
         .unwrap_or_else(|| panic!("no .wasm produced for test guest {name}"));
     built.insert(name.to_owned(), wasm.clone());
     wasm
@@ -93,8 +111,18 @@ impl FakeCall {
             service: "scenarios-service".into(),
             remote_address: "127.0.0.1:5062".into(),
         };
-        let port = serve_leg(0, CallSnapshot::incoming(details), behaviour, commands.clone(), released);
-        FakeCall { port, commands, release }
+        let port = serve_leg(
+            0,
+            CallSnapshot::incoming(details),
+            behaviour,
+            commands.clone(),
+            released,
+        );
+        FakeCall {
+            port,
+            commands,
+            release,
+        }
     }
 
     /// The commands received so far, in order (extra legs' lines start "leg N: ").
@@ -118,13 +146,21 @@ fn serve_leg(
 ) -> CallPort {
     let (command_sender, mut command_receiver) = mpsc::channel::<CallCommand>(8);
     let (snapshot_sender, snapshot_receiver) = watch::channel(initial);
-    let port = CallPort { leg, commands: command_sender, snapshot: snapshot_receiver };
+    let port = CallPort {
+        leg,
+        commands: command_sender,
+        snapshot: snapshot_receiver,
+    };
     tokio::spawn(async move {
         let snapshot = snapshot_sender;
         let mut header_fields = Vec::new();
         while let Some(command) = command_receiver.recv().await {
             let line = describe(&command);
-            let line = if leg == 0 { line } else { format!("leg {leg}: {line}") };
+            let line = if leg == 0 {
+                line
+            } else {
+                format!("leg {leg}: {line}")
+            };
             record.lock().unwrap().push(line);
             match command {
                 CallCommand::Ring { reply, .. } => {
@@ -161,9 +197,12 @@ fn serve_leg(
                         let _ = reply.send(Ok(snapshot.borrow().state));
                     }
                 }
-                CallCommand::PlayStart { filename, reply, .. } => {
+                CallCommand::PlayStart {
+                    filename, reply, ..
+                } => {
                     if filename == "missing.wav" {
-                        let _ = reply.send(Err(CallError::Error(format!("{filename}: no such file"))));
+                        let _ =
+                            reply.send(Err(CallError::Error(format!("{filename}: no such file"))));
                     } else {
                         snapshot.send_modify(|state| {
                             state.player_state = PlayerState::Playing;
@@ -197,7 +236,12 @@ fn serve_leg(
                     let _ = reply.send(Ok(DtmfPlayerCause::Normal));
                 }
                 // Destinations containing "busy" get 486; the rest answer.
-                CallCommand::Call { destination, wait, reply, .. } => {
+                CallCommand::Call {
+                    destination,
+                    wait,
+                    reply,
+                    ..
+                } => {
                     let busy = destination.contains("busy");
                     snapshot.send_modify(|state| {
                         if busy {
@@ -205,7 +249,11 @@ fn serve_leg(
                             state.cause = Some(CallCause::Busy);
                             state.raw_cause = Some(486);
                         } else {
-                            state.state = if wait { CallState::Answered } else { CallState::RingOutgoing };
+                            state.state = if wait {
+                                CallState::Answered
+                            } else {
+                                CallState::RingOutgoing
+                            };
                             state.cause = None;
                             state.raw_cause = None;
                         }
@@ -226,10 +274,17 @@ fn serve_leg(
                 }
                 CallCommand::ExtraChannel { index, reply } => {
                     if index == 0 {
-                        let extra = serve_leg(1, CallSnapshot::idle(), behaviour.clone(), record.clone(), released.clone());
+                        let extra = serve_leg(
+                            1,
+                            CallSnapshot::idle(),
+                            behaviour.clone(),
+                            record.clone(),
+                            released.clone(),
+                        );
                         let _ = reply.send(Ok(extra));
                     } else {
-                        let _ = reply.send(Err(CallError::Error(format!("no extra channel {index}"))));
+                        let _ =
+                            reply.send(Err(CallError::Error(format!("no extra channel {index}"))));
                     }
                 }
                 CallCommand::Connect { reply, .. } | CallCommand::Disconnect { reply } => {
@@ -272,14 +327,24 @@ fn describe(command: &CallCommand) -> String {
         CallCommand::Reject { cause, .. } => format!("reject {cause:?}"),
         CallCommand::HangUp { .. } => "hang-up".into(),
         CallCommand::WaitForIdle { timeout, .. } => format!("wait-for-idle {timeout:?}"),
-        CallCommand::PlayStart { filename, barge_in, .. } => format!("play-start {filename} barge-in={barge_in}"),
+        CallCommand::PlayStart {
+            filename, barge_in, ..
+        } => format!("play-start {filename} barge-in={barge_in}"),
         CallCommand::PlayStop { .. } => "play-stop".into(),
         CallCommand::PlayWait { .. } => "play-wait".into(),
         CallCommand::GetDigits { options, .. } => format!("get-digits {options:?}"),
         CallCommand::ClearDigits => "clear-digits".into(),
         CallCommand::DtmfPlay { digits, .. } => format!("dtmf-play {digits}"),
-        CallCommand::Call { destination, options, wait, .. } => {
-            format!("call {destination} from={:?} timeout={:?} codecs={:?} wait={wait}", options.from, options.timeout, options.codecs)
+        CallCommand::Call {
+            destination,
+            options,
+            wait,
+            ..
+        } => {
+            format!(
+                "call {destination} from={:?} timeout={:?} codecs={:?} wait={wait}",
+                options.from, options.timeout, options.codecs
+            )
         }
         CallCommand::CallService { service, .. } => format!("call-service {service}"),
         CallCommand::WaitForOutgoing { .. } => "wait-for-outgoing".into(),

@@ -52,11 +52,16 @@ impl HttpUrl {
     /// Parse and check an `http://` URL. Refuses other schemes (no TLS support yet),
     /// credentials in the authority, a missing host and URLs over [`MAX_URL_LENGTH`].
     pub fn parse(text: &str) -> Result<HttpUrl, InvalidUrl> {
-        let refuse = |reason| InvalidUrl { url: text.chars().take(200).collect(), reason };
+        let refuse = |reason| InvalidUrl {
+            url: text.chars().take(200).collect(),
+            reason,
+        };
         if text.len() > MAX_URL_LENGTH {
             return Err(refuse("longer than 2048 bytes"));
         }
-        let uri: Uri = text.parse().map_err(|_| refuse("not a valid absolute URL"))?;
+        let uri: Uri = text
+            .parse()
+            .map_err(|_| refuse("not a valid absolute URL"))?;
         match uri.scheme_str() {
             Some("http") => {}
             Some(_) => return Err(refuse("only http:// URLs are supported")),
@@ -66,7 +71,10 @@ impl HttpUrl {
         if authority.as_str().contains('@') {
             return Err(refuse("credentials in the URL are not supported"));
         }
-        let host = authority.host().trim_start_matches('[').trim_end_matches(']');
+        let host = authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
         if host.is_empty() {
             return Err(refuse("no host"));
         }
@@ -88,8 +96,16 @@ impl HttpUrl {
     /// The same server with `path` appended to this URL's path (query dropped):
     /// `http://h:1/api` + `calls` → `http://h:1/api/calls`.
     pub fn join(&self, path: &str) -> HttpUrl {
-        let base = self.path_and_query.split('?').next().unwrap_or("/").trim_end_matches('/');
-        HttpUrl { path_and_query: format!("{base}/{}", path.trim_start_matches('/')), ..self.clone() }
+        let base = self
+            .path_and_query
+            .split('?')
+            .next()
+            .unwrap_or("/")
+            .trim_end_matches('/');
+        HttpUrl {
+            path_and_query: format!("{base}/{}", path.trim_start_matches('/')),
+            ..self.clone()
+        }
     }
 
     /// The host to connect to (IPv6 addresses without brackets).
@@ -110,7 +126,11 @@ impl HttpUrl {
 
 impl fmt::Display for HttpUrl {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(formatter, "http://{}{}", self.authority, self.path_and_query)
+        write!(
+            formatter,
+            "http://{}{}",
+            self.authority, self.path_and_query
+        )
     }
 }
 
@@ -188,7 +208,10 @@ pub async fn post(
     let address = format!("{}:{}", url.host, url.port);
     match tokio::time::timeout(deadline, exchange(url, payload, bearer, &address)).await {
         Ok(result) => result,
-        Err(_) => Err(HttpClientError::Timeout { address, after: deadline }),
+        Err(_) => Err(HttpClientError::Timeout {
+            address,
+            after: deadline,
+        }),
     }
 }
 
@@ -198,10 +221,16 @@ async fn exchange(
     bearer: Option<&str>,
     address: &str,
 ) -> Result<HttpResponse, HttpClientError> {
-    let protocol = |message: String| HttpClientError::Protocol { address: address.to_owned(), message };
+    let protocol = |message: String| HttpClientError::Protocol {
+        address: address.to_owned(),
+        message,
+    };
     let stream = TcpStream::connect((url.host.as_str(), url.port))
         .await
-        .map_err(|source| HttpClientError::Connect { address: address.to_owned(), source })?;
+        .map_err(|source| HttpClientError::Connect {
+            address: address.to_owned(),
+            source,
+        })?;
     // Small request/response pairs: do not let Nagle hold the body back.
     let _ = stream.set_nodelay(true);
 
@@ -214,8 +243,9 @@ async fn exchange(
         .body(Full::new(payload.body))
         .map_err(|error| protocol(format!("cannot build the request: {error}")))?;
     if let Some(token) = bearer {
-        let value = HeaderValue::from_str(&format!("Bearer {token}"))
-            .map_err(|_| protocol("the token contains characters not allowed in a header".into()))?;
+        let value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+            protocol("the token contains characters not allowed in a header".into())
+        })?;
         request.headers_mut().insert(AUTHORIZATION, value);
     }
 
@@ -223,7 +253,10 @@ async fn exchange(
         .await
         .map_err(|error| protocol(error.to_string()))?;
     let response = async {
-        let response = sender.send_request(request).await.map_err(|error| protocol(error.to_string()))?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|error| protocol(error.to_string()))?;
         let status = response.status();
         let body = Limited::new(response.into_body(), MAX_RESPONSE_BODY)
             .collect()
@@ -252,11 +285,17 @@ mod tests {
     #[test]
     fn parses_http_urls() {
         let url = HttpUrl::parse("http://127.0.0.1:9000/cb?x=1").unwrap();
-        assert_eq!((url.host(), url.port(), url.path_and_query()), ("127.0.0.1", 9000, "/cb?x=1"));
+        assert_eq!(
+            (url.host(), url.port(), url.path_and_query()),
+            ("127.0.0.1", 9000, "/cb?x=1")
+        );
         assert_eq!(url.to_string(), "http://127.0.0.1:9000/cb?x=1");
 
         let url = HttpUrl::parse("http://example.com").unwrap();
-        assert_eq!((url.host(), url.port(), url.path_and_query()), ("example.com", 80, "/"));
+        assert_eq!(
+            (url.host(), url.port(), url.path_and_query()),
+            ("example.com", 80, "/")
+        );
 
         let url = HttpUrl::parse("http://[::1]:8089").unwrap();
         assert_eq!((url.host(), url.port()), ("::1", 8089));
@@ -270,22 +309,38 @@ mod tests {
             ("ftp://example.com/cb", "only http:// URLs are supported"),
             ("/cb", "not an absolute http:// URL"),
             ("example.com/cb", "not a valid absolute URL"),
-            ("http://user:pw@example.com/cb", "credentials in the URL are not supported"),
+            (
+                "http://user:pw@example.com/cb",
+                "credentials in the URL are not supported",
+            ),
             ("http://exa mple.com/", "not a valid absolute URL"),
             ("http://example.com:0/", "bad port"),
             ("", "not a valid absolute URL"),
         ] {
-            assert_eq!(HttpUrl::parse(text).map_err(|error| error.reason), Err(reason), "{text:?}");
+            assert_eq!(
+                HttpUrl::parse(text).map_err(|error| error.reason),
+                Err(reason),
+                "{text:?}"
+            );
         }
         let long = format!("http://example.com/{}", "a".repeat(MAX_URL_LENGTH));
-        assert_eq!(HttpUrl::parse(&long).unwrap_err().reason, "longer than 2048 bytes");
+        assert_eq!(
+            HttpUrl::parse(&long).unwrap_err().reason,
+            "longer than 2048 bytes"
+        );
     }
 
     #[test]
     fn join_appends_a_path_segment() {
         let base = HttpUrl::parse("http://127.0.0.1:8089").unwrap();
-        assert_eq!(base.join("calls").to_string(), "http://127.0.0.1:8089/calls");
+        assert_eq!(
+            base.join("calls").to_string(),
+            "http://127.0.0.1:8089/calls"
+        );
         let base = HttpUrl::parse("http://127.0.0.1:8089/api/?v=1").unwrap();
-        assert_eq!(base.join("/calls").to_string(), "http://127.0.0.1:8089/api/calls");
+        assert_eq!(
+            base.join("/calls").to_string(),
+            "http://127.0.0.1:8089/api/calls"
+        );
     }
 }

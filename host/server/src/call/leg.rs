@@ -22,8 +22,8 @@ use tracing::{debug, info};
 
 use callhost_media::{MediaEngine, MediaEvent, MediaSession, PendingMedia};
 use callhost_runtime::port::{
-    CallCause, CallCommand, CallError, CallSnapshot, CallState, DetectorCause, DtmfPlayerCause, HeaderField,
-    PlayerCause, PlayerState, Reply, SipBody,
+    CallCause, CallCommand, CallError, CallSnapshot, CallState, DetectorCause, DtmfPlayerCause,
+    HeaderField, PlayerCause, PlayerState, Reply, SipBody,
 };
 use callhost_sip::{CallEvent, ClientCall, ServerCall, SipError};
 
@@ -70,19 +70,29 @@ impl Signalling {
             Signalling::Inbound(call) => call.send_info(content_type, body).await,
             Signalling::Outbound(call) => call.send_info(content_type, body).await,
             Signalling::LocalCaller(link) | Signalling::LocalCallee(link) => {
-                link.send(CallEvent::Info { content_type: content_type.to_owned(), body: body.to_owned() });
+                link.send(CallEvent::Info {
+                    content_type: content_type.to_owned(),
+                    body: body.to_owned(),
+                });
                 Ok(200)
             }
         }
     }
 
-    pub(crate) async fn send_message(&self, content_type: &str, body: &str) -> Result<u16, SipError> {
+    pub(crate) async fn send_message(
+        &self,
+        content_type: &str,
+        body: &str,
+    ) -> Result<u16, SipError> {
         match self {
             Signalling::None => Ok(481),
             Signalling::Inbound(call) => call.send_message(content_type, body).await,
             Signalling::Outbound(call) => call.send_message(content_type, body).await,
             Signalling::LocalCaller(link) | Signalling::LocalCallee(link) => {
-                link.send(CallEvent::Message { content_type: content_type.to_owned(), body: body.to_owned() });
+                link.send(CallEvent::Message {
+                    content_type: content_type.to_owned(),
+                    body: body.to_owned(),
+                });
                 Ok(200)
             }
         }
@@ -228,8 +238,10 @@ impl Leg {
             let _ = reply.send(Ok(()));
         }
         let state = self.state();
-        let (expired, waiting): (Vec<_>, Vec<_>) =
-            self.idle_waiters.drain(..).partition(|(at, _)| at.is_some_and(|at| at <= now));
+        let (expired, waiting): (Vec<_>, Vec<_>) = self
+            .idle_waiters
+            .drain(..)
+            .partition(|(at, _)| at.is_some_and(|at| at <= now));
         self.idle_waiters = waiting;
         for (_, reply) in expired {
             let _ = reply.send(Ok(state));
@@ -314,12 +326,16 @@ impl Leg {
     fn require_media(&self, what: &str) -> Result<(), CallError> {
         match self.state() {
             CallState::Answered | CallState::OnHold if self.connected_to.is_some() => {
-                Err(CallError::Error(format!("{what} is not possible while the call is connected to another")))
+                Err(CallError::Error(format!(
+                    "{what} is not possible while the call is connected to another"
+                )))
             }
             // Media to a held party is sent but not heard; that is the app's choice.
             CallState::Answered | CallState::OnHold => Ok(()),
             CallState::Idle => Err(CallError::Hangup("the call is idle".into())),
-            other => Err(CallError::Error(format!("{what} needs an answered call (state is {other:?})"))),
+            other => Err(CallError::Error(format!(
+                "{what} needs an answered call (state is {other:?})"
+            ))),
         }
     }
 
@@ -348,10 +364,15 @@ impl Leg {
                 if self.state() == CallState::Idle {
                     let _ = reply.send(Ok(CallState::Idle));
                 } else {
-                    self.idle_waiters.push((timeout.map(|limit| Instant::now() + limit), reply));
+                    self.idle_waiters
+                        .push((timeout.map(|limit| Instant::now() + limit), reply));
                 }
             }
-            CallCommand::PlayStart { filename, barge_in, reply } => {
+            CallCommand::PlayStart {
+                filename,
+                barge_in,
+                reply,
+            } => {
                 let result = self.start_play(&filename, barge_in).await;
                 let _ = reply.send(result);
             }
@@ -367,7 +388,9 @@ impl Leg {
             CallCommand::PlayWait { reply } => {
                 if self.play.is_some() {
                     self.play_waiters.push(reply);
-                } else if self.state() == CallState::Idle && self.snapshot.borrow().player_cause == PlayerCause::Hangup {
+                } else if self.state() == CallState::Idle
+                    && self.snapshot.borrow().player_cause == PlayerCause::Hangup
+                {
                     let _ = reply.send(Err(CallError::Hangup("the call is idle".into())));
                 } else {
                     let _ = reply.send(Ok(self.snapshot.borrow().player_cause));
@@ -404,8 +427,13 @@ impl Leg {
     }
 
     async fn ring(&mut self, seconds: u32, reply: Reply<()>) {
-        if !matches!(self.signalling, Signalling::Inbound(_) | Signalling::LocalCallee(_)) {
-            let _ = reply.send(Err(CallError::Error("ring is only for incoming calls".into())));
+        if !matches!(
+            self.signalling,
+            Signalling::Inbound(_) | Signalling::LocalCallee(_)
+        ) {
+            let _ = reply.send(Err(CallError::Error(
+                "ring is only for incoming calls".into(),
+            )));
             return;
         }
         match self.state() {
@@ -415,14 +443,18 @@ impl Leg {
                 return;
             }
             other => {
-                let _ = reply.send(Err(CallError::Error(format!("ring is only valid before answer (state is {other:?})"))));
+                let _ = reply.send(Err(CallError::Error(format!(
+                    "ring is only valid before answer (state is {other:?})"
+                ))));
                 return;
             }
         }
         match &self.signalling {
             Signalling::Inbound(call) => {
                 if let Err(error) = call.ringing().await {
-                    let _ = reply.send(Err(CallError::Error(format!("could not send 180 Ringing: {error}"))));
+                    let _ = reply.send(Err(CallError::Error(format!(
+                        "could not send 180 Ringing: {error}"
+                    ))));
                     return;
                 }
             }
@@ -433,7 +465,10 @@ impl Leg {
         if seconds == 0 {
             let _ = reply.send(Ok(()));
         } else {
-            self.ring = Some((Instant::now() + Duration::from_secs(u64::from(seconds)), reply));
+            self.ring = Some((
+                Instant::now() + Duration::from_secs(u64::from(seconds)),
+                reply,
+            ));
         }
     }
 
@@ -442,13 +477,18 @@ impl Leg {
             CallState::Answered => return Ok(()),
             CallState::CallIncoming | CallState::RingIncoming => {}
             CallState::Idle => return Err(CallError::Hangup("the call is idle".into())),
-            other => return Err(CallError::Error(format!("cannot answer in state {other:?}"))),
+            other => {
+                return Err(CallError::Error(format!(
+                    "cannot answer in state {other:?}"
+                )));
+            }
         }
         let headers = super::sip_api::header_lines(&self.headers_to_send);
         let answered = match self.signalling.clone() {
             Signalling::Inbound(call) => {
                 self.update(|snapshot| snapshot.state = CallState::Answering);
-                call.answer_with_headers(self.local_sdp.clone(), &headers).await
+                call.answer_with_headers(self.local_sdp.clone(), &headers)
+                    .await
             }
             Signalling::LocalCallee(link) => {
                 local::answer(&link, self.local_sdp.clone(), headers);
@@ -478,7 +518,11 @@ impl Leg {
         match self.state() {
             CallState::CallIncoming | CallState::RingIncoming => {}
             CallState::Idle => return Err(CallError::Hangup("the call is idle".into())),
-            other => return Err(CallError::Error(format!("cannot reject in state {other:?}; hang up instead"))),
+            other => {
+                return Err(CallError::Error(format!(
+                    "cannot reject in state {other:?}; hang up instead"
+                )));
+            }
         }
         let code = reject_status(cause);
         match &self.signalling {
@@ -509,7 +553,12 @@ impl Leg {
         let prompt = match loaded {
             Ok(Ok(prompt)) => prompt,
             Ok(Err(error)) => return fail(self, format!("cannot play `{filename}`: {error}")),
-            Err(join) => return fail(self, format!("cannot play `{filename}`: loader failed: {join}")),
+            Err(join) => {
+                return fail(
+                    self,
+                    format!("cannot play `{filename}`: loader failed: {join}"),
+                );
+            }
         };
         // A new job replaces the current one, which ends ABORTED.
         if let Some(mut old) = self.play.take() {
@@ -519,7 +568,11 @@ impl Leg {
         let Some(id) = self.media.as_ref().map(|media| media.play(prompt)) else {
             return fail(self, "the media session has stopped".into());
         };
-        self.play = Some(PlayJob { id, barge_in, stop_cause: None });
+        self.play = Some(PlayJob {
+            id,
+            barge_in,
+            stop_cause: None,
+        });
         self.update(|snapshot| {
             snapshot.player_state = PlayerState::Playing;
             snapshot.player_cause = PlayerCause::None;
@@ -545,7 +598,11 @@ impl Leg {
     }
 
     fn finish_play(&mut self, job: PlayJob, completed: bool) {
-        let cause = if completed { PlayerCause::Normal } else { job.stop_cause.unwrap_or(PlayerCause::Aborted) };
+        let cause = if completed {
+            PlayerCause::Normal
+        } else {
+            job.stop_cause.unwrap_or(PlayerCause::Aborted)
+        };
         self.update(|snapshot| {
             snapshot.player_state = PlayerState::Idle;
             snapshot.player_cause = cause;
@@ -561,7 +618,9 @@ impl Leg {
             return;
         }
         let Some(media) = &self.media else {
-            let _ = reply.send(Err(CallError::Error("the media session has stopped".into())));
+            let _ = reply.send(Err(CallError::Error(
+                "the media session has stopped".into(),
+            )));
             return;
         };
         match media.send_dtmf(digits) {
@@ -610,10 +669,17 @@ impl Leg {
                 }
             }
             MediaEvent::DtmfFinished { id, completed } => {
-                if self.dtmf.as_ref().is_some_and(|(current, _)| *current == id)
+                if self
+                    .dtmf
+                    .as_ref()
+                    .is_some_and(|(current, _)| *current == id)
                     && let Some((_, reply)) = self.dtmf.take()
                 {
-                    let cause = if completed { DtmfPlayerCause::Normal } else { DtmfPlayerCause::Aborted };
+                    let cause = if completed {
+                        DtmfPlayerCause::Normal
+                    } else {
+                        DtmfPlayerCause::Aborted
+                    };
                     self.update(|snapshot| snapshot.dtmf_player_cause = cause);
                     let _ = reply.send(Ok(cause));
                 }
@@ -624,15 +690,33 @@ impl Leg {
     /// Events of the dialog once it exists (both directions).
     pub(crate) async fn sip_event(&mut self, event: CallEvent) {
         match event {
-            CallEvent::Cancelled => self.go_idle(CallCause::Normal, Some(487), "the caller cancelled"),
+            CallEvent::Cancelled => {
+                self.go_idle(CallCause::Normal, Some(487), "the caller cancelled")
+            }
             CallEvent::Bye => {
-                let who = if matches!(self.signalling, Signalling::Outbound(_) | Signalling::LocalCaller(_)) { "callee" } else { "caller" };
+                let who = if matches!(
+                    self.signalling,
+                    Signalling::Outbound(_) | Signalling::LocalCaller(_)
+                ) {
+                    "callee"
+                } else {
+                    "caller"
+                };
                 self.go_idle(CallCause::Normal, None, &format!("the {who} hung up"));
             }
-            CallEvent::Ended { reason } => self.go_idle(CallCause::Error, None, &format!("the dialog ended: {reason}")),
-            CallEvent::ReInvite { offer_sdp, responder } => {
+            CallEvent::Ended { reason } => self.go_idle(
+                CallCause::Error,
+                None,
+                &format!("the dialog ended: {reason}"),
+            ),
+            CallEvent::ReInvite {
+                offer_sdp,
+                responder,
+            } => {
                 let outcome = match (&offer_sdp, &self.media) {
-                    (Some(offer), Some(media)) => media.update_offer(offer).map_err(|error| error.to_string()),
+                    (Some(offer), Some(media)) => {
+                        media.update_offer(offer).map_err(|error| error.to_string())
+                    }
                     (None, Some(_)) => Ok(self.local_sdp.clone()),
                     (_, None) => Err("no media session".to_owned()),
                 };
@@ -660,7 +744,11 @@ impl Leg {
             }
             CallEvent::Message { content_type, body } => {
                 debug!(%content_type, len = body.len(), "MESSAGE received");
-                push_bounded(&mut self.messages, SipBody { body, content_type }, "MESSAGE");
+                push_bounded(
+                    &mut self.messages,
+                    SipBody { body, content_type },
+                    "MESSAGE",
+                );
             }
             other => super::outbound::event(self, other).await,
         }

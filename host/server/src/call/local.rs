@@ -56,13 +56,19 @@ pub(crate) async fn start(
 ) -> Result<(Signalling, mpsc::Receiver<CallEvent>, CallDetails), Refused> {
     let (app_key, parameters) = host.config.route(service);
     let Some(app) = host.registry.get(&app_key) else {
-        return Err(Refused { code: 404, reason: format!("no app serves service {service}") });
+        return Err(Refused {
+            code: 404,
+            reason: format!("no app serves service {service}"),
+        });
     };
-    let (media, answer_sdp) = host
-        .media
-        .accept_offer(offer_sdp)
-        .await
-        .map_err(|error| Refused { code: 488, reason: format!("media: {error}") })?;
+    let (media, answer_sdp) =
+        host.media
+            .accept_offer(offer_sdp)
+            .await
+            .map_err(|error| Refused {
+                code: 488,
+                reason: format!("media: {error}"),
+            })?;
     let (to_caller, caller_events) = mpsc::channel(LOCAL_EVENT_QUEUE);
     let (to_callee, callee_events) = mpsc::channel(LOCAL_EVENT_QUEUE);
     let instance_id = super::new_instance_id();
@@ -83,7 +89,8 @@ pub(crate) async fn start(
         app = %app.name,
         app.version = %app.version,
     );
-    let (mut callee, port) = Instance::new_leg(host, &app_key, 0, CallSnapshot::incoming(details.clone()));
+    let (mut callee, port) =
+        Instance::new_leg(host, &app_key, 0, CallSnapshot::incoming(details.clone()));
     callee.signalling = Signalling::LocalCallee(LocalLink { peer: to_caller });
     callee.sip_events = Some(callee_events);
     callee.media = Some(media);
@@ -94,21 +101,44 @@ pub(crate) async fn start(
         outbound_parameters: None,
         media_dir: callee.media_dir.is_dir().then(|| callee.media_dir.clone()),
     };
-    let running = match host.runtime.start_call(app, port, invocation).instrument(span.clone()).await {
+    let running = match host
+        .runtime
+        .start_call(app, port, invocation)
+        .instrument(span.clone())
+        .await
+    {
         Ok(running) => running,
         Err(StartError::PoolExhausted { .. }) => {
-            return Err(Refused { code: 503, reason: "no free app instance".into() });
+            return Err(Refused {
+                code: 503,
+                reason: "no free app instance".into(),
+            });
         }
-        Err(error) => return Err(Refused { code: 500, reason: format!("cannot start the app: {error}") }),
+        Err(error) => {
+            return Err(Refused {
+                code: 500,
+                reason: format!("cannot start the app: {error}"),
+            });
+        }
     };
     spawn_callee(host.clone(), app_key, callee, running, span);
-    Ok((Signalling::LocalCaller(LocalLink { peer: to_callee }), caller_events, details))
+    Ok((
+        Signalling::LocalCaller(LocalLink { peer: to_callee }),
+        caller_events,
+        details,
+    ))
 }
 
 /// Run the called app's instance in its own task. A plain function, not part of
 /// `start`'s future: the instance may itself place local calls, and keeping the
 /// spawn here keeps that recursion out of `start`'s future type.
-fn spawn_callee(host: Arc<Host>, app_key: String, callee: super::leg::Leg, running: RunningCall, span: tracing::Span) {
+fn spawn_callee(
+    host: Arc<Host>,
+    app_key: String,
+    callee: super::leg::Leg,
+    running: RunningCall,
+    span: tracing::Span,
+) {
     tokio::spawn(
         async move {
             info!("local call from another app");
@@ -128,16 +158,26 @@ pub(crate) fn hang_up(link: &LocalLink) {
 
 /// A callee leg's reject: the caller sees the final status.
 pub(crate) fn reject(link: &LocalLink, code: u16) {
-    link.send(CallEvent::Failed { code, reason: "Rejected".into(), headers: Vec::new() });
+    link.send(CallEvent::Failed {
+        code,
+        reason: "Rejected".into(),
+        headers: Vec::new(),
+    });
 }
 
 /// A callee leg's ringing.
 pub(crate) fn ringing(link: &LocalLink) {
-    link.send(CallEvent::Progress { code: 180, reason: "Ringing".into(), sdp: None });
+    link.send(CallEvent::Progress {
+        code: 180,
+        reason: "Ringing".into(),
+        sdp: None,
+    });
 }
 
 /// A callee leg's answer: the caller applies the SDP answer to its offer.
 pub(crate) fn answer(link: &LocalLink, sdp: String, headers: Vec<(String, String)>) {
-    link.send(CallEvent::Answered { answer_sdp: Some(sdp), headers });
+    link.send(CallEvent::Answered {
+        answer_sdp: Some(sdp),
+        headers,
+    });
 }
-

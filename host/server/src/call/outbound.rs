@@ -19,8 +19,8 @@ use callhost_sip::{CallEvent, Credentials, OutgoingRequest};
 
 use crate::config::Account;
 
-use super::{Host, local};
 use super::leg::{Leg, Outgoing, Signalling};
+use super::{Host, local};
 use crate::status_callback::{StatusEvent, StatusFields};
 
 /// The cause a final SIP status implies for an outgoing call (seed 003 causes).
@@ -47,11 +47,19 @@ pub fn account_for<'a>(accounts: &'a [Account], from: &str) -> Option<&'a Accoun
             (Some(start), Some(end)) if start < end => &uri[start + 1..end],
             _ => uri,
         };
-        let uri = uri.strip_prefix("sips:").or_else(|| uri.strip_prefix("sip:")).unwrap_or(uri);
-        uri.split([';', '?']).next().unwrap_or(uri).to_ascii_lowercase()
+        let uri = uri
+            .strip_prefix("sips:")
+            .or_else(|| uri.strip_prefix("sip:"))
+            .unwrap_or(uri);
+        uri.split([';', '?'])
+            .next()
+            .unwrap_or(uri)
+            .to_ascii_lowercase()
     };
     let wanted = bare(from);
-    accounts.iter().find(|account| account.id == from.trim() || bare(&account.aor) == wanted)
+    accounts
+        .iter()
+        .find(|account| account.id == from.trim() || bare(&account.aor) == wanted)
 }
 
 /// The codecs an app named, in its order; an unknown name is the app's error.
@@ -62,7 +70,9 @@ fn codecs(names: &[String]) -> Result<Option<Vec<Codec>>, CallError> {
     names
         .iter()
         .map(|name| {
-            Codec::from_name(name).ok_or_else(|| CallError::Error(format!("unknown codec {name:?} (use PCMU or PCMA)")))
+            Codec::from_name(name).ok_or_else(|| {
+                CallError::Error(format!("unknown codec {name:?} (use PCMU or PCMA)"))
+            })
         })
         .collect::<Result<Vec<_>, _>>()
         .map(Some)
@@ -76,10 +86,15 @@ async fn prepare(
     options: &CallOptions,
     reply: Reply<CallState>,
 ) -> Option<(PendingMedia, String, Reply<CallState>)> {
-    let idle = matches!(leg.signalling, Signalling::None | Signalling::Outbound(_) | Signalling::LocalCaller(_));
+    let idle = matches!(
+        leg.signalling,
+        Signalling::None | Signalling::Outbound(_) | Signalling::LocalCaller(_)
+    );
     if !idle || leg.state() != CallState::Idle {
         let state = leg.state();
-        let _ = reply.send(Err(CallError::Error(format!("call needs an idle channel (state is {state:?})"))));
+        let _ = reply.send(Err(CallError::Error(format!(
+            "call needs an idle channel (state is {state:?})"
+        ))));
         return None;
     }
     let codecs = match codecs(&options.codecs) {
@@ -93,7 +108,9 @@ async fn prepare(
         Ok((pending, offer)) => Some((pending, offer, reply)),
         Err(error) => {
             warn!(%error, "no media for an outgoing call");
-            let _ = reply.send(Err(CallError::Error(format!("no media for the call: {error}"))));
+            let _ = reply.send(Err(CallError::Error(format!(
+                "no media for the call: {error}"
+            ))));
             None
         }
     }
@@ -108,15 +125,32 @@ struct Started {
     pending: PendingMedia,
 }
 
-fn begin(leg: &mut Leg, started: Started, options: &CallOptions, wait: bool, reply: Reply<CallState>) {
-    let Started { signalling, events, details, offer, pending } = started;
+fn begin(
+    leg: &mut Leg,
+    started: Started,
+    options: &CallOptions,
+    wait: bool,
+    reply: Reply<CallState>,
+) {
+    let Started {
+        signalling,
+        events,
+        details,
+        offer,
+        pending,
+    } = started;
     leg.signalling = signalling;
     leg.sip_events = Some(events);
     leg.local_sdp = offer;
     leg.received_headers.clear();
     leg.answered_at = None;
     let now = Instant::now();
-    let mut outgoing = Outgoing { deadline: now + options.timeout, waiters: Vec::new(), pending_media: Some(pending), started: now };
+    let mut outgoing = Outgoing {
+        deadline: now + options.timeout,
+        waiters: Vec::new(),
+        pending_media: Some(pending),
+        started: now,
+    };
     leg.update(|snapshot| {
         snapshot.state = CallState::CallOutgoing;
         snapshot.cause = None;
@@ -142,23 +176,36 @@ pub(crate) async fn place(
     wait: bool,
     reply: Reply<CallState>,
 ) {
-    let Some((pending, offer, reply)) = prepare(host, leg, &options, reply).await else { return };
+    let Some((pending, offer, reply)) = prepare(host, leg, &options, reply).await else {
+        return;
+    };
     let mut headers = super::sip_api::header_lines(&leg.headers_to_send);
     headers.extend(super::sip_api::header_lines(&options.headers));
-    let from = options.from.clone().or_else(|| host.config.default_from.clone());
+    let from = options
+        .from
+        .clone()
+        .or_else(|| host.config.default_from.clone());
     // The app's From picks the account whose credentials and proxy the call uses.
-    let account = from.as_deref().and_then(|from| account_for(&host.config.accounts, from));
+    let account = from
+        .as_deref()
+        .and_then(|from| account_for(&host.config.accounts, from));
     let request = OutgoingRequest {
         target: destination.clone(),
         from: match account {
-            Some(account) if from.as_deref() == Some(account.id.as_str()) => Some(account.aor.clone()),
+            Some(account) if from.as_deref() == Some(account.id.as_str()) => {
+                Some(account.aor.clone())
+            }
             _ => from,
         },
         headers,
         offer_sdp: offer.clone(),
         credentials: account.and_then(|account| {
             let password = account.password.clone()?;
-            Some(Credentials { username: account.username.clone(), password, realm: account.realm.clone() })
+            Some(Credentials {
+                username: account.username.clone(),
+                password,
+                realm: account.realm.clone(),
+            })
         }),
         outbound_proxy: account
             .and_then(|account| account.outbound_proxy.clone())
@@ -168,7 +215,9 @@ pub(crate) async fn place(
         Ok(outgoing) => outgoing,
         Err(error) => {
             info!(%destination, %error, "cannot place the call");
-            let _ = reply.send(Err(CallError::Error(format!("cannot call {destination}: {error}"))));
+            let _ = reply.send(Err(CallError::Error(format!(
+                "cannot call {destination}: {error}"
+            ))));
             return;
         }
     };
@@ -181,7 +230,13 @@ pub(crate) async fn place(
         service: String::new(),
         remote_address: outgoing.remote.to_string(),
     };
-    let started = Started { signalling: Signalling::Outbound(outgoing.call), events: outgoing.events, details, offer, pending };
+    let started = Started {
+        signalling: Signalling::Outbound(outgoing.call),
+        events: outgoing.events,
+        details,
+        offer,
+        pending,
+    };
     begin(leg, started, &options, wait, reply);
 }
 
@@ -195,12 +250,29 @@ pub(crate) async fn place_local(
     options: CallOptions,
     reply: Reply<CallState>,
 ) {
-    let Some((pending, offer, reply)) = prepare(host, leg, &options, reply).await else { return };
-    let from = options.from.clone().unwrap_or_else(|| format!("local:leg-{}", leg.id));
+    let Some((pending, offer, reply)) = prepare(host, leg, &options, reply).await else {
+        return;
+    };
+    let from = options
+        .from
+        .clone()
+        .unwrap_or_else(|| format!("local:leg-{}", leg.id));
     match local::start(host, &service, &offer, &from).await {
         Ok((signalling, events, details)) => {
             info!(leg = leg.id, %service, "calling a service of this host");
-            begin(leg, Started { signalling, events, details, offer, pending }, &options, true, reply);
+            begin(
+                leg,
+                Started {
+                    signalling,
+                    events,
+                    details,
+                    offer,
+                    pending,
+                },
+                &options,
+                true,
+                reply,
+            );
         }
         Err(refused) => {
             info!(%service, code = refused.code, reason = %refused.reason, "the local call was refused");
@@ -225,11 +297,18 @@ pub(crate) async fn event(leg: &mut Leg, event: CallEvent) {
                 report(leg, StatusEvent::Ringing, Some(code));
             }
         }
-        CallEvent::Answered { answer_sdp, headers } => answered(leg, answer_sdp, headers).await,
+        CallEvent::Answered {
+            answer_sdp,
+            headers,
+        } => answered(leg, answer_sdp, headers).await,
         CallEvent::Failed { code, reason, .. } => {
             if leg.outgoing.is_some() {
                 let cause = cause_for_status(code);
-                leg.go_idle(cause, Some(code), &format!("the call failed: {code} {reason}"));
+                leg.go_idle(
+                    cause,
+                    Some(code),
+                    &format!("the call failed: {code} {reason}"),
+                );
             }
         }
         other => debug!(?other, "SIP event not handled"),
@@ -246,7 +325,9 @@ async fn answered(leg: &mut Leg, answer_sdp: Option<String>, headers: Vec<(Strin
         return;
     };
     let media = match (outgoing.pending_media.take(), answer_sdp) {
-        (Some(pending), Some(sdp)) => pending.accept_answer(&sdp).map_err(|error| error.to_string()),
+        (Some(pending), Some(sdp)) => pending
+            .accept_answer(&sdp)
+            .map_err(|error| error.to_string()),
         (_, None) => Err("the answer has no SDP".to_owned()),
         (None, _) => Err("no media offer is pending".to_owned()),
     };
@@ -276,12 +357,24 @@ async fn answered(leg: &mut Leg, answer_sdp: Option<String>, headers: Vec<(Strin
 
 /// The answer timeout: cancel the call and go idle with cause TIMEOUT.
 pub(crate) async fn check_timeout(leg: &mut Leg, now: Instant) {
-    if leg.outgoing.as_ref().is_some_and(|outgoing| outgoing.deadline <= now) {
+    if leg
+        .outgoing
+        .as_ref()
+        .is_some_and(|outgoing| outgoing.deadline <= now)
+    {
         if let Err(error) = leg.signalling.hang_up().await {
             debug!(%error, "cancel failed");
         }
-        let waited = leg.outgoing.as_ref().map(|outgoing| now - outgoing.started).unwrap_or_default();
-        leg.go_idle(CallCause::Timeout, None, &format!("no answer within {} s", waited.as_secs()));
+        let waited = leg
+            .outgoing
+            .as_ref()
+            .map(|outgoing| now - outgoing.started)
+            .unwrap_or_default();
+        leg.go_idle(
+            CallCause::Timeout,
+            None,
+            &format!("no answer within {} s", waited.as_secs()),
+        );
     }
 }
 
@@ -366,18 +459,36 @@ mod tests {
             app: id.into(),
             parameters: String::new(),
         };
-        let accounts = [account("alice", "sip:alice@example.com"), account("bob", "sip:bob@example.com")];
-        assert_eq!(account_for(&accounts, "bob").map(|a| a.id.as_str()), Some("bob"));
-        assert_eq!(account_for(&accounts, "sip:alice@example.com").map(|a| a.id.as_str()), Some("alice"));
-        assert_eq!(account_for(&accounts, "Alice@Example.com").map(|a| a.id.as_str()), Some("alice"));
-        assert_eq!(account_for(&accounts, "\"A\" <sip:alice@example.com>;tag=1").map(|a| a.id.as_str()), Some("alice"));
+        let accounts = [
+            account("alice", "sip:alice@example.com"),
+            account("bob", "sip:bob@example.com"),
+        ];
+        assert_eq!(
+            account_for(&accounts, "bob").map(|a| a.id.as_str()),
+            Some("bob")
+        );
+        assert_eq!(
+            account_for(&accounts, "sip:alice@example.com").map(|a| a.id.as_str()),
+            Some("alice")
+        );
+        assert_eq!(
+            account_for(&accounts, "Alice@Example.com").map(|a| a.id.as_str()),
+            Some("alice")
+        );
+        assert_eq!(
+            account_for(&accounts, "\"A\" <sip:alice@example.com>;tag=1").map(|a| a.id.as_str()),
+            Some("alice")
+        );
         assert!(account_for(&accounts, "carol@example.com").is_none());
     }
 
     #[test]
     fn codec_names_are_checked() {
         assert_eq!(codecs(&[]).expect("none"), None);
-        assert_eq!(codecs(&["pcma".into(), "PCMU".into()]).expect("known"), Some(vec![Codec::Pcma, Codec::Pcmu]));
+        assert_eq!(
+            codecs(&["pcma".into(), "PCMU".into()]).expect("known"),
+            Some(vec![Codec::Pcma, Codec::Pcmu])
+        );
         assert!(codecs(&["G729".into()]).is_err());
     }
 }

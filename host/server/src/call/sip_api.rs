@@ -18,13 +18,22 @@ use super::leg::Leg;
 pub(crate) fn header_lines(fields: &[HeaderField]) -> Vec<(String, String)> {
     fields
         .iter()
-        .flat_map(|field| field.values.iter().map(|value| (field.name.clone(), value.clone())))
+        .flat_map(|field| {
+            field
+                .values
+                .iter()
+                .map(|value| (field.name.clone(), value.clone()))
+        })
         .collect()
 }
 
 /// The seed's default content type for text: ascii when the text is, else UTF-8.
 pub fn text_content_type(body: &str) -> &'static str {
-    if body.is_ascii() { "text/plain; charset=ascii" } else { "text/plain; charset=UTF-8" }
+    if body.is_ascii() {
+        "text/plain; charset=ascii"
+    } else {
+        "text/plain; charset=UTF-8"
+    }
 }
 
 /// The body of a DTMF INFO (application/dtmf-relay, the de-facto format).
@@ -35,19 +44,29 @@ pub fn dtmf_relay_body(digit: char, milliseconds: u128) -> String {
 /// The method, content type and body an app's send request puts on the wire.
 pub fn wire_form(what: SipSend) -> (&'static str, String, String) {
     match what {
-        SipSend::Info { body, content_type: Some(content_type) } => ("INFO", content_type, body),
-        SipSend::Info { body, content_type: None } => {
+        SipSend::Info {
+            body,
+            content_type: Some(content_type),
+        } => ("INFO", content_type, body),
+        SipSend::Info {
+            body,
+            content_type: None,
+        } => {
             let mut characters = body.chars();
             match (characters.next(), characters.next()) {
-                (Some(digit), None) if "0123456789ABCD*#".contains(digit.to_ascii_uppercase()) => {
-                    ("INFO", "application/dtmf-relay".into(), dtmf_relay_body(digit.to_ascii_uppercase(), 250))
-                }
+                (Some(digit), None) if "0123456789ABCD*#".contains(digit.to_ascii_uppercase()) => (
+                    "INFO",
+                    "application/dtmf-relay".into(),
+                    dtmf_relay_body(digit.to_ascii_uppercase(), 250),
+                ),
                 _ => ("INFO", text_content_type(&body).into(), body),
             }
         }
-        SipSend::InfoDtmf { digit, duration } => {
-            ("INFO", "application/dtmf-relay".into(), dtmf_relay_body(digit, duration.as_millis()))
-        }
+        SipSend::InfoDtmf { digit, duration } => (
+            "INFO",
+            "application/dtmf-relay".into(),
+            dtmf_relay_body(digit, duration.as_millis()),
+        ),
         SipSend::Message { body, content_type } => {
             let content_type = content_type.unwrap_or_else(|| text_content_type(&body).into());
             ("MESSAGE", content_type, body)
@@ -68,7 +87,10 @@ pub(crate) fn command(leg: &mut Leg, command: CallCommand) {
         CallCommand::RequestHeader { name, reply } => {
             let state = leg.state();
             let result = match state {
-                CallState::CallIncoming | CallState::RingIncoming | CallState::Answered | CallState::OnHold => {
+                CallState::CallIncoming
+                | CallState::RingIncoming
+                | CallState::Answered
+                | CallState::OnHold => {
                     let values: Vec<String> = leg
                         .received_headers
                         .iter()
@@ -84,7 +106,11 @@ pub(crate) fn command(leg: &mut Leg, command: CallCommand) {
             let _ = reply.send(result);
         }
         CallCommand::SipReceived { messages, reply } => {
-            let buffer = if messages { &mut leg.messages } else { &mut leg.infos };
+            let buffer = if messages {
+                &mut leg.messages
+            } else {
+                &mut leg.infos
+            };
             let _ = reply.send(Ok(buffer.drain(..).collect()));
         }
         CallCommand::SipSend { what, reply } => {
@@ -108,12 +134,21 @@ pub(crate) fn command(leg: &mut Leg, command: CallCommand) {
                 let (state, result) = match sent {
                     Ok(code) => {
                         info!(method, %content_type, code, "sent");
-                        let state = if (200..300).contains(&code) { SipState::Idle } else { SipState::Error };
+                        let state = if (200..300).contains(&code) {
+                            SipState::Idle
+                        } else {
+                            SipState::Error
+                        };
                         (state, Ok(code))
                     }
                     Err(error) => {
                         debug!(method, %error, "send failed");
-                        (SipState::Error, Err(CallError::Error(format!("could not send the {method}: {error}"))))
+                        (
+                            SipState::Error,
+                            Err(CallError::Error(format!(
+                                "could not send the {method}: {error}"
+                            ))),
+                        )
                     }
                 };
                 snapshot.send_modify(|snapshot| snapshot.sip_state = state);
@@ -131,23 +166,70 @@ mod tests {
 
     #[test]
     fn content_types_default_as_the_seed_says() {
-        let info = |body: &str| wire_form(SipSend::Info { body: body.into(), content_type: None });
-        assert_eq!(info("hello"), ("INFO", "text/plain; charset=ascii".into(), "hello".into()));
-        assert_eq!(info("héllo"), ("INFO", "text/plain; charset=UTF-8".into(), "héllo".into()));
-        assert_eq!(info("5"), ("INFO", "application/dtmf-relay".into(), "Signal=5\r\nDuration=250\r\n".into()));
-        assert_eq!(info("b"), ("INFO", "application/dtmf-relay".into(), "Signal=B\r\nDuration=250\r\n".into()));
+        let info = |body: &str| {
+            wire_form(SipSend::Info {
+                body: body.into(),
+                content_type: None,
+            })
+        };
+        assert_eq!(
+            info("hello"),
+            ("INFO", "text/plain; charset=ascii".into(), "hello".into())
+        );
+        assert_eq!(
+            info("héllo"),
+            ("INFO", "text/plain; charset=UTF-8".into(), "héllo".into())
+        );
+        assert_eq!(
+            info("5"),
+            (
+                "INFO",
+                "application/dtmf-relay".into(),
+                "Signal=5\r\nDuration=250\r\n".into()
+            )
+        );
+        assert_eq!(
+            info("b"),
+            (
+                "INFO",
+                "application/dtmf-relay".into(),
+                "Signal=B\r\nDuration=250\r\n".into()
+            )
+        );
         assert_eq!(info("55").1, "text/plain; charset=ascii");
-        let typed = wire_form(SipSend::Info { body: "{}".into(), content_type: Some("application/json".into()) });
+        let typed = wire_form(SipSend::Info {
+            body: "{}".into(),
+            content_type: Some("application/json".into()),
+        });
         assert_eq!(typed, ("INFO", "application/json".into(), "{}".into()));
-        let dtmf = wire_form(SipSend::InfoDtmf { digit: '#', duration: Duration::from_millis(500) });
+        let dtmf = wire_form(SipSend::InfoDtmf {
+            digit: '#',
+            duration: Duration::from_millis(500),
+        });
         assert_eq!(dtmf.2, "Signal=#\r\nDuration=500\r\n");
-        let message = wire_form(SipSend::Message { body: "5".into(), content_type: None });
-        assert_eq!(message, ("MESSAGE", "text/plain; charset=ascii".into(), "5".into()), "no DTMF rule for MESSAGE");
+        let message = wire_form(SipSend::Message {
+            body: "5".into(),
+            content_type: None,
+        });
+        assert_eq!(
+            message,
+            ("MESSAGE", "text/plain; charset=ascii".into(), "5".into()),
+            "no DTMF rule for MESSAGE"
+        );
     }
 
     #[test]
     fn header_fields_become_one_line_per_value() {
-        let fields = [HeaderField { name: "X-A".into(), values: vec!["1".into(), "2".into()] }];
-        assert_eq!(header_lines(&fields), [("X-A".to_string(), "1".to_string()), ("X-A".to_string(), "2".to_string())]);
+        let fields = [HeaderField {
+            name: "X-A".into(),
+            values: vec!["1".into(), "2".into()],
+        }];
+        assert_eq!(
+            header_lines(&fields),
+            [
+                ("X-A".to_string(), "1".to_string()),
+                ("X-A".to_string(), "2".to_string())
+            ]
+        );
     }
 }

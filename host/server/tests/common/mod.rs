@@ -17,7 +17,10 @@ use std::time::{Duration, Instant};
 
 /// The repository root.
 pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repo root")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repo root")
 }
 
 /// The shared/ corpora folder beside the repository.
@@ -27,14 +30,19 @@ pub fn corpora() -> PathBuf {
 
 /// A scratch directory for one test, under target/.
 pub fn scratch(name: &str) -> PathBuf {
-    let dir = repo().join("target/e2e").join(format!("{name}-{}", std::process::id()));
+    let dir = repo()
+        .join("target/e2e")
+        .join(format!("{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("scratch dir");
     dir
 }
 
 fn require_tool(tool: &str) {
-    let found = Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output();
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .output();
     assert!(
         found.map(|output| output.status.success()).unwrap_or(false),
         "`{tool}` is not installed: run scripts/setup (it installs every test peer)"
@@ -46,7 +54,13 @@ pub fn built_apps() -> &'static Path {
     static APPS: OnceLock<PathBuf> = OnceLock::new();
     APPS.get_or_init(|| {
         let out = repo().join("target/e2e-plugins");
-        run_checked(Command::new("bash").arg(repo().join("examples/build.sh")).arg("--with-test-apps").arg("--out").arg(&out));
+        run_checked(
+            Command::new("bash")
+                .arg(repo().join("examples/build.sh"))
+                .arg("--with-test-apps")
+                .arg("--out")
+                .arg(&out),
+        );
         out
     })
 }
@@ -72,13 +86,19 @@ pub fn prompts() -> &'static Path {
     static MEDIA: OnceLock<PathBuf> = OnceLock::new();
     MEDIA.get_or_init(|| {
         let out = repo().join("target/e2e-media");
-        run_checked(Command::new("bash").arg(repo().join("examples/prompts.sh")).arg(&out));
+        run_checked(
+            Command::new("bash")
+                .arg(repo().join("examples/prompts.sh"))
+                .arg(&out),
+        );
         out
     })
 }
 
 fn run_checked(command: &mut Command) -> Output {
-    let output = command.output().unwrap_or_else(|error| panic!("cannot run {command:?}: {error}"));
+    let output = command
+        .output()
+        .unwrap_or_else(|error| panic!("cannot run {command:?}: {error}"));
     assert!(
         output.status.success(),
         "{command:?} failed:\n{}\n{}",
@@ -136,8 +156,11 @@ impl Host {
         let plugins = dir.join("plugins");
         std::fs::create_dir_all(&plugins).unwrap();
         for app in options.apps {
-            std::fs::copy(built_apps().join(format!("{app}.wasm")), plugins.join(format!("{app}.wasm")))
-                .unwrap_or_else(|error| panic!("copy {app}.wasm: {error}"));
+            std::fs::copy(
+                built_apps().join(format!("{app}.wasm")),
+                plugins.join(format!("{app}.wasm")),
+            )
+            .unwrap_or_else(|error| panic!("copy {app}.wasm: {error}"));
         }
         let port = free_port();
         let log = dir.join("callhost.log");
@@ -157,10 +180,24 @@ impl Host {
             .stderr(std::fs::File::create(&log).unwrap());
         let admin = SocketAddr::from(([127, 0, 0, 1], free_port()));
         let path = dir.join("callhost.toml");
-        std::fs::write(&path, format!("[admin]\nlisten = \"{admin}\"\n\n{}", options.config.unwrap_or(""))).unwrap();
+        std::fs::write(
+            &path,
+            format!(
+                "[admin]\nlisten = \"{admin}\"\n\n{}",
+                options.config.unwrap_or("")
+            ),
+        )
+        .unwrap();
         command.arg("--config").arg(path);
         let child = command.spawn().expect("start callhost");
-        let host = Host { child, sip: SocketAddr::from(([127, 0, 0, 1], port)), admin, log, plugins, dir: dir.to_owned() };
+        let host = Host {
+            child,
+            sip: SocketAddr::from(([127, 0, 0, 1], port)),
+            admin,
+            log,
+            plugins,
+            dir: dir.to_owned(),
+        };
         host.wait_for_log("callhost is running", Duration::from_secs(60));
         host
     }
@@ -180,8 +217,15 @@ impl Host {
     pub fn expect_scenario(&self, scenario: &str, service: &str, calls: u32) {
         let path = sipp_dir().join(scenario);
         let calls = calls.to_string();
-        let run = self.sipp(service, &["-sf", path.to_str().unwrap(), "-m", &calls, "-l", &calls]);
-        assert_eq!(run.code, 0, "SIPp {scenario} to {service} failed:\n{}", run.output);
+        let run = self.sipp(
+            service,
+            &["-sf", path.to_str().unwrap(), "-m", &calls, "-l", &calls],
+        );
+        assert_eq!(
+            run.code, 0,
+            "SIPp {scenario} to {service} failed:\n{}",
+            run.output
+        );
     }
 
     /// The whole log so far.
@@ -197,7 +241,10 @@ impl Host {
             if text.matches(needle).count() >= count {
                 return text;
             }
-            assert!(start.elapsed() < limit, "timed out waiting for {count}x `{needle}` in the host log:\n{text}");
+            assert!(
+                start.elapsed() < limit,
+                "timed out waiting for {count}x `{needle}` in the host log:\n{text}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -209,7 +256,11 @@ impl Host {
 
     /// Exit-record lines in the log, in order.
     pub fn exit_records(&self) -> Vec<String> {
-        self.log_text().lines().filter(|line| line.contains("exit record")).map(str::to_owned).collect()
+        self.log_text()
+            .lines()
+            .filter(|line| line.contains("exit record"))
+            .map(str::to_owned)
+            .collect()
     }
 }
 
@@ -225,7 +276,12 @@ pub fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
     let needle = format!(" {key}=");
     let start = line.find(&needle)? + needle.len();
     let rest = &line[start..];
-    Some(rest.split_whitespace().next().unwrap_or("").trim_matches('"'))
+    Some(
+        rest.split_whitespace()
+            .next()
+            .unwrap_or("")
+            .trim_matches('"'),
+    )
 }
 
 /// The SIPp scenario folder.
@@ -263,8 +319,24 @@ pub fn sipp(work: &Path, host: SocketAddr, args: &[&str], service: &str) -> Sipp
     let output = Command::new("sipp")
         .current_dir(work)
         .arg(host.to_string())
-        .args(["-i", "127.0.0.1", "-p", &port, "-mp", &media_port, "-s", service])
-        .args(["-timeout", "90s", "-timeout_error", "-nostdin", "-trace_err", "-trace_screen"])
+        .args([
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-mp",
+            &media_port,
+            "-s",
+            service,
+        ])
+        .args([
+            "-timeout",
+            "90s",
+            "-timeout_error",
+            "-nostdin",
+            "-trace_err",
+            "-trace_screen",
+        ])
         .args(args)
         .stdin(Stdio::null())
         .output()
@@ -279,13 +351,19 @@ pub fn sipp(work: &Path, host: SocketAddr, args: &[&str], service: &str) -> Sipp
             let _ = std::fs::remove_file(entry.path());
         }
     }
-    SippRun { code: output.status.code().unwrap_or(-1), output: text }
+    SippRun {
+        code: output.status.code().unwrap_or(-1),
+        output: text,
+    }
 }
 
 /// The Python with pjsua2 installed by scripts/setup.
 pub fn pjsua_python() -> PathBuf {
     let python = repo().join("tests/.venv/bin/python");
-    assert!(python.exists(), "pjsua2 is not installed: run scripts/setup (it creates tests/.venv with pjsua2-python)");
+    assert!(
+        python.exists(),
+        "pjsua2 is not installed: run scripts/setup (it creates tests/.venv with pjsua2-python)"
+    );
     python
 }
 
@@ -298,9 +376,16 @@ pub fn pjsua_call(args: &[&str]) -> serde_json::Value {
         .output()
         .expect("run pjsua_call.py");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    let last = stdout.lines().rev().find(|line| line.starts_with('{')).unwrap_or_else(|| {
-        panic!("pjsua_call.py printed no result:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr))
-    });
+    let last = stdout
+        .lines()
+        .rev()
+        .find(|line| line.starts_with('{'))
+        .unwrap_or_else(|| {
+            panic!(
+                "pjsua_call.py printed no result:\n{stdout}\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        });
     serde_json::from_str(last).expect("pjsua_call.py JSON")
 }
 
@@ -309,15 +394,24 @@ pub fn pjsua_call(args: &[&str]) -> serde_json::Value {
 pub fn raw_request(host: SocketAddr, request: &str) -> Option<u16> {
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
     let local = socket.local_addr().unwrap();
-    let request = request.replace("LOCAL", &local.to_string()).replace("HOST", &host.to_string());
+    let request = request
+        .replace("LOCAL", &local.to_string())
+        .replace("HOST", &host.to_string());
     socket.send_to(request.as_bytes(), host).unwrap();
-    socket.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut buffer = [0u8; 65535];
     while Instant::now() < deadline {
-        let Ok((len, _)) = socket.recv_from(&mut buffer) else { continue };
+        let Ok((len, _)) = socket.recv_from(&mut buffer) else {
+            continue;
+        };
         let text = String::from_utf8_lossy(&buffer[..len]);
-        let code = text.split_whitespace().nth(1).and_then(|code| code.parse::<u16>().ok());
+        let code = text
+            .split_whitespace()
+            .nth(1)
+            .and_then(|code| code.parse::<u16>().ok());
         if let Some(code) = code
             && code >= 200
         {
@@ -330,7 +424,9 @@ pub fn raw_request(host: SocketAddr, request: &str) -> Option<u16> {
 /// An INVITE to `service` offering the static payload types `payload_types`
 /// (e.g. "0" for PCMU), for [`raw_request`].
 pub fn invite(service: &str, call_id: &str, payload_types: &str) -> String {
-    let sdp = format!("v=0\r\no=t 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP {payload_types}\r\n");
+    let sdp = format!(
+        "v=0\r\no=t 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP {payload_types}\r\n"
+    );
     format!(
         "INVITE sip:{service}@HOST SIP/2.0\r\nVia: SIP/2.0/UDP LOCAL;branch=z9hG4bK{call_id}\r\nFrom: <sip:t@LOCAL>;tag=1\r\n\
          To: <sip:{service}@HOST>\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:t@LOCAL>\r\nMax-Forwards: 70\r\n\
@@ -365,8 +461,24 @@ impl SippCallee {
         let child = Command::new("sipp")
             .current_dir(&work)
             .args(["-sf", path.to_str().unwrap()])
-            .args(["-i", "127.0.0.1", "-p", &port.to_string(), "-mp", &media_port, "-m", "1"])
-            .args(["-timeout", "90s", "-timeout_error", "-nostdin", "-trace_err", "-trace_screen"])
+            .args([
+                "-i",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "-mp",
+                &media_port,
+                "-m",
+                "1",
+            ])
+            .args([
+                "-timeout",
+                "90s",
+                "-timeout_error",
+                "-nostdin",
+                "-trace_err",
+                "-trace_screen",
+            ])
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(work.join("stdout.txt")).unwrap())
             .stderr(std::fs::File::create(work.join("stderr.txt")).unwrap())
@@ -398,7 +510,11 @@ impl SippCallee {
             std::thread::sleep(Duration::from_millis(50));
         };
         let mut output = String::new();
-        for entry in std::fs::read_dir(&self.work).into_iter().flatten().flatten() {
+        for entry in std::fs::read_dir(&self.work)
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
             output.push_str(&format!("\n--- {}\n", entry.file_name().to_string_lossy()));
             output.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
         }
@@ -417,7 +533,9 @@ impl Drop for SippCallee {
 pub fn http_post(address: SocketAddr, path: &str, body: &str) -> (u16, String) {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(address).expect("connect to the admin listener");
-    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
     let request = format!(
         "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
@@ -425,7 +543,14 @@ pub fn http_post(address: SocketAddr, path: &str, body: &str) -> (u16, String) {
     stream.write_all(request.as_bytes()).unwrap();
     let mut response = String::new();
     let _ = stream.read_to_string(&mut response);
-    let status = response.split_whitespace().nth(1).and_then(|code| code.parse().ok()).unwrap_or(0);
-    let body = response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default();
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default();
     (status, body)
 }
