@@ -9,6 +9,7 @@
 #   MEDIA_ROOT/ivr/welcome.wav, MEDIA_ROOT/ivr/goodbye.wav
 #   MEDIA_ROOT/versioned/hello.wav, MEDIA_ROOT/dialer/hello.wav (copies of the hello prompt)
 #   MEDIA_ROOT/connect-while-playing/playfile.wav (music-on-hold style message)
+#   MEDIA_ROOT/hold-resume/music.wav, MEDIA_ROOT/hold-resume/hello.wav
 # espeak-ng's default output (22050 Hz, 16-bit mono PCM) is kept; the host converts
 # on load. A prompt that exists and is newer than this script is not regenerated.
 # Files are written under a temporary name and renamed into place.
@@ -71,3 +72,6 @@ copy_prompt "$media_root/hello/hello.wav" "$media_root/versioned/hello.wav"
 copy_prompt "$media_root/hello/hello.wav" "$media_root/dialer/hello.wav"
 speak "$media_root/connect-while-playing/playfile.wav" \
     "Please hold while we connect your call. Please hold while we connect your call."
+speak "$media_root/hold-resume/music.wav" \
+    "You are on hold. This is music on hold."
+copy_prompt "$media_root/hello/hello.wav" "$media_root/hold-resume/hello.wav"

@@ -312,6 +312,45 @@ impl Channel {
         Ok(self.raw.disconnect()?)
     }
 
+    /// Puts the answered call on hold (a re-INVITE offering `sendonly`); the state
+    /// becomes [`CallState::Holding`]. What the app plays is still sent (music on
+    /// hold). Errors: the far end refused (the call stays as it was), the call is
+    /// not answered or is connected, or it is a call between two apps of this host.
+    pub fn hold(&self) -> Result<()> {
+        Ok(self.raw.hold()?)
+    }
+
+    /// Takes the call off hold (re-INVITE offering `sendrecv`): the state becomes
+    /// answered, or [`CallState::OnHold`] when the far end still holds us. No-op
+    /// when the call is not held.
+    pub fn unhold(&self) -> Result<()> {
+        Ok(self.raw.unhold()?)
+    }
+
+    /// Hands this answered call to another service of this host through `via`, an
+    /// idle extra channel (the UAS retrievable transfer to an inbound service):
+    /// `via` calls the service and, once it answers, the two are connected and this
+    /// channel is [`CallState::Transferred`]. Returns the state: transferred, or
+    /// answered when the service did not answer (`via.cause()` says why).
+    pub fn transfer_to_inbound_service(
+        &self,
+        via: &Channel,
+        service: &str,
+        options: &CallOptions,
+    ) -> Result<CallState> {
+        Ok(self
+            .raw
+            .transfer_to_inbound_service(&via.raw, service, &options.to_raw())?
+            .into())
+    }
+
+    /// Waits until a transferred call comes back: answered when the service hung up
+    /// (the call is retrieved and can be used again), idle when the caller did.
+    /// Returns the current state at once when the call is not transferred.
+    pub fn wait_for_transferred_call_retrieval(&self) -> Result<CallState> {
+        Ok(self.raw.wait_for_transferred_call_retrieval()?.into())
+    }
+
     /// The channel's SIP property (the UAS `channel.SIP`): headers, INFO, MESSAGE.
     pub fn sip(&self) -> Sip<'_> {
         Sip::new(self)

@@ -332,6 +332,23 @@ pub enum CallCommand {
     Disconnect {
         reply: Reply<()>,
     },
+    /// Hold (`on`) or take off hold this leg's call with a re-INVITE.
+    Hold {
+        on: bool,
+        reply: Reply<()>,
+    },
+    /// Hand this leg's call to `service` through leg `via`; replies TRANSFERRED
+    /// once connected, ANSWERED when the service did not answer.
+    Transfer {
+        via: u32,
+        service: String,
+        options: CallOptions,
+        reply: Reply<CallState>,
+    },
+    /// Wait until this TRANSFERRED leg is retrieved (ANSWERED) or idle.
+    WaitForRetrieval {
+        reply: Reply<CallState>,
+    },
     SetHeaderFields {
         fields: Vec<HeaderField>,
         reply: Reply<()>,

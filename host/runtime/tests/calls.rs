@@ -138,6 +138,10 @@ async fn outbound_multi_leg_and_sip_functions_reach_the_call_task() {
             "connect 1",
             "leg 1: disconnect",
             "leg 1: call-service ivr",
+            "hold true",
+            "hold false",
+            "transfer via 1 to queue",
+            "wait-for-retrieval",
         ]
     );
 }

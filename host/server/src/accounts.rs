@@ -24,6 +24,47 @@ const UNREGISTER_GRACE: Duration = Duration::from_secs(5);
 /// The host's registrations; unregistered by [`Registrations::shutdown`].
 pub struct Registrations {
     handles: Vec<(String, RegistrationHandle)>,
+    watches: Vec<RegistrationWatch>,
+}
+
+/// One account's registration as the admin API shows it.
+#[derive(Debug, Clone)]
+pub struct RegistrationWatch {
+    /// The account id (`[accounts.<id>]`).
+    pub account: String,
+    /// Its address of record.
+    pub aor: String,
+    /// Its registrar URI.
+    pub registrar: String,
+    /// Its live state.
+    pub state: tokio::sync::watch::Receiver<RegistrationState>,
+}
+
+impl RegistrationWatch {
+    /// The state as JSON: `registering`, `registered` (with the granted expiry
+    /// and contact), `failed` (code, reason, seconds to the next try) or
+    /// `unregistered`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut entry = serde_json::json!({ "account": self.account, "aor": self.aor, "registrar": self.registrar });
+        let state = match &*self.state.borrow() {
+            RegistrationState::Registering => serde_json::json!({ "state": "registering" }),
+            RegistrationState::Registered { expires, contact } => {
+                serde_json::json!({ "state": "registered", "expires_seconds": expires.as_secs(), "contact": contact })
+            }
+            RegistrationState::Failed {
+                code,
+                reason,
+                retry_in,
+            } => serde_json::json!({
+                "state": "failed", "code": code, "reason": reason, "retry_in_seconds": retry_in.as_secs()
+            }),
+            RegistrationState::Unregistered => serde_json::json!({ "state": "unregistered" }),
+        };
+        if let (Some(entry), Some(state)) = (entry.as_object_mut(), state.as_object()) {
+            entry.extend(state.clone());
+        }
+        entry
+    }
 }
 
 /// The transport a registrar URI asks for (`;transport=tcp|tls`, `sips:`), else UDP.
@@ -61,11 +102,19 @@ impl Registrations {
     /// state changes in its own task.
     pub fn start(endpoint: &SipEndpoint, accounts: &[Account]) -> Result<Registrations, SipError> {
         let mut handles = Vec::new();
+        let mut watches = Vec::new();
         for account in accounts {
             let Some(registration) = registration(account) else {
                 continue;
             };
+            let registrar = registration.registrar.clone();
             let handle = endpoint.register(registration)?;
+            watches.push(RegistrationWatch {
+                account: account.id.clone(),
+                aor: account.aor.clone(),
+                registrar,
+                state: handle.watch(),
+            });
             let mut states = handle.watch();
             let span = info_span!("registration", account = %account.id, aor = %account.aor);
             tokio::spawn(
@@ -91,7 +140,12 @@ impl Registrations {
             );
             handles.push((account.id.clone(), handle));
         }
-        Ok(Registrations { handles })
+        Ok(Registrations { handles, watches })
+    }
+
+    /// Every registration's live state, for the admin API.
+    pub fn watches(&self) -> Vec<RegistrationWatch> {
+        self.watches.clone()
     }
 
     /// Unregister everything (Expires: 0), bounded by a grace period.

@@ -1,5 +1,6 @@
-//! The admin HTTP API: start outbound calls (`POST /calls`) and a liveness probe
-//! (`GET /health`), JSON in and out.
+//! The admin HTTP API: start outbound calls (`POST /calls`), the accounts'
+//! registration states (`GET /registrations`) and a liveness probe (`GET /health`),
+//! JSON in and out.
 //!
 //! The listener knows nothing about calls: every accepted `POST /calls` becomes an
 //! [`Originate`] message on an mpsc channel, and the host (server.rs) answers on the
@@ -10,8 +11,9 @@
 //! `Authorization: Bearer <token>` (RFC 6750 §2.1) matching the configured token,
 //! compared in constant time; with no token configured they are always refused.
 //!
-//! May depend on hyper (HTTP/1.1 only, RFC 9112), serde_json, tokio and
-//! [`crate::status_callback`]. [`http_client`] is the matching outbound client.
+//! May depend on hyper (HTTP/1.1 only, RFC 9112), serde_json, tokio,
+//! [`crate::status_callback`] and [`crate::accounts`] (registration states).
+//! [`http_client`] is the matching outbound client.
 
 pub mod http_client;
 
@@ -36,6 +38,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
+use crate::accounts::RegistrationWatch;
 use crate::status_callback::{StatusCallbackSpec, StatusEvent};
 
 /// The default admin listen address (loopback only).
@@ -278,6 +281,7 @@ fn constant_time_eq(presented: &[u8], expected: &[u8]) -> bool {
 struct State {
     token: Option<String>,
     originate: mpsc::Sender<Originate>,
+    registrations: Vec<RegistrationWatch>,
 }
 
 /// Serve the admin API on `listener` until `shutdown` is cancelled; then stop
@@ -289,12 +293,17 @@ pub async fn serve(
     listener: TcpListener,
     token: Option<String>,
     originate: mpsc::Sender<Originate>,
+    registrations: Vec<RegistrationWatch>,
     shutdown: CancellationToken,
 ) {
     if let Ok(address) = listener.local_addr() {
         info!(admin = %address, "admin API listening");
     }
-    let state = Arc::new(State { token, originate });
+    let state = Arc::new(State {
+        token,
+        originate,
+        registrations,
+    });
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
@@ -388,9 +397,21 @@ async fn handle(state: &State, peer: IpAddr, request: Request<Incoming>) -> Answ
         ("/health", _) => not_allowed("GET, HEAD"),
         ("/calls", &Method::POST) => post_calls(state, request).await,
         ("/calls", _) => not_allowed("POST"),
+        ("/registrations", &Method::GET | &Method::HEAD) => {
+            let registrations: Vec<_> = state
+                .registrations
+                .iter()
+                .map(RegistrationWatch::to_json)
+                .collect();
+            json(
+                StatusCode::OK,
+                &serde_json::json!({ "registrations": registrations }),
+            )
+        }
+        ("/registrations", _) => not_allowed("GET, HEAD"),
         _ => error(
             StatusCode::NOT_FOUND,
-            "no such resource (try POST /calls or GET /health)",
+            "no such resource (try POST /calls, GET /registrations or GET /health)",
         ),
     }
 }

@@ -11,10 +11,12 @@
 //! sessions free their ports, the instance frees its pool slot.
 //!
 //! Per-leg behaviour lives in `call/leg.rs`, placing calls in `call/outbound.rs`,
-//! the `sip` interface in `call/sip_api.rs`; what spans legs (extra channels,
-//! connect) is here. Depends on callhost-sip, callhost-media and callhost-runtime;
+//! the `sip` interface in `call/sip_api.rs`, hold and resume in `call/hold.rs`;
+//! what spans legs (extra channels, connect, transfer to another service and its
+//! retrieval) is here. Depends on callhost-sip, callhost-media and callhost-runtime;
 //! this is where the three meet.
 
+mod hold;
 mod leg;
 mod local;
 pub mod outbound;
@@ -24,13 +26,14 @@ use std::future::Future;
 use std::sync::Arc;
 use std::task::Poll;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tracing::{Instrument, debug, error, info, info_span, warn};
 
 use callhost_media::{MediaEngine, MediaError, MediaEvent};
 use callhost_runtime::port::{
-    CallCause, CallCommand, CallDetails, CallError, CallPort, CallSnapshot, CallState,
+    CallCause, CallCommand, CallDetails, CallError, CallOptions, CallPort, CallSnapshot, CallState,
+    Reply,
 };
 use callhost_runtime::{ExitOutcome, ExitRecord, Invocation, PluginRegistry, Runtime, StartError};
 use callhost_sip::auth::{AuthVerdict, NonceIssuer};
@@ -294,6 +297,19 @@ struct Instance {
     legs: Vec<Leg>,
     /// The port of extra channel `index`, once the app asked for it.
     extra: Vec<(u32, CallPort)>,
+    /// Transfers whose service has not answered yet.
+    transfers: Vec<PendingTransfer>,
+}
+
+/// A `transfer-to-inbound-service` waiting for the service to answer.
+struct PendingTransfer {
+    /// The leg being transferred (TRANSFERRING).
+    leg: usize,
+    /// The leg calling the service.
+    via: usize,
+    /// The outcome of the service call.
+    answered: oneshot::Receiver<Result<CallState, CallError>>,
+    reply: Reply<CallState>,
 }
 
 impl Instance {
@@ -303,6 +319,7 @@ impl Instance {
             app_key,
             legs: vec![primary],
             extra: Vec::new(),
+            transfers: Vec::new(),
         }
     }
 
@@ -338,6 +355,7 @@ impl Instance {
                 () = leg::sleep_until(deadline) => self.deadlines().await,
             }
             self.unbridge_idle_legs();
+            self.follow_transfers().await;
         }
     }
 
@@ -409,6 +427,15 @@ impl Instance {
             CallCommand::Disconnect { reply } => {
                 self.disconnect(index);
                 let _ = reply.send(Ok(()));
+            }
+            CallCommand::Transfer {
+                via,
+                service,
+                options,
+                reply,
+            } => {
+                self.transfer(index, via as usize, service, options, reply)
+                    .await;
             }
             command => self.legs[index].command(command).await,
         }
@@ -493,6 +520,159 @@ impl Instance {
             }
             info!(first = index, second = other, "calls disconnected");
         }
+    }
+
+    /// Start handing leg `index`'s call to `service` through leg `via` (the
+    /// seed's retrievable transfer): `via` calls the service; the outcome is
+    /// taken up by [`Self::follow_transfers`].
+    async fn transfer(
+        &mut self,
+        index: usize,
+        via: usize,
+        service: String,
+        options: CallOptions,
+        reply: Reply<CallState>,
+    ) {
+        if via >= self.legs.len() || via == index {
+            let _ = reply.send(Err(CallError::Error(
+                "that channel cannot carry a transfer of this one".into(),
+            )));
+            return;
+        }
+        let leg = &self.legs[index];
+        let refusal = match leg.state() {
+            CallState::Answered if leg.connected_to.is_some() => Some(CallError::Error(
+                "the call is connected to another; disconnect it first".into(),
+            )),
+            CallState::Answered if leg.is_busy_with_media() => Some(CallError::Error(
+                "the call is playing; stop it first".into(),
+            )),
+            CallState::Answered => None,
+            CallState::Idle => Some(CallError::Hangup("the call is idle".into())),
+            state => Some(CallError::Error(format!(
+                "only an ANSWERED call can be transferred (state is {state:?})"
+            ))),
+        };
+        let refusal = refusal.or_else(|| {
+            (self.legs[via].state() != CallState::Idle).then(|| {
+                CallError::Error(format!(
+                    "channel {via} is in use; a transfer needs an idle extra channel"
+                ))
+            })
+        });
+        if let Some(refusal) = refusal {
+            let _ = reply.send(Err(refusal));
+            return;
+        }
+        info!(leg = index, via, %service, "transferring the call to a service of this host");
+        self.legs[index].update(|snapshot| snapshot.state = CallState::Transferring);
+        self.legs[index].transferred_via = Some(via as u32);
+        let (answered_tx, answered) = oneshot::channel();
+        let host = self.host.clone();
+        outbound::place_local(&host, &mut self.legs[via], service, options, answered_tx).await;
+        self.transfers.push(PendingTransfer {
+            leg: index,
+            via,
+            answered,
+            reply,
+        });
+    }
+
+    /// Move transfers on: connect a transfer whose service answered
+    /// (TRANSFERRED), give back one it did not (ANSWERED); retrieve a
+    /// TRANSFERRED call whose service hung up (ANSWERED), and hang up the
+    /// service when the transferred caller leaves.
+    async fn follow_transfers(&mut self) {
+        let mut index = 0;
+        while index < self.transfers.len() {
+            let pending = &mut self.transfers[index];
+            let outcome = match pending.answered.try_recv() {
+                Err(oneshot::error::TryRecvError::Empty)
+                    if self.legs[pending.leg].state() != CallState::Idle =>
+                {
+                    index += 1;
+                    continue;
+                }
+                Err(_) => Err(CallError::Hangup("the transferred call ended".into())),
+                Ok(outcome) => outcome,
+            };
+            let PendingTransfer {
+                leg, via, reply, ..
+            } = self.transfers.swap_remove(index);
+            let result = match outcome {
+                _ if self.legs[leg].state() == CallState::Idle => Ok(CallState::Idle),
+                Ok(CallState::Answered) => match self.connect_transfer(leg, via) {
+                    Ok(()) => Ok(CallState::Transferred),
+                    Err(error) => Err(error),
+                },
+                Ok(_) | Err(_) => {
+                    info!(leg, via, "the service did not take the transfer");
+                    Ok(CallState::Answered)
+                }
+            };
+            if result.as_ref().ok() != Some(&CallState::Transferred) {
+                self.legs[leg].transferred_via = None;
+                if self.legs[leg].state() == CallState::Transferring {
+                    self.legs[leg].update(|snapshot| snapshot.state = CallState::Answered);
+                }
+                if self.legs[via].state() != CallState::Idle {
+                    self.hang_up_leg(via, "the transfer did not complete").await;
+                }
+            }
+            let _ = reply.send(result);
+        }
+        for index in 0..self.legs.len() {
+            let Some(via) = self.legs[index].transferred_via.map(|via| via as usize) else {
+                continue;
+            };
+            if self.legs[index].state() != CallState::Transferred {
+                continue;
+            }
+            if self.legs[via].state() == CallState::Idle {
+                info!(
+                    leg = index,
+                    via, "the service hung up: the transferred call is retrieved"
+                );
+                let leg = &mut self.legs[index];
+                leg.transferred_via = None;
+                leg.update(|snapshot| snapshot.state = CallState::Answered);
+                for reply in leg.retrieval_waiters.drain(..) {
+                    let _ = reply.send(Ok(CallState::Answered));
+                }
+            }
+        }
+        for index in 0..self.legs.len() {
+            if self.legs[index].state() == CallState::Idle
+                && let Some(via) = self.legs[index]
+                    .transferred_via
+                    .take()
+                    .map(|via| via as usize)
+                && self.legs[via].state() != CallState::Idle
+            {
+                self.hang_up_leg(via, "the transferred caller hung up")
+                    .await;
+            }
+        }
+    }
+
+    /// Connect a transfer whose service answered; TRANSFERRED on success.
+    fn connect_transfer(&mut self, leg: usize, via: usize) -> Result<(), CallError> {
+        self.legs[leg].update(|snapshot| snapshot.state = CallState::Answered);
+        let connected = self.connect(leg, via);
+        if connected.is_ok() {
+            self.legs[leg].update(|snapshot| snapshot.state = CallState::Transferred);
+            info!(leg, via, "call transferred");
+        }
+        connected
+    }
+
+    /// Hang up leg `index` from the host's side (BYE or CANCEL).
+    async fn hang_up_leg(&mut self, index: usize, why: &str) {
+        let leg = &mut self.legs[index];
+        if let Err(error) = leg.signalling.hang_up().await {
+            debug!(leg = index, %error, "hang-up failed");
+        }
+        leg.go_idle(CallCause::Normal, None, why);
     }
 
     /// A connection ends when either leg goes idle.

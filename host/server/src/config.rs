@@ -368,6 +368,27 @@ pub struct SipSection {
     pub tls_key: Option<PathBuf>,
     /// `tls_trust = "ca.pem"`: an extra root certificate for outgoing `sips:` calls.
     pub tls_trust: Option<PathBuf>,
+    /// `session_expires = 1800`: the RFC 4028 session interval (seconds) asked
+    /// for on calls the host places or answers; 0 asks for none (a peer's wish
+    /// is still honoured).
+    pub session_expires: Option<u64>,
+    /// `min_se = 90`: the shortest session interval accepted (422 below it).
+    /// RFC 4028 wants at least 90; smaller values are for tests.
+    pub min_se: Option<u64>,
+    /// `dns_servers = ["127.0.0.1:53"]`: DNS servers for NAPTR/SRV/A lookups
+    /// of host names; none: the system's /etc/resolv.conf.
+    pub dns_servers: Option<Vec<String>>,
+}
+
+/// `[sip]` settings beyond addresses, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SipTuning {
+    /// Session interval asked for, seconds (0: none).
+    pub session_expires: u64,
+    /// Min-SE, seconds.
+    pub min_se: u64,
+    /// DNS servers (empty: the system's).
+    pub dns_servers: Vec<SocketAddr>,
 }
 
 /// SIP over TLS, validated.
@@ -482,6 +503,8 @@ pub struct Config {
     pub sip_udp: bool,
     /// Listen on TCP.
     pub sip_tcp: bool,
+    /// Session timers and DNS.
+    pub sip_tuning: SipTuning,
     /// The plugins directory (exists).
     pub plugins_dir: PathBuf,
     /// Where compiled code is cached.
@@ -541,6 +564,41 @@ impl Config {
                 "at least one SIP transport must be enabled",
             ));
         }
+
+        let min_se = file.sip.min_se.unwrap_or(90);
+        if min_se == 0 {
+            return Err(invalid(
+                "sip.min_se",
+                "the Min-SE must be at least 1 second (RFC 4028 wants 90)",
+            ));
+        }
+        let session_expires = file.sip.session_expires.unwrap_or(1800);
+        if session_expires != 0 && session_expires < min_se {
+            return Err(invalid(
+                "sip.session_expires",
+                format!(
+                    "{session_expires} is below sip.min_se ({min_se}); use 0 for no session timer"
+                ),
+            ));
+        }
+        let dns_servers = file
+            .sip
+            .dns_servers
+            .unwrap_or_default()
+            .iter()
+            .map(|text| match text.parse::<SocketAddr>() {
+                Ok(address) if address.port() != 0 => Ok(address),
+                _ => Err(invalid(
+                    "sip.dns_servers",
+                    format!("`{text}` is not an IP:PORT address"),
+                )),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let sip_tuning = SipTuning {
+            session_expires,
+            min_se,
+            dns_servers,
+        };
 
         let tls = match (
             file.sip.tls_listen,
@@ -743,6 +801,7 @@ impl Config {
             sip_listen,
             sip_udp,
             sip_tcp,
+            sip_tuning,
             plugins_dir,
             cache_dir,
             media_dir,
@@ -923,6 +982,48 @@ mod tests {
                 .unwrap_err()
                 .to_string();
             assert!(error.contains("calls."), "{bad}: {error}");
+        }
+    }
+
+    #[test]
+    fn session_timer_and_dns_settings_are_checked() {
+        let defaults = Config::build(FileConfig::default(), &plugins_overrides())
+            .unwrap()
+            .sip_tuning;
+        assert_eq!(
+            defaults,
+            SipTuning {
+                session_expires: 1800,
+                min_se: 90,
+                dns_servers: Vec::new()
+            }
+        );
+        let parsed =
+            file("[sip]\nsession_expires = 0\nmin_se = 2\ndns_servers = [\"127.0.0.1:5353\"]\n");
+        let tuning = Config::build(parsed, &plugins_overrides())
+            .unwrap()
+            .sip_tuning;
+        assert_eq!(
+            tuning,
+            SipTuning {
+                session_expires: 0,
+                min_se: 2,
+                dns_servers: vec!["127.0.0.1:5353".parse().unwrap()]
+            }
+        );
+        for (bad, setting) in [
+            ("[sip]\nmin_se = 0\n", "sip.min_se"),
+            ("[sip]\nsession_expires = 60\n", "sip.session_expires"),
+            ("[sip]\ndns_servers = [\"127.0.0.1\"]\n", "sip.dns_servers"),
+            (
+                "[sip]\ndns_servers = [\"127.0.0.1:0\"]\n",
+                "sip.dns_servers",
+            ),
+        ] {
+            let error = Config::build(file(bad), &plugins_overrides())
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(setting), "{bad}: {error}");
         }
     }
 

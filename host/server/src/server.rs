@@ -20,7 +20,7 @@ use tracing::{info, warn};
 use callhost_media::{Codec, MediaConfig, MediaEngine};
 use callhost_runtime::{PluginRegistry, Runtime, RuntimeConfig};
 use callhost_sip::auth::NonceIssuer;
-use callhost_sip::{SipConfig, SipEndpoint, TlsSettings};
+use callhost_sip::{SessionTimerSettings, SipConfig, SipEndpoint, TlsSettings};
 
 use crate::accounts::Registrations;
 use crate::admin::{Originate, OriginateError};
@@ -77,6 +77,11 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
             private_key_pem: tls.key.clone(),
             trust_anchor_pem: tls.trust.clone(),
         }),
+        session_timer: SessionTimerSettings {
+            session_expires: std::time::Duration::from_secs(config.sip_tuning.session_expires),
+            min_se: std::time::Duration::from_secs(config.sip_tuning.min_se),
+        },
+        dns_servers: config.sip_tuning.dns_servers.clone(),
         ..SipConfig::default()
     })
     .await
@@ -101,6 +106,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
                 listener,
                 admin.token.clone(),
                 originate_tx.clone(),
+                registrations.watches(),
                 admin_stop.clone(),
             )))
         }

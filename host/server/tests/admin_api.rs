@@ -64,6 +64,7 @@ async fn start(token: Option<&str>) -> Harness {
         listener,
         token.map(str::to_owned),
         originate,
+        Vec::new(),
         shutdown.clone(),
     ));
     Harness {
@@ -358,7 +359,13 @@ async fn a_host_that_stopped_listening_gets_503() {
     let (originate, requests) = mpsc::channel::<Originate>(1);
     drop(requests);
     let shutdown = CancellationToken::new();
-    let server = tokio::spawn(admin::serve(listener, None, originate, shutdown.clone()));
+    let server = tokio::spawn(admin::serve(
+        listener,
+        None,
+        originate,
+        Vec::new(),
+        shutdown.clone(),
+    ));
     let reply = post_calls(address, r#"{"app":"dialer"}"#).await;
     assert_eq!(reply.status, 503);
     assert!(reply.error().contains("shutting down"), "{reply:?}");

@@ -215,6 +215,21 @@ fn a_caller_holding_the_call_puts_it_on_hold_and_back() {
 }
 
 #[test]
+fn the_app_holds_the_caller_and_resumes() {
+    let host = Host::with_apps("app-hold", &["hold-resume"]);
+    // SIPp checks the host's re-INVITEs offer sendonly, then sendrecv, and ACK
+    // its answers; the app checks its channel went HOLDING and back to ANSWERED.
+    host.expect_scenario("host-app-hold.xml", "hold-resume", 1);
+    let log = host.wait_for_log("exit record", Duration::from_secs(30));
+    let held = log.find("call held").expect("hold logged");
+    let resumed = log.find("call resumed").expect("resume logged");
+    assert!(held < resumed, "{log}");
+    assert!(log.contains("the caller is on hold"), "{log}");
+    let record = host.exit_records().pop().unwrap();
+    assert_eq!(field(&record, "exit_code"), Some("0"), "{record}");
+}
+
+#[test]
 fn a_service_with_a_realm_challenges_callers_and_lets_the_right_password_in() {
     let config = "[services.secure]\napp = \"hello\"\nauth_realm = \"callhost.test\"\n\n[services.secure.users]\nalice = \"s3cret\"\n";
     let host = common::Host::start(

@@ -165,15 +165,18 @@ fn sip_property_exchanges_headers_info_and_message_with_sipp() {
     assert_eq!(field(&exit, "exit_code"), Some("0"), "{exit}");
 }
 
-#[test]
-fn call_inbound_service_connects_a_pjsua_caller_to_the_hello_app() {
-    let dir = scratch("call-service");
-    let config = "[services.front]\napp = \"call-service\"\nparameters = \"hello\"\n";
+/// A pjsua caller calls service `front` = `app` with parameters `hello`; `app`
+/// hands the call to the hello app, whose prompt the caller must hear, and when
+/// hello hangs up `app` hangs the caller up. Returns the host log after both exit
+/// records (each with exit code 0).
+fn caller_hears_hello_through(app: &str) -> String {
+    let dir = scratch(app);
+    let config = format!("[services.front]\napp = \"{app}\"\nparameters = \"hello\"\n");
     let host = Host::start(
         &dir,
         HostOptions {
-            apps: &["call-service", "hello"],
-            config: Some(config),
+            apps: &[app, "hello"],
+            config: Some(&config),
         },
     );
     let heard = dir.join("heard.wav");
@@ -187,11 +190,8 @@ fn call_inbound_service_connects_a_pjsua_caller_to_the_hello_app() {
         "40",
     ]);
     assert_eq!(caller["connected"], true, "{caller}");
-    // hello hangs up after its prompt; call-service then hangs the caller up.
     assert_eq!(caller["remote_hangup"], true, "{caller}");
     let log = host.wait_for_log_count("exit record", 2, Duration::from_secs(30));
-    assert!(log.contains("local call from another app"), "{log}");
-    assert!(log.contains("connected to service hello"), "{log}");
     for record in host.exit_records() {
         assert_eq!(field(&record, "exit_code"), Some("0"), "{record}");
     }
@@ -205,4 +205,24 @@ fn call_inbound_service_connects_a_pjsua_caller_to_the_hello_app() {
         loud > 50,
         "only {loud} loud 20 ms frames in what the caller heard"
     );
+    log
+}
+
+#[test]
+fn call_inbound_service_connects_a_pjsua_caller_to_the_hello_app() {
+    let log = caller_hears_hello_through("call-service");
+    assert!(log.contains("local call from another app"), "{log}");
+    assert!(log.contains("connected to service hello"), "{log}");
+}
+
+#[test]
+fn a_caller_transferred_to_another_service_is_retrieved_when_it_hangs_up() {
+    let log = caller_hears_hello_through("transfer-service");
+    let transferred = log.find("call transferred").expect("transfer logged");
+    let retrieved = log
+        .find("the transferred call is retrieved")
+        .expect("retrieval logged");
+    assert!(transferred < retrieved, "{log}");
+    assert!(log.contains("transferred to service hello"), "{log}");
+    assert!(log.contains("the call was retrieved"), "{log}");
 }

@@ -101,6 +101,21 @@ fn the_host_registers_at_kamailio_refreshes_and_takes_a_call_routed_by_it() {
         "{}",
         kamailio.log_text()
     );
+    // The admin API shows the registration with the grant and the contact Kamailio holds.
+    let (status, body) = common::http_get(host.admin, "/registrations");
+    assert_eq!(status, 200, "{body}");
+    let shown: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    let alice = &shown["registrations"][0];
+    assert_eq!(alice["account"], "alice", "{shown}");
+    assert_eq!(alice["aor"], "sip:alice@127.0.0.1", "{shown}");
+    assert_eq!(alice["state"], "registered", "{shown}");
+    assert_eq!(alice["expires_seconds"], 4, "{shown}");
+    assert!(
+        alice["contact"]
+            .as_str()
+            .is_some_and(|contact| contact.contains("127.0.0.1")),
+        "{shown}"
+    );
 
     // A caller reaches the account's address of record at Kamailio; Kamailio relays to
     // the host's registered contact and the account's app (hello) answers.

@@ -46,23 +46,12 @@ fn alice(password: &str) -> Option<Credentials> {
 }
 
 async fn next_event(call: &mut OutgoingCall) -> Option<CallEvent> {
-    tokio::time::timeout(EVENT_WAIT, call.events.recv())
-        .await
-        .expect("no call event within 20 s")
+    common::next_event(&mut call.events).await
 }
 
 /// Events until `Answered` (skipping progress); panics on anything else.
 async fn expect_answered(call: &mut OutgoingCall) -> (Option<String>, Vec<(String, String)>) {
-    loop {
-        match next_event(call).await {
-            Some(CallEvent::Progress { .. }) => continue,
-            Some(CallEvent::Answered {
-                answer_sdp,
-                headers,
-            }) => return (answer_sdp, headers),
-            other => panic!("expected Answered, got {other:?}"),
-        }
-    }
+    common::wait_answered(&mut call.events).await
 }
 
 /// Events until `Failed` (skipping progress); returns its code and headers.

@@ -13,7 +13,10 @@ use std::time::Duration;
 
 use callhost_sip::{CallEvent, OutgoingRequest, SessionTimerSettings, SipConfig, SipEndpoint};
 use common::callee::Callee;
-use common::{ANSWER_SDP, Harness, Policy, assert_all_successful, run_sipp, scenario};
+use common::{
+    ANSWER_SDP, Harness, Policy, Stats, assert_all_successful, next_event, run_sipp, scenario,
+    wait_answered,
+};
 
 fn path(name: &str) -> String {
     scenario(name).to_string_lossy().into_owned()
@@ -31,70 +34,54 @@ fn timers(session_expires: u64, min_se: u64) -> SipConfig {
     }
 }
 
+/// Run one call of `scenario` (SIPp as the caller) against a harness with
+/// `config`; SIPp must count it successful. Returns the stats once `done` holds.
+async fn caller_scenario(
+    config: SipConfig,
+    scenario: &str,
+    done: impl Fn(&Stats) -> bool,
+) -> Stats {
+    let harness = Harness::start(config, Policy::AnswerWaitBye).await;
+    let run = run_sipp(harness.addr(), &["-sf", &path(scenario), "-m", "1"]).await;
+    assert_all_successful(&run, 1);
+    let stats = harness.wait_for(scenario, done).await;
+    harness.shutdown().await;
+    stats
+}
+
 #[tokio::test]
 async fn callhost_refreshes_with_update_when_the_peer_allows_it() {
-    let harness = Harness::start(timers(0, 1), Policy::AnswerWaitBye).await;
-    let run = run_sipp(
-        harness.addr(),
-        &["-sf", &path("sip-timer-update.xml"), "-m", "1"],
-    )
-    .await;
-    assert_all_successful(&run, 1);
-    let stats = harness.wait_for("the BYE", |s| s.byes == 1).await;
+    let stats = caller_scenario(timers(0, 1), "sip-timer-update.xml", |s| s.byes == 1).await;
     assert!(stats.ended.is_empty(), "{stats:?}");
-    harness.shutdown().await;
 }
 
 #[tokio::test]
 async fn callhost_refreshes_with_reinvite_otherwise() {
-    let harness = Harness::start(timers(0, 1), Policy::AnswerWaitBye).await;
-    let run = run_sipp(
-        harness.addr(),
-        &["-sf", &path("sip-timer-reinvite.xml"), "-m", "1"],
-    )
-    .await;
-    assert_all_successful(&run, 1);
-    let stats = harness.wait_for("the BYE", |s| s.byes == 1).await;
+    let stats = caller_scenario(timers(0, 1), "sip-timer-reinvite.xml", |s| s.byes == 1).await;
     // The refresh re-INVITE was ours: the server saw no re-INVITE.
     assert_eq!(stats.reinvites, 0, "{stats:?}");
-    harness.shutdown().await;
 }
 
 #[tokio::test]
 async fn a_session_nobody_refreshes_is_ended_with_bye() {
-    let harness = Harness::start(timers(0, 1), Policy::AnswerWaitBye).await;
-    let run = run_sipp(
-        harness.addr(),
-        &["-sf", &path("sip-timer-expiry.xml"), "-m", "1"],
-    )
+    let stats = caller_scenario(timers(0, 1), "sip-timer-expiry.xml", |s| {
+        !s.ended.is_empty()
+    })
     .await;
-    assert_all_successful(&run, 1);
-    let stats = harness
-        .wait_for("the call to end", |s| !s.ended.is_empty())
-        .await;
     assert!(
         stats.ended[0].contains("session timer expired"),
         "{stats:?}"
     );
     assert_eq!(stats.byes, 0, "callhost hung up, not the caller: {stats:?}");
-    harness.shutdown().await;
 }
 
 #[tokio::test]
 async fn a_too_short_interval_gets_422_with_min_se() {
-    let harness = Harness::start(timers(0, 2), Policy::AnswerWaitBye).await;
-    let run = run_sipp(
-        harness.addr(),
-        &["-sf", &path("sip-timer-422.xml"), "-m", "1"],
-    )
-    .await;
-    assert_all_successful(&run, 1);
-    let stats = harness.wait_for("the BYE", |s| s.byes == 1).await;
+    let stats = caller_scenario(timers(0, 2), "sip-timer-422.xml", |s| s.byes == 1).await;
     assert_eq!(
         stats.calls, 1,
         "the refused INVITE never reached the server: {stats:?}"
     );
-    harness.shutdown().await;
 }
 
 async fn endpoint(config: SipConfig) -> SipEndpoint {
@@ -104,22 +91,6 @@ async fn endpoint(config: SipConfig) -> SipEndpoint {
     };
     let (endpoint, _incoming) = SipEndpoint::bind(config).await.expect("bind endpoint");
     endpoint
-}
-
-async fn next_event(events: &mut tokio::sync::mpsc::Receiver<CallEvent>) -> Option<CallEvent> {
-    tokio::time::timeout(Duration::from_secs(20), events.recv())
-        .await
-        .expect("no call event within 20 s")
-}
-
-async fn wait_answered(events: &mut tokio::sync::mpsc::Receiver<CallEvent>) {
-    loop {
-        match next_event(events).await {
-            Some(CallEvent::Progress { .. }) => continue,
-            Some(CallEvent::Answered { .. }) => return,
-            other => panic!("expected Answered, got {other:?}"),
-        }
-    }
 }
 
 #[tokio::test]

@@ -165,15 +165,9 @@ impl wit::HostChannel for CallView<'_> {
         options: wit::CallOptions,
     ) -> wasmtime::Result<Result<CallState, CallError>> {
         let port = self.port(&channel)?;
-        let service = service.trim().to_owned();
-        if service.is_empty() || service.len() > 256 {
-            return Ok(Err(invalid_argument(
-                "a service name must hold 1 to 256 characters",
-            )));
-        }
-        let options = match call_options(options) {
-            Ok(options) => options,
-            Err(error) => return Ok(Err(error.into())),
+        let (service, options) = match service_and_options(service, options) {
+            Ok(checked) => checked,
+            Err(error) => return Ok(Err(error)),
         };
         Ok(port
             .request(|reply| CallCommand::CallService {
@@ -181,6 +175,70 @@ impl wit::HostChannel for CallView<'_> {
                 options,
                 reply,
             })
+            .await
+            .map(Into::into)
+            .map_err(Into::into))
+    }
+
+    async fn hold(
+        &mut self,
+        channel: Resource<ChannelHandle>,
+    ) -> wasmtime::Result<Result<(), CallError>> {
+        let port = self.port(&channel)?;
+        Ok(port
+            .request(|reply| CallCommand::Hold { on: true, reply })
+            .await
+            .map_err(Into::into))
+    }
+
+    async fn unhold(
+        &mut self,
+        channel: Resource<ChannelHandle>,
+    ) -> wasmtime::Result<Result<(), CallError>> {
+        let port = self.port(&channel)?;
+        Ok(port
+            .request(|reply| CallCommand::Hold { on: false, reply })
+            .await
+            .map_err(Into::into))
+    }
+
+    async fn transfer_to_inbound_service(
+        &mut self,
+        channel: Resource<ChannelHandle>,
+        via: Resource<ChannelHandle>,
+        service: String,
+        options: wit::CallOptions,
+    ) -> wasmtime::Result<Result<CallState, CallError>> {
+        let via = self.port(&via)?.leg;
+        let port = self.port(&channel)?;
+        if via == port.leg {
+            return Ok(Err(invalid_argument(
+                "a call cannot be transferred through its own channel",
+            )));
+        }
+        let (service, options) = match service_and_options(service, options) {
+            Ok(checked) => checked,
+            Err(error) => return Ok(Err(error)),
+        };
+        Ok(port
+            .request(|reply| CallCommand::Transfer {
+                via,
+                service,
+                options,
+                reply,
+            })
+            .await
+            .map(Into::into)
+            .map_err(Into::into))
+    }
+
+    async fn wait_for_transferred_call_retrieval(
+        &mut self,
+        channel: Resource<ChannelHandle>,
+    ) -> wasmtime::Result<Result<CallState, CallError>> {
+        let port = self.port(&channel)?;
+        Ok(port
+            .request(|reply| CallCommand::WaitForRetrieval { reply })
             .await
             .map(Into::into)
             .map_err(Into::into))
@@ -246,6 +304,21 @@ impl wit::HostChannel for CallView<'_> {
         self.table.delete(channel)?;
         Ok(())
     }
+}
+
+/// A service name (1 to 256 characters, trimmed) and checked call options.
+fn service_and_options(
+    service: String,
+    options: wit::CallOptions,
+) -> Result<(String, CallOptions), CallError> {
+    let service = service.trim().to_owned();
+    if service.is_empty() || service.len() > 256 {
+        return Err(invalid_argument(
+            "a service name must hold 1 to 256 characters",
+        ));
+    }
+    let options = call_options(options).map_err(CallError::from)?;
+    Ok((service, options))
 }
 
 /// Longest destination or identity accepted from an app.

@@ -290,6 +290,24 @@ fn serve_leg(
                 CallCommand::Connect { reply, .. } | CallCommand::Disconnect { reply } => {
                     let _ = reply.send(Ok(()));
                 }
+                CallCommand::Hold { on, reply } => {
+                    snapshot.send_modify(|state| {
+                        state.state = if on {
+                            CallState::Holding
+                        } else {
+                            CallState::Answered
+                        }
+                    });
+                    let _ = reply.send(Ok(()));
+                }
+                CallCommand::Transfer { reply, .. } => {
+                    snapshot.send_modify(|state| state.state = CallState::Transferred);
+                    let _ = reply.send(Ok(CallState::Transferred));
+                }
+                CallCommand::WaitForRetrieval { reply } => {
+                    snapshot.send_modify(|state| state.state = CallState::Answered);
+                    let _ = reply.send(Ok(CallState::Answered));
+                }
                 CallCommand::SetHeaderFields { fields, reply } => {
                     header_fields = fields;
                     let _ = reply.send(Ok(()));
@@ -351,6 +369,9 @@ fn describe(command: &CallCommand) -> String {
         CallCommand::ExtraChannel { index, .. } => format!("extra-channel {index}"),
         CallCommand::Connect { other, .. } => format!("connect {other}"),
         CallCommand::Disconnect { .. } => "disconnect".into(),
+        CallCommand::Hold { on, .. } => format!("hold {on}"),
+        CallCommand::Transfer { via, service, .. } => format!("transfer via {via} to {service}"),
+        CallCommand::WaitForRetrieval { .. } => "wait-for-retrieval".into(),
         CallCommand::SetHeaderFields { fields, .. } => format!("set-header-fields {fields:?}"),
         CallCommand::HeaderFields { .. } => "header-fields".into(),
         CallCommand::RequestHeader { name, .. } => format!("request-header {name}"),

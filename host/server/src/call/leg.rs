@@ -156,6 +156,10 @@ pub(crate) struct Leg {
     pub messages: VecDeque<SipBody>,
     /// Status callbacks of an originate request (outbound app's primary leg).
     pub status: Option<StatusReporter>,
+    /// While TRANSFERRING or TRANSFERRED: the leg the call was handed to.
+    pub transferred_via: Option<u32>,
+    /// Apps waiting for a TRANSFERRED call to come back.
+    pub retrieval_waiters: Vec<Reply<CallState>>,
 }
 
 /// Sleep until `deadline`, or forever when there is none.
@@ -196,6 +200,8 @@ impl Leg {
             answered_at: None,
             connected_to: None,
             headers_to_send: Vec::new(),
+            transferred_via: None,
+            retrieval_waiters: Vec::new(),
             received_headers: Vec::new(),
             infos: VecDeque::new(),
             messages: VecDeque::new(),
@@ -295,6 +301,9 @@ impl Leg {
         for (_, reply) in self.idle_waiters.drain(..) {
             let _ = reply.send(Ok(CallState::Idle));
         }
+        for reply in self.retrieval_waiters.drain(..) {
+            let _ = reply.send(Ok(CallState::Idle));
+        }
         if let Some(outgoing) = self.outgoing.take() {
             for reply in outgoing.waiters {
                 let _ = reply.send(Ok(CallState::Idle));
@@ -325,13 +334,19 @@ impl Leg {
     /// Refuse a media command unless the call is answered and not connected.
     fn require_media(&self, what: &str) -> Result<(), CallError> {
         match self.state() {
-            CallState::Answered | CallState::OnHold if self.connected_to.is_some() => {
+            CallState::Answered | CallState::OnHold | CallState::Holding
+                if self.connected_to.is_some() =>
+            {
                 Err(CallError::Error(format!(
                     "{what} is not possible while the call is connected to another"
                 )))
             }
-            // Media to a held party is sent but not heard; that is the app's choice.
-            CallState::Answered | CallState::OnHold => Ok(()),
+            // Media to a held party is sent but not heard; that is the app's
+            // choice. While we hold the far end, what we play is music on hold.
+            CallState::Answered | CallState::OnHold | CallState::Holding => Ok(()),
+            CallState::Transferring | CallState::Transferred => Err(CallError::Error(format!(
+                "{what} is not possible while the call is transferred"
+            ))),
             CallState::Idle => Err(CallError::Hangup("the call is idle".into())),
             other => Err(CallError::Error(format!(
                 "{what} needs an answered call (state is {other:?})"
@@ -420,6 +435,17 @@ impl Leg {
                 Some(outgoing) => outgoing.waiters.push(reply),
                 None => {
                     let _ = reply.send(Ok(self.state()));
+                }
+            },
+            CallCommand::Hold { on, reply } => {
+                let _ = reply.send(super::hold::hold(self, on).await);
+            }
+            CallCommand::WaitForRetrieval { reply } => match self.state() {
+                CallState::Transferring | CallState::Transferred => {
+                    self.retrieval_waiters.push(reply)
+                }
+                state => {
+                    let _ = reply.send(Ok(state));
                 }
             },
             other => super::sip_api::command(self, other),

@@ -90,7 +90,9 @@ pub(crate) fn command(leg: &mut Leg, command: CallCommand) {
                 CallState::CallIncoming
                 | CallState::RingIncoming
                 | CallState::Answered
-                | CallState::OnHold => {
+                | CallState::OnHold
+                | CallState::Holding
+                | CallState::Transferred => {
                     let values: Vec<String> = leg
                         .received_headers
                         .iter()
@@ -114,7 +116,13 @@ pub(crate) fn command(leg: &mut Leg, command: CallCommand) {
             let _ = reply.send(Ok(buffer.drain(..).collect()));
         }
         CallCommand::SipSend { what, reply } => {
-            if !matches!(leg.state(), CallState::Answered | CallState::OnHold) {
+            if !matches!(
+                leg.state(),
+                CallState::Answered
+                    | CallState::OnHold
+                    | CallState::Holding
+                    | CallState::Transferred
+            ) {
                 let _ = reply.send(Err(CallError::Hangup(format!(
                     "INFO and MESSAGE need an answered call (state is {:?})",
                     leg.state()

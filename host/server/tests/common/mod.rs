@@ -531,13 +531,22 @@ impl Drop for SippCallee {
 
 /// POST `body` (JSON) to `path` on the admin listener at `address`; (status, body).
 pub fn http_post(address: SocketAddr, path: &str, body: &str) -> (u16, String) {
+    http_request(address, "POST", path, body)
+}
+
+/// GET `path` on the admin listener at `address`; (status, body).
+pub fn http_get(address: SocketAddr, path: &str) -> (u16, String) {
+    http_request(address, "GET", path, "")
+}
+
+fn http_request(address: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(address).expect("connect to the admin listener");
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
     let request = format!(
-        "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     stream.write_all(request.as_bytes()).unwrap();

@@ -467,3 +467,29 @@ pub fn to_tag_of(message: &str) -> String {
         .expect("To tag")
         .to_string()
 }
+
+/// The next event of a call, waiting at most 20 s (`None`: the call is over).
+#[allow(dead_code)] // Not every test binary uses every helper.
+pub async fn next_event(events: &mut tokio::sync::mpsc::Receiver<CallEvent>) -> Option<CallEvent> {
+    tokio::time::timeout(Duration::from_secs(20), events.recv())
+        .await
+        .expect("no call event within 20 s")
+}
+
+/// Events of an outgoing call until `Answered` (skipping progress); returns the
+/// answer's SDP and headers, panics on anything else.
+#[allow(dead_code)]
+pub async fn wait_answered(
+    events: &mut tokio::sync::mpsc::Receiver<CallEvent>,
+) -> (Option<String>, Vec<(String, String)>) {
+    loop {
+        match next_event(events).await {
+            Some(CallEvent::Progress { .. }) => continue,
+            Some(CallEvent::Answered {
+                answer_sdp,
+                headers,
+            }) => return (answer_sdp, headers),
+            other => panic!("expected Answered, got {other:?}"),
+        }
+    }
+}

@@ -179,6 +179,17 @@ fn legs(channel: &Channel, outbound: Option<String>) -> i32 {
     if channel.call("", &busy).is_ok() || channel.call("sip:x@y", &CallOptions { seconds_timeout: Some(0), ..busy.clone() }).is_ok() {
         return -135;
     }
+    if channel.hold().is_err() || channel.state() != CallState::Holding || channel.unhold().is_err() || channel.state() != CallState::Answered {
+        return -137;
+    }
+    if channel.transfer_to_inbound_service(&extra, "queue", &busy) != Ok(CallState::Transferred)
+        || channel.wait_for_transferred_call_retrieval() != Ok(CallState::Answered)
+    {
+        return -138;
+    }
+    if channel.transfer_to_inbound_service(channel, "queue", &busy).is_ok() || channel.transfer_to_inbound_service(&extra, "", &busy).is_ok() {
+        return -139;
+    }
     8
 }
 
