@@ -1,5 +1,5 @@
 //! callhost-media: the media layer of callhost — RTP sessions, SDP offer/answer, G.711,
-//! RFC 4733 DTMF, WAV prompts.
+//! RFC 4733 DTMF, in-band DTMF detection, WAV prompts.
 //!
 //! Layering: everything except [`driver`] and [`engine`] is sans-IO (pure functions and state
 //! machines tested with byte fixtures). [`driver`] owns each session's UDP socket and 20 ms
@@ -24,6 +24,7 @@ pub mod driver;
 pub mod engine;
 pub mod error;
 pub mod g711;
+pub mod inband_dtmf;
 pub mod ports;
 pub mod prompt;
 pub mod resample;

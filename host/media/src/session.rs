@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::codec::Codec;
+use crate::inband_dtmf::InbandDtmfDetector;
 use crate::prompt::Prompt;
 use crate::rtp::{self, RTP_HEADER_LENGTH, RtpHeader};
 use crate::sdp::Negotiated;
@@ -204,6 +205,54 @@ pub struct SessionCore {
     decoded: Option<DecodedAudio>,
     bridge: Option<BridgeBuffer>,
     packet: [u8; RTP_HEADER_LENGTH + FRAME_SAMPLES],
+    /// Digits keyed as tones in the received audio.
+    inband: InbandDtmfDetector,
+    /// The last digit reported and how, so one key press sent both in band
+    /// and as RFC 4733 events is reported once.
+    last_digit: Option<ReportedDigit>,
+    /// Received audio samples so far: the clock `last_digit` is timed by.
+    received_samples: u64,
+}
+
+/// How a digit was heard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum DigitSource {
+    TelephoneEvent,
+    InBand,
+}
+
+/// A digit reported, for de-duplicating the two ways of sending it.
+#[derive(Clone, Copy, Debug)]
+struct ReportedDigit {
+    digit: char,
+    source: DigitSource,
+    at: u64,
+}
+
+/// A digit heard the other way within this many samples (250 ms) of the
+/// same digit is the same key press.
+const SAME_KEY_PRESS: u64 = 2000;
+
+/// Report `digit` heard from `source` unless it repeats the last digit
+/// heard the other way just now; returns whether it was reported.
+fn report_digit(
+    last: &mut Option<ReportedDigit>,
+    events: &mut VecDeque<MediaEvent>,
+    digit: char,
+    source: DigitSource,
+    at: u64,
+) -> bool {
+    if let Some(previous) = *last
+        && previous.digit == digit
+        && previous.source != source
+        && at.saturating_sub(previous.at) <= SAME_KEY_PRESS
+    {
+        tracing::trace!(%digit, ?source, "digit already reported the other way");
+        return false;
+    }
+    *last = Some(ReportedDigit { digit, source, at });
+    events.push_back(MediaEvent::Dtmf { digit });
+    true
 }
 
 impl SessionCore {
@@ -231,6 +280,9 @@ impl SessionCore {
             decoded: None,
             bridge: None,
             packet: [0; RTP_HEADER_LENGTH + FRAME_SAMPLES],
+            inband: InbandDtmfDetector::new(),
+            last_digit: None,
+            received_samples: 0,
         }
     }
 
@@ -458,7 +510,8 @@ impl SessionCore {
         (frame_timestamp, samples, action)
     }
 
-    /// Handle a received datagram: latch, loss accounting and RFC 4733 digits.
+    /// Handle a received datagram: latch, loss accounting, RFC 4733 digits and
+    /// digits keyed in band (one report per key press either way).
     pub fn on_datagram(&mut self, source: SocketAddr, datagram: &[u8]) {
         let packet = match rtp::parse(datagram) {
             Ok(packet) => packet,
@@ -497,15 +550,41 @@ impl SessionCore {
                 packet.payload,
             );
         }
+        if is_audio {
+            let samples: Vec<i16> = packet
+                .payload
+                .iter()
+                .map(|&code| self.negotiated.codec.decode(code))
+                .collect();
+            self.received_samples += samples.len() as u64;
+            for digit in self.inband.push(&samples) {
+                let at = self.received_samples;
+                if report_digit(
+                    &mut self.last_digit,
+                    &mut self.events,
+                    digit,
+                    DigitSource::InBand,
+                    at,
+                ) {
+                    bump(&self.counters.dtmf_digits_received, 1);
+                }
+            }
+        }
         if is_telephone_event {
             bump(&self.counters.telephone_event_packets_received, 1);
-            let (events, counters) = (&mut self.events, &self.counters);
+            let (events, counters, last) = (&mut self.events, &self.counters, &mut self.last_digit);
+            let at = self.received_samples;
             self.dtmf_receiver
                 .on_packet(&packet.header, packet.payload, &mut |received| {
-                    bump(&counters.dtmf_digits_received, 1);
-                    events.push_back(MediaEvent::Dtmf {
-                        digit: received.digit,
-                    });
+                    if report_digit(
+                        last,
+                        events,
+                        received.digit,
+                        DigitSource::TelephoneEvent,
+                        at,
+                    ) {
+                        bump(&counters.dtmf_digits_received, 1);
+                    }
                 });
         }
     }

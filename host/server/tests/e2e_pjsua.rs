@@ -109,3 +109,80 @@ fn pjsua_hears_the_prompt_and_gets_its_digits_back() {
         lag * 20
     );
 }
+
+/// A 16-bit mono 8 kHz WAV file of `samples`.
+fn write_wav(path: &Path, samples: &[i16]) {
+    let data_bytes = (samples.len() * 2) as u32;
+    let mut bytes = Vec::with_capacity(44 + samples.len() * 2);
+    bytes.extend_from_slice(b"RIFF");
+    bytes.extend_from_slice(&(36 + data_bytes).to_le_bytes());
+    bytes.extend_from_slice(b"WAVEfmt ");
+    bytes.extend_from_slice(&16u32.to_le_bytes());
+    bytes.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    bytes.extend_from_slice(&1u16.to_le_bytes()); // mono
+    bytes.extend_from_slice(&8000u32.to_le_bytes());
+    bytes.extend_from_slice(&16000u32.to_le_bytes());
+    bytes.extend_from_slice(&2u16.to_le_bytes());
+    bytes.extend_from_slice(&16u16.to_le_bytes());
+    bytes.extend_from_slice(b"data");
+    bytes.extend_from_slice(&data_bytes.to_le_bytes());
+    for sample in samples {
+        bytes.extend_from_slice(&sample.to_le_bytes());
+    }
+    std::fs::write(path, bytes).expect("write the tone file");
+}
+
+/// `digits` as DTMF tone pairs (-10 dBm0 per tone, 100 ms on, 100 ms off)
+/// after `lead_seconds` of silence.
+fn dtmf_tones(digits: &str, lead_seconds: f64) -> Vec<i16> {
+    let pair = |digit: char| match digit {
+        '1' => (697.0, 1209.0),
+        '4' => (770.0, 1209.0),
+        '7' => (852.0, 1209.0),
+        '#' => (941.0, 1477.0),
+        other => panic!("no tones for {other} in this test"),
+    };
+    let mut samples = vec![0i16; (lead_seconds * 8000.0) as usize];
+    for digit in digits.chars() {
+        let (low, high) = pair(digit);
+        samples.extend((0..800).map(|n| {
+            let t = f64::from(n) / 8000.0;
+            let tau = 2.0 * std::f64::consts::PI;
+            (7200.0 * (tau * low * t).sin() + 7200.0 * (tau * high * t).sin()) as i16
+        }));
+        samples.extend(std::iter::repeat_n(0i16, 800));
+    }
+    samples.extend(std::iter::repeat_n(0i16, 8000 * 3));
+    samples
+}
+
+#[test]
+fn ivr_collects_digits_pjsua_keys_in_band() {
+    let dir = scratch("pjsua-inband");
+    let host = Host::start(
+        &dir,
+        HostOptions {
+            apps: &["ivr"],
+            config: None,
+        },
+    );
+    // The digits go as audio only (no RFC 4733 events, no INFO): the host must
+    // hear the tones in the caller's PCMU stream.
+    let tones = dir.join("keyed.wav");
+    write_wav(&tones, &dtmf_tones("147#", 2.0));
+    let uri = format!("sip:ivr@{}", host.sip);
+    let result = pjsua_call(&[
+        "--uri",
+        &uri,
+        "--play",
+        tones.to_str().unwrap(),
+        "--timeout",
+        "40",
+    ]);
+    assert_eq!(result["connected"], true, "{result}");
+    let log = host.wait_for_log("exit record", Duration::from_secs(30));
+    assert!(log.contains("ivr: collected digits 147"), "{log}");
+    assert_eq!(field(&host.exit_records()[0], "exit_code"), Some("0"));
+    // The digits were played back to pjsua as RFC 4733 events.
+    assert_eq!(result["dtmf_received"], "147", "{result}");
+}

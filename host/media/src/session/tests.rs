@@ -625,3 +625,76 @@ fn events_with_our_own_payload_type_number_are_accepted_too() {
         "we send with the peer's number"
     );
 }
+
+/// 20 ms frames of the DTMF tone pair (`low`, `high` Hz) for `frames` frames,
+/// then `gap` frames of silence.
+fn keyed(low: f32, high: f32, frames: usize, gap: usize) -> Vec<[i16; FRAME_SAMPLES]> {
+    let mut out = Vec::new();
+    for frame in 0..frames + gap {
+        out.push(std::array::from_fn(|n| {
+            if frame >= frames {
+                return 0;
+            }
+            let t = (frame * FRAME_SAMPLES + n) as f32 / 8000.0;
+            let tau = 2.0 * std::f32::consts::PI;
+            (5000.0 * (tau * low * t).sin() + 5000.0 * (tau * high * t).sin()) as i16
+        }));
+    }
+    out
+}
+
+#[test]
+fn digits_keyed_in_band_become_dtmf_events() {
+    let mut core = core();
+    let source: SocketAddr = REMOTE.parse().unwrap();
+    let mut frames = keyed(770.0, 1336.0, 4, 4); // 5
+    frames.extend(keyed(941.0, 1477.0, 4, 4)); // #
+    for (sequence, samples) in frames.iter().enumerate() {
+        core.on_datagram(
+            source,
+            &audio_datagram(Codec::Pcmu, sequence as u16, samples),
+        );
+    }
+    assert_eq!(
+        events(&mut core),
+        vec![
+            MediaEvent::Dtmf { digit: '5' },
+            MediaEvent::Dtmf { digit: '#' }
+        ]
+    );
+    assert_eq!(core.counters.snapshot().dtmf_digits_received, 2);
+}
+
+#[test]
+fn a_key_sent_both_in_band_and_as_events_is_reported_once() {
+    let mut core = core();
+    let source: SocketAddr = REMOTE.parse().unwrap();
+    // The sender keys 9 as tones and as RFC 4733 events at the same time, twice.
+    let mut sequence = 0u16;
+    for press in 0..2u32 {
+        for (index, samples) in keyed(852.0, 1477.0, 5, 5).iter().enumerate() {
+            core.on_datagram(source, &audio_datagram(Codec::Pcmu, sequence, samples));
+            sequence += 1;
+            if index < 5 {
+                let report = EventReport {
+                    event: 9,
+                    end: index == 4,
+                    volume: 10,
+                    duration: 160 * (index as u16 + 1),
+                };
+                let timestamp = 8000 * press;
+                core.on_datagram(
+                    source,
+                    &event_datagram(1000 + sequence, timestamp, index == 0, report, 0x5EED),
+                );
+            }
+        }
+    }
+    assert_eq!(
+        events(&mut core),
+        vec![
+            MediaEvent::Dtmf { digit: '9' },
+            MediaEvent::Dtmf { digit: '9' }
+        ]
+    );
+}

@@ -686,7 +686,7 @@ impl Leg {
 
     pub(crate) fn media_event(&mut self, event: MediaEvent) {
         match event {
-            MediaEvent::Dtmf { digit } => self.digit_received(digit, "RFC 4733"),
+            MediaEvent::Dtmf { digit } => self.digit_received(digit, "RTP (RFC 4733 or in band)"),
             MediaEvent::PlayFinished { id, completed } => {
                 if self.play.as_ref().is_some_and(|job| job.id == id)
                     && let Some(job) = self.play.take()

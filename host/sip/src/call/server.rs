@@ -111,8 +111,9 @@ impl ServerCall {
 
     /// Send 200 OK with `sdp` (Contact, `Content-Type: application/sdp`),
     /// retransmitted until the ACK arrives (RFC 3261 §13.3.1.4). Resolves
-    /// when the ACK arrives; errs with [`SipError::AckTimeout`] when none came
-    /// within Timer H (the call is then ended with BYE), with
+    /// when the ACK arrives (or a BYE that overtook it: the call was answered
+    /// and the `Bye` event follows); errs with [`SipError::AckTimeout`] when
+    /// none came within Timer H (the call is then ended with BYE), with
     /// [`SipError::Cancelled`] when the caller's CANCEL won.
     ///
     /// Cancel-safety: dropping the future after the 200 was queued leaves the
@@ -162,6 +163,9 @@ impl ServerCall {
             let phase = *phases.borrow_and_update();
             match phase {
                 Phase::Confirmed => return Ok(()),
+                // The caller's BYE overtook its ACK (both sent at once): the
+                // call was answered; the `Bye` event follows.
+                Phase::Ended(EndCause::RemoteBye) => return Ok(()),
                 Phase::Ended(_) => return Err(shared.phase_error("answer", phase)),
                 _ => {}
             }
