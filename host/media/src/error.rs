@@ -56,9 +56,6 @@ pub enum MediaError {
         /// Its character position.
         position: usize,
     },
-    /// `send_dtmf` on a session whose peer did not offer telephone-event/8000.
-    #[error("the peer did not negotiate telephone-event: cannot send RFC 4733 DTMF")]
-    TelephoneEventNotNegotiated,
     /// Loading a prompt failed.
     #[error(transparent)]
     Prompt(#[from] PromptError),

@@ -2,7 +2,8 @@
 //! keys as audio tones rather than RFC 4733 events or SIP INFO.
 //!
 //! Sans-IO: [`InbandDtmfDetector::push`] takes samples and returns the digits
-//! whose tones began in them. Written here rather than taken from a crate:
+//! whose tones began in them; [`synthesize`] makes the tones for peers without
+//! telephone-event. Written here rather than taken from a crate:
 //! the crates that exist offer no frequency-tolerance or talk-off guards.
 //!
 //! How a digit is recognised (acceptance criteria: shared/corpora/dtmf/NOTES.md,
@@ -196,6 +197,35 @@ impl InbandDtmfDetector {
             // only the high tone's is checked.)
             && power(2.0 * high_frequency) <= HARMONIC_LIMIT * high_power;
         accepted.then_some(KEYS[row][column])
+    }
+}
+
+/// Level of each generated tone: −10 dBm0 (the common generator default).
+const GENERATED_DBM0: f32 = -10.0;
+
+/// Write the tone pair of `digit` into `out`, as samples `first_sample..`
+/// counted from the start of the digit (so consecutive frames join without
+/// a phase jump). Silence for a character that is not a DTMF key. For peers
+/// that did not negotiate telephone-event (RFC 4733 §2.1 leaves in-band
+/// signalling to them).
+pub fn synthesize(digit: char, first_sample: u32, out: &mut [i16]) {
+    let Some((row, column)) = KEYS.iter().enumerate().find_map(|(row, keys)| {
+        keys.iter()
+            .position(|&key| key == digit)
+            .map(|column| (row, column))
+    }) else {
+        out.fill(0);
+        return;
+    };
+    let amplitude = ZERO_DBM0_AMPLITUDE * 10f32.powf(GENERATED_DBM0 / 20.0);
+    let (low, high) = (LOW_GROUP[row], HIGH_GROUP[column]);
+    for (index, sample) in out.iter_mut().enumerate() {
+        // f64 phase: a long digit must not drift.
+        let t = f64::from(first_sample + index as u32) / f64::from(SAMPLE_RATE);
+        let tau = 2.0 * std::f64::consts::PI;
+        let value = f64::from(amplitude)
+            * ((tau * f64::from(low) * t).sin() + (tau * f64::from(high) * t).sin());
+        *sample = value as i16;
     }
 }
 

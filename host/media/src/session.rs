@@ -24,13 +24,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::codec::Codec;
-use crate::inband_dtmf::InbandDtmfDetector;
+use crate::inband_dtmf::{self, InbandDtmfDetector};
 use crate::prompt::Prompt;
 use crate::rtp::{self, RTP_HEADER_LENGTH, RtpHeader};
 use crate::sdp::Negotiated;
 use crate::telephone_event::sender::{DtmfItem, JobFinished};
 use crate::telephone_event::{
     EVENT_BLOCK_LENGTH, SenderFrame, TelephoneEventReceiver, TelephoneEventSender, digit_to_event,
+    event_to_digit,
 };
 use bridge::{AudioFrame, BridgeBuffer, DecodedAudio};
 use latch::RemoteAddressLatch;
@@ -431,15 +432,23 @@ impl SessionCore {
         if !self.negotiated.may_send() {
             return None;
         }
+        let mut samples = samples;
         let telephone_event = match action {
             SenderFrame::Event {
                 marker,
                 timestamp,
                 report,
-            } => self
-                .negotiated
-                .telephone_event_payload_type
-                .map(|payload_type| (payload_type, marker, timestamp, report)),
+            } => match self.negotiated.telephone_event_payload_type {
+                Some(payload_type) => Some((payload_type, marker, timestamp, report)),
+                None => {
+                    // No telephone-event: the digit goes as tones in the audio
+                    // (silence while the sender repeats its end packets).
+                    let digit = event_to_digit(report.event).filter(|_| !report.end);
+                    let elapsed = frame_timestamp.wrapping_sub(timestamp);
+                    inband_dtmf::synthesize(digit.unwrap_or(' '), elapsed, &mut samples);
+                    None
+                }
+            },
             SenderFrame::Audio => None,
         };
         let payload = &mut self.packet[RTP_HEADER_LENGTH..];

@@ -331,10 +331,8 @@ async fn dtmf_errors_are_typed() {
     let port = phone.local_addr().unwrap().port();
     let no_events = engine.accept_offer(&offer(port, "0")).await.unwrap().0;
     assert!(!no_events.telephone_event_negotiated());
-    assert!(matches!(
-        no_events.send_dtmf("1"),
-        Err(callhost_media::MediaError::TelephoneEventNotNegotiated)
-    ));
+    // Without telephone-event the digits go as tones in the audio instead.
+    assert!(no_events.send_dtmf("1").is_ok());
 }
 
 fn event_packet(

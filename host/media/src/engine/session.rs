@@ -142,16 +142,14 @@ impl MediaSession {
         let _ = self.command(Command::StopPlaying);
     }
 
-    /// Queue RFC 4733 digits (`0-9A-D*#`, `,` = 500 ms pause) behind earlier ones. Completion
+    /// Queue digits (`0-9A-D*#`, `,` = 500 ms pause) behind earlier ones: RFC 4733 events,
+    /// or tones in the audio when the peer did not negotiate telephone-event. Completion
     /// arrives as `DtmfFinished` with the returned id.
     pub fn send_dtmf(&self, digits: &str) -> Result<u64, MediaError> {
         let items = parse_digits(digits).map_err(|invalid| MediaError::InvalidDtmfDigit {
             digit: invalid.digit,
             position: invalid.position,
         })?;
-        if !self.telephone_event_negotiated() {
-            return Err(MediaError::TelephoneEventNotNegotiated);
-        }
         let id = self.next_id();
         self.command(Command::SendDtmf { id, items })?;
         Ok(id)

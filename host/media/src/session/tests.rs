@@ -698,3 +698,33 @@ fn a_key_sent_both_in_band_and_as_events_is_reported_once() {
         ]
     );
 }
+
+#[test]
+fn without_telephone_event_digits_are_sent_as_tones() {
+    let mut core = SessionCore::new(
+        negotiated(None),
+        true,
+        ORIGIN,
+        Arc::new(MediaCounters::default()),
+    );
+    core.start_sending();
+    core.send_dtmf(9, parse_digits("2#,7").expect("digits"));
+    let mut detector = InbandDtmfDetector::new();
+    let mut heard = String::new();
+    for _ in 0..150 {
+        let Some((_, header, payload)) = frame(&mut core) else {
+            panic!("a frame is sent every 20 ms");
+        };
+        assert_eq!(header.payload_type, 0, "only audio (PCMU) goes out");
+        let samples: Vec<i16> = payload
+            .iter()
+            .map(|&code| g711::ulaw_to_linear(code))
+            .collect();
+        heard.extend(detector.push(&samples));
+    }
+    assert_eq!(heard, "2#7");
+    assert!(events(&mut core).contains(&MediaEvent::DtmfFinished {
+        id: 9,
+        completed: true
+    }));
+}
