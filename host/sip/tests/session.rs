@@ -11,7 +11,9 @@ mod common;
 
 use std::time::Duration;
 
-use callhost_sip::{CallEvent, OutgoingRequest, SessionTimerSettings, SipConfig, SipEndpoint};
+use callhost_sip::{
+    CallEvent, OutgoingCall, OutgoingRequest, SessionTimerSettings, SipConfig, SipEndpoint,
+};
 use common::callee::Callee;
 use common::{
     ANSWER_SDP, Harness, Policy, Stats, assert_all_successful, next_event, run_sipp, scenario,
@@ -93,10 +95,11 @@ async fn endpoint(config: SipConfig) -> SipEndpoint {
     endpoint
 }
 
-#[tokio::test]
-async fn outgoing_call_retries_after_422_and_refreshes_by_update() {
-    let endpoint = endpoint(timers(2, 1)).await;
-    let callee = Callee::start("uas-session-timer.xml", false).await;
+/// An endpoint with `config` calls SIPp running the callee `scenario`; returns
+/// them once the call is answered.
+async fn answered_call(config: SipConfig, scenario: &str) -> (SipEndpoint, Callee, OutgoingCall) {
+    let endpoint = endpoint(config).await;
+    let callee = Callee::start(scenario, false).await;
     let mut call = endpoint
         .call(OutgoingRequest {
             target: callee.uri("bob", ""),
@@ -106,6 +109,12 @@ async fn outgoing_call_retries_after_422_and_refreshes_by_update() {
         .await
         .expect("call");
     wait_answered(&mut call.events).await;
+    (endpoint, callee, call)
+}
+
+#[tokio::test]
+async fn outgoing_call_retries_after_422_and_refreshes_by_update() {
+    let (endpoint, callee, mut call) = answered_call(timers(2, 1), "uas-session-timer.xml").await;
     // The callee hangs up only after our UPDATE refresh reached it.
     assert!(matches!(
         next_event(&mut call.events).await,
@@ -117,17 +126,8 @@ async fn outgoing_call_retries_after_422_and_refreshes_by_update() {
 
 #[tokio::test]
 async fn outgoing_call_holds_and_resumes_by_reinvite() {
-    let endpoint = endpoint(SipConfig::default()).await;
-    let callee = Callee::start("uas-hold-resume.xml", false).await;
-    let mut call = endpoint
-        .call(OutgoingRequest {
-            target: callee.uri("bob", ""),
-            offer_sdp: ANSWER_SDP.to_string(),
-            ..OutgoingRequest::default()
-        })
-        .await
-        .expect("call");
-    wait_answered(&mut call.events).await;
+    let (endpoint, callee, mut call) =
+        answered_call(SipConfig::default(), "uas-hold-resume.xml").await;
     let hold = format!("{ANSWER_SDP}a=sendonly\r\n");
     let held = call.call.reinvite(&hold).await.expect("hold re-INVITE");
     assert_eq!(held.code, 200, "{held:?}");
