@@ -131,9 +131,20 @@ impl MediaEngine {
         &self,
         offer_sdp: &str,
     ) -> Result<(MediaSession, String), MediaError> {
+        self.accept_offer_with(offer_sdp, None).await
+    }
+
+    /// [`Self::accept_offer`] with the codecs this call may use, in preference order
+    /// (`None`: the configured list), e.g. a service's own codec list.
+    pub async fn accept_offer_with(
+        &self,
+        offer_sdp: &str,
+        codecs: Option<&[Codec]>,
+    ) -> Result<(MediaSession, String), MediaError> {
         let inner = &self.inner;
         let offer = SessionDescription::parse(offer_sdp)?;
-        let negotiated = negotiate(&offer, &inner.config.codecs, inner.config.bind_ip)?;
+        let preferences = codecs.unwrap_or(&inner.config.codecs);
+        let negotiated = negotiate(&offer, preferences, inner.config.bind_ip)?;
         let (socket, lease) = inner.bind()?;
         let (signalling, answer) =
             Signalling::answering(&offer, negotiated, inner.local_address(lease.port()));

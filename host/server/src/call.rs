@@ -163,7 +163,12 @@ async fn run_incoming(host: Arc<Host>, incoming: IncomingCall, instance_id: Stri
         reject(&sip, 488, Some("Not Acceptable Here"), &[]).await;
         return;
     };
-    let (media, answer_sdp) = match host.media.accept_offer(&offer).await {
+    let codecs = host.config.service_codecs(&service);
+    let (media, answer_sdp) = match host
+        .media
+        .accept_offer_with(&offer, codecs.as_deref())
+        .await
+    {
         Ok(accepted) => accepted,
         Err(error) => {
             let (code, reason) = media_refusal(&error);

@@ -13,6 +13,7 @@ use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use callhost_media::Codec;
 use serde::Deserialize;
 
 use crate::admin::AdminConfig;
@@ -458,6 +459,9 @@ pub struct ServiceSection {
     /// `[services.<name>.users]`: user = "password" for `auth_realm`.
     #[serde(default)]
     pub users: Users,
+    /// `codecs = ["PCMA", "PCMU"]`: the codecs this service's calls may use, in
+    /// preference order (default: every codec the host has, PCMU first).
+    pub codecs: Option<Vec<String>>,
 }
 
 /// User names and passwords of a service; `Debug` shows the names only.
@@ -728,6 +732,25 @@ impl Config {
                     format!("service `{name}`: the realm must be non-empty text without quotes"),
                 ));
             }
+            if let Some(codecs) = &service.codecs {
+                if codecs.is_empty() {
+                    return Err(invalid(
+                        "services.codecs",
+                        format!("service `{name}`: name at least one codec"),
+                    ));
+                }
+                if let Some(unknown) = codecs
+                    .iter()
+                    .find(|codec| Codec::from_name(codec).is_none())
+                {
+                    return Err(invalid(
+                        "services.codecs",
+                        format!(
+                            "service `{name}`: `{unknown}` is not a codec this host has (PCMU, PCMA)"
+                        ),
+                    ));
+                }
+            }
             if service.auth_realm.is_some() && service.users.0.is_empty() {
                 return Err(invalid(
                     "services.users",
@@ -822,6 +845,18 @@ impl Config {
     pub fn service_auth(&self, service: &str) -> Option<(&str, &Users)> {
         let entry = self.services.get(service)?;
         Some((entry.auth_realm.as_deref()?, &entry.users))
+    }
+
+    /// The codec preferences of `service`, when its section names some
+    /// (checked by [`Config::build`]).
+    pub fn service_codecs(&self, service: &str) -> Option<Vec<Codec>> {
+        let names = self.services.get(service)?.codecs.as_ref()?;
+        Some(
+            names
+                .iter()
+                .filter_map(|name| Codec::from_name(name))
+                .collect(),
+        )
     }
 
     /// The app and parameters for a service: an explicit `[services.x]` entry, or by
@@ -982,6 +1017,26 @@ mod tests {
                 .unwrap_err()
                 .to_string();
             assert!(error.contains("calls."), "{bad}: {error}");
+        }
+    }
+
+    #[test]
+    fn service_codecs_are_checked() {
+        let parsed = file("[services.alaw]\napp = \"hello\"\ncodecs = [\"pcma\", \"PCMU\"]\n");
+        let config = Config::build(parsed, &plugins_overrides()).unwrap();
+        assert_eq!(
+            config.service_codecs("alaw"),
+            Some(vec![Codec::Pcma, Codec::Pcmu])
+        );
+        assert_eq!(config.service_codecs("hello"), None);
+        for bad in [
+            "[services.x]\ncodecs = []\n",
+            "[services.x]\ncodecs = [\"G729\"]\n",
+        ] {
+            let error = Config::build(file(bad), &plugins_overrides())
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains("services.codecs"), "{bad}: {error}");
         }
     }
 

@@ -230,6 +230,23 @@ fn the_app_holds_the_caller_and_resumes() {
 }
 
 #[test]
+fn a_service_answers_with_its_own_codec_preference() {
+    let config = "[services.hello-alaw]\napp = \"hello\"\ncodecs = [\"PCMA\"]\n";
+    let host = common::Host::start(
+        &common::scratch("service-codecs"),
+        common::HostOptions {
+            apps: &["hello"],
+            config: Some(config),
+        },
+    );
+    // SIPp offers PCMU first and PCMA second; its scenario checks the answer
+    // names PCMA (payload type 8) only.
+    host.expect_scenario("host-codec-pcma.xml", "hello-alaw", 1);
+    let log = host.wait_for_log("exit record", Duration::from_secs(30));
+    assert!(log.contains("app=hello"), "{log}");
+}
+
+#[test]
 fn a_service_with_a_realm_challenges_callers_and_lets_the_right_password_in() {
     let config = "[services.secure]\napp = \"hello\"\nauth_realm = \"callhost.test\"\n\n[services.secure.users]\nalice = \"s3cret\"\n";
     let host = common::Host::start(
