@@ -10,6 +10,7 @@
 #   MEDIA_ROOT/versioned/hello.wav, MEDIA_ROOT/dialer/hello.wav (copies of the hello prompt)
 #   MEDIA_ROOT/connect-while-playing/playfile.wav (music-on-hold style message)
 #   MEDIA_ROOT/hold-resume/music.wav, MEDIA_ROOT/hold-resume/hello.wav
+#   MEDIA_ROOT/whole-call-record/hello.wav
 # espeak-ng's default output (22050 Hz, 16-bit mono PCM) is kept; the host converts
 # on load. A prompt that exists and is newer than this script is not regenerated.
 # Files are written under a temporary name and renamed into place.
@@ -75,3 +76,4 @@ speak "$media_root/connect-while-playing/playfile.wav" \
 speak "$media_root/hold-resume/music.wav" \
     "You are on hold. This is music on hold."
 copy_prompt "$media_root/hello/hello.wav" "$media_root/hold-resume/hello.wav"
+copy_prompt "$media_root/hello/hello.wav" "$media_root/whole-call-record/hello.wav"

@@ -361,6 +361,16 @@ impl Channel {
         FilePlayer::new(self)
     }
 
+    /// The channel's file recorder (the UAS `channel.FileRecorder`).
+    pub fn file_recorder(&self) -> crate::FileRecorder<'_> {
+        crate::FileRecorder::new(self)
+    }
+
+    /// The channel's whole-call recorder (the UAS `channel.WholeCallRecorder`).
+    pub fn whole_call_recorder(&self) -> crate::WholeCallRecorder<'_> {
+        crate::WholeCallRecorder::new(self)
+    }
+
     /// The channel's DTMF detector (the UAS `channel.DTMFDetector`).
     pub fn dtmf_detector(&self) -> DtmfDetector<'_> {
         DtmfDetector::new(self)

@@ -98,6 +98,7 @@ mod error;
 mod file_player;
 pub mod log;
 mod mirror;
+mod recorder;
 mod sip;
 
 pub use app::{AppContext, IntoExitCode};
@@ -106,6 +107,10 @@ pub use dtmf_detector::{DetectorCause, DtmfDetector, GetDigits};
 pub use dtmf_player::{DtmfPlayer, DtmfPlayerCause};
 pub use error::{CallError, Result, exit_code};
 pub use file_player::{FilePlayer, PlayOptions, PlayerCause, PlayerState};
+pub use recorder::{
+    FileRecorder, RecordFormat, RecordOptions, RecorderCause, RecorderState, RecordingSummary,
+    WholeCallLayout, WholeCallOptions, WholeCallRecorder,
+};
 pub use sip::{HeaderField, Sip, SipBody, SipState};
 
 /// The wit-bindgen bindings for `callhost:call/app`. Not part of the SDK's API:

@@ -23,9 +23,14 @@ use std::time::Duration;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use crate::ports::PortLease;
 use crate::prompt::Prompt;
+use crate::recorder::file::RecordingFile;
+use crate::recorder::{
+    RecordingCause, RecordingJob, RecordingOutput, RecordingSlot, RecordingSummary,
+};
 use crate::sdp::Negotiated;
 use crate::session::bridge::AudioFrame;
 use crate::session::{MediaCounters, MediaEvent, SessionCore};
@@ -52,13 +57,28 @@ pub const BRIDGE_CHANNEL_CAPACITY: usize = 16;
 #[derive(Debug)]
 pub(crate) enum Command {
     StartSending,
-    Play { id: u64, prompt: Arc<Prompt> },
+    Play {
+        id: u64,
+        prompt: Arc<Prompt>,
+    },
     StopPlaying,
-    SendDtmf { id: u64, items: Vec<DtmfItem> },
+    SendDtmf {
+        id: u64,
+        items: Vec<DtmfItem>,
+    },
     StopDtmf,
     Update(Box<Negotiated>),
     Connect(BridgeEnd),
     Disconnect,
+    StartRecording {
+        slot: RecordingSlot,
+        job: RecordingJob,
+        file: RecordingFile,
+    },
+    StopRecording {
+        slot: RecordingSlot,
+        cause: RecordingCause,
+    },
 }
 
 /// What one leg of a bridge sends the other.
@@ -136,6 +156,7 @@ pub(crate) async fn run(
     let mut buffer = vec![0u8; RECEIVE_BUFFER_BYTES].into_boxed_slice();
     let mut clock: Option<FrameClock> = None;
     let mut bridge: Option<BridgeEnd> = None;
+    let mut writers = RecordingWriters::default();
     let sleep = tokio::time::sleep_until(Instant::now());
     tokio::pin!(sleep);
     loop {
@@ -144,7 +165,12 @@ pub(crate) async fn run(
             biased;
             command = commands.recv() => {
                 let Some(command) = command else { break };
-                apply(&mut core, &mut bridge, &shared, command);
+                if let Command::StartRecording { slot, job, file } = command {
+                    writers.start(job.id(), file, &events);
+                    core.start_recording(slot, job);
+                } else {
+                    apply(&mut core, &mut bridge, &shared, command);
+                }
                 if core.is_sending() && clock.is_none() {
                     let now = Instant::now();
                     clock = Some(FrameClock { start: now, next_frame: 0 });
@@ -185,7 +211,13 @@ pub(crate) async fn run(
             // A closed receiver means the handle is being dropped; the command channel closes next.
             let _ = events.send(event);
         }
+        writers.pass_on(&mut core);
     }
+    // The call is over: recordings still running end HANGUP, and their files are finished.
+    for slot in [RecordingSlot::File, RecordingSlot::WholeCall] {
+        core.stop_recording(slot, RecordingCause::Hangup);
+    }
+    writers.pass_on(&mut core);
     tracing::debug!(port = lease.port(), "media session stopped");
 }
 
@@ -209,6 +241,87 @@ fn apply(
             shared.connected.store(true, Ordering::Relaxed);
         }
         Command::Disconnect => end_bridge(core, bridge, shared),
+        Command::StopRecording { slot, cause } => core.stop_recording(slot, cause),
+        // Handled by the loop, which owns the writers.
+        Command::StartRecording { .. } => {}
+    }
+}
+
+/// The writer task of each running recording, by recording id.
+#[derive(Debug, Default)]
+struct RecordingWriters {
+    chunks: std::collections::HashMap<u64, mpsc::UnboundedSender<RecordingOutput>>,
+}
+
+impl RecordingWriters {
+    /// Spawn the task that writes recording `id` into `file`.
+    fn start(&mut self, id: u64, file: RecordingFile, events: &mpsc::UnboundedSender<MediaEvent>) {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        self.chunks.insert(id, sender);
+        tokio::spawn(write_recording(id, file, receiver, events.clone()).in_current_span());
+    }
+
+    /// Hand the core's encoded audio to the writers.
+    fn pass_on(&mut self, core: &mut SessionCore) {
+        while let Some(output) = core.poll_recording_output() {
+            let id = output.id;
+            let last = output.end.is_some();
+            if let Some(writer) = self.chunks.get(&id) {
+                // A writer that failed has reported ERROR and stopped listening.
+                let _ = writer.send(output);
+            }
+            if last {
+                self.chunks.remove(&id);
+            }
+        }
+    }
+}
+
+/// Append each chunk (off the async threads), then finish the file and report the end. A
+/// write error ends the recording ERROR at once; the rest of its audio is dropped.
+async fn write_recording(
+    id: u64,
+    file: RecordingFile,
+    mut chunks: mpsc::UnboundedReceiver<RecordingOutput>,
+    events: mpsc::UnboundedSender<MediaEvent>,
+) {
+    let path = file.path().to_owned();
+    let mut file = Some(file);
+    // What is safely on disk, for the report if a write fails.
+    let mut on_disk = (0, Duration::ZERO);
+    while let Some(output) = chunks.recv().await {
+        let Some(mut open) = file.take() else { break };
+        let end = output.end;
+        let written = tokio::task::spawn_blocking(move || {
+            let appended = open.append(&output.bytes);
+            match (appended, end) {
+                (Ok(()), None) => Ok(Some(open)),
+                (Ok(()), Some(_)) => open.finish().map(|_| None),
+                (Err(error), _) => Err(error),
+            }
+        })
+        .await
+        .unwrap_or_else(|join| Err(std::io::Error::other(join.to_string())));
+        let summary = match written {
+            Ok(Some(open)) => {
+                on_disk = (open.data_bytes(), open.duration());
+                file = Some(open);
+                continue;
+            }
+            Ok(None) => end.expect("the file is finished only with the last chunk"),
+            Err(error) => {
+                tracing::warn!(path = %path.display(), %error, "recording failed");
+                RecordingSummary {
+                    cause: RecordingCause::Error,
+                    duration: on_disk.1,
+                    data_bytes: on_disk.0,
+                    audio_detected: end.is_some_and(|end| end.audio_detected),
+                }
+            }
+        };
+        tracing::debug!(path = %path.display(), ?summary, "recording finished");
+        let _ = events.send(MediaEvent::RecordingFinished { id, summary });
+        return;
     }
 }
 

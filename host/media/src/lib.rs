@@ -27,6 +27,7 @@ pub mod g711;
 pub mod inband_dtmf;
 pub mod ports;
 pub mod prompt;
+pub mod recorder;
 pub mod resample;
 pub mod rtp;
 pub mod sdp;

@@ -26,6 +26,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::codec::Codec;
 use crate::inband_dtmf::{self, InbandDtmfDetector};
 use crate::prompt::Prompt;
+use crate::recorder::{
+    RecordingCause, RecordingJob, RecordingOutput, RecordingSlot, RecordingSummary,
+};
 use crate::rtp::{self, RTP_HEADER_LENGTH, RtpHeader};
 use crate::sdp::Negotiated;
 use crate::telephone_event::sender::{DtmfItem, JobFinished};
@@ -68,6 +71,13 @@ pub enum MediaEvent {
         id: u64,
         /// True if every digit was sent.
         completed: bool,
+    },
+    /// A recording ended and its file is complete on disk.
+    RecordingFinished {
+        /// The id `start_recording` returned.
+        id: u64,
+        /// Why it ended and what it holds.
+        summary: RecordingSummary,
     },
 }
 
@@ -213,6 +223,12 @@ pub struct SessionCore {
     last_digit: Option<ReportedDigit>,
     /// Received audio samples so far: the clock `last_digit` is timed by.
     received_samples: u64,
+    /// Running recordings (at most one per slot).
+    recordings: Vec<(RecordingSlot, RecordingJob)>,
+    /// Received audio for the recordings, on our frame clock (while any records).
+    recording_input: Option<(DecodedAudio, BridgeBuffer)>,
+    /// Encoded audio for the recording writers.
+    recording_output: VecDeque<RecordingOutput>,
 }
 
 /// How a digit was heard.
@@ -284,6 +300,9 @@ impl SessionCore {
             inband: InbandDtmfDetector::new(),
             last_digit: None,
             received_samples: 0,
+            recordings: Vec::new(),
+            recording_input: None,
+            recording_output: VecDeque::new(),
         }
     }
 
@@ -408,6 +427,82 @@ impl SessionCore {
         self.negotiated = negotiated;
     }
 
+    /// Start recording into `slot`; a recording already running there ends ABORTED. Recording
+    /// follows the frame clock: nothing is recorded before [`Self::start_sending`].
+    pub fn start_recording(&mut self, slot: RecordingSlot, job: RecordingJob) {
+        self.stop_recording(slot, RecordingCause::Aborted);
+        self.recordings.push((slot, job));
+        self.recording_input
+            .get_or_insert_with(|| (DecodedAudio::new(), BridgeBuffer::new()));
+    }
+
+    /// End the recording in `slot`, if one runs, with `cause`.
+    pub fn stop_recording(&mut self, slot: RecordingSlot, cause: RecordingCause) {
+        if let Some(index) = self.recordings.iter().position(|(s, _)| *s == slot) {
+            let (_, mut job) = self.recordings.remove(index);
+            self.recording_output.push_back(job.finish(cause));
+        }
+        if self.recordings.is_empty() {
+            self.recording_input = None;
+        }
+    }
+
+    /// True while `slot` records.
+    pub fn is_recording(&self, slot: RecordingSlot) -> bool {
+        self.recordings.iter().any(|(s, _)| *s == slot)
+    }
+
+    /// The next chunk of encoded audio (or a recording's end) for the writers.
+    pub fn poll_recording_output(&mut self) -> Option<RecordingOutput> {
+        self.recording_output.pop_front()
+    }
+
+    /// A digit arrived: recordings with barge-in end.
+    fn end_recordings_on_digit(&mut self) {
+        let barge_in: Vec<RecordingSlot> = self
+            .recordings
+            .iter()
+            .filter(|(_, job)| job.ends_on_digit())
+            .map(|(slot, _)| *slot)
+            .collect();
+        for slot in barge_in {
+            self.stop_recording(slot, RecordingCause::BargeIn);
+        }
+    }
+
+    /// Give this frame to every recording (beeps are mixed into `sent` first).
+    fn record_frame(&mut self, sent: &mut [i16; FRAME_SAMPLES]) {
+        let Some((decoded, playout)) = &mut self.recording_input else {
+            return;
+        };
+        while let Some(frame) = decoded.pop_frame() {
+            playout.push(frame);
+        }
+        let received = playout.next_frame().unwrap_or([0; FRAME_SAMPLES]);
+        let mut beeping = Vec::new();
+        for (slot, job) in &mut self.recordings {
+            if job.beep_into(sent) {
+                beeping.push(*slot);
+            }
+        }
+        let mut ended = Vec::new();
+        for (slot, job) in &mut self.recordings {
+            if beeping.contains(slot) {
+                continue;
+            }
+            if let Some(output) = job.on_frame(&received, sent) {
+                if output.end.is_some() {
+                    ended.push(*slot);
+                }
+                self.recording_output.push_back(output);
+            }
+        }
+        self.recordings.retain(|(slot, _)| !ended.contains(slot));
+        if self.recordings.is_empty() {
+            self.recording_input = None;
+        }
+    }
+
     /// The next event for the call, if any.
     pub fn poll_event(&mut self) -> Option<MediaEvent> {
         self.events.pop_front()
@@ -512,6 +607,9 @@ impl SessionCore {
                 self.playing = None;
             }
         }
+        if !self.recordings.is_empty() {
+            self.record_frame(&mut samples);
+        }
         let events = &mut self.events;
         let action = self
             .dtmf_sender
@@ -551,20 +649,20 @@ impl SessionCore {
             self.reception.out_of_order + self.reception.duplicates,
             Ordering::Relaxed,
         );
-        if is_audio && let Some(decoded) = &mut self.decoded {
-            decoded.push_payload(
-                self.negotiated.codec,
-                packet.header.ssrc,
-                packet.header.sequence_number,
-                packet.payload,
-            );
-        }
+        let digits_before = self.counters.dtmf_digits_received.load(Ordering::Relaxed);
         if is_audio {
             let samples: Vec<i16> = packet
                 .payload
                 .iter()
                 .map(|&code| self.negotiated.codec.decode(code))
                 .collect();
+            let (ssrc, sequence_number) = (packet.header.ssrc, packet.header.sequence_number);
+            if let Some(decoded) = &mut self.decoded {
+                decoded.push_samples(ssrc, sequence_number, &samples);
+            }
+            if let Some((decoded, _)) = &mut self.recording_input {
+                decoded.push_samples(ssrc, sequence_number, &samples);
+            }
             self.received_samples += samples.len() as u64;
             for digit in self.inband.push(&samples) {
                 let at = self.received_samples;
@@ -595,6 +693,9 @@ impl SessionCore {
                         bump(&counters.dtmf_digits_received, 1);
                     }
                 });
+        }
+        if self.counters.dtmf_digits_received.load(Ordering::Relaxed) != digits_before {
+            self.end_recordings_on_digit();
         }
     }
 }

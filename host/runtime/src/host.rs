@@ -11,6 +11,8 @@ pub mod channel;
 pub mod dtmf_detector;
 pub mod dtmf_player;
 pub mod file_player;
+pub mod file_recorder;
 pub mod log;
 pub mod sip;
 pub mod types;
+pub mod whole_call_recorder;

@@ -202,6 +202,95 @@ pub struct GetDigitsOptions {
     pub clear: bool,
 }
 
+/// Which of a channel's two recorders (WIT `file-recorder`, `whole-call-recorder`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorder {
+    /// The far end's audio, ended by silence, size, time or a digit.
+    File,
+    /// Both directions of the call.
+    WholeCall,
+}
+
+/// Recorder state (WIT `file-recorder.recorder-state`).
+#[allow(missing_docs)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RecorderState {
+    #[default]
+    Idle,
+    Recording,
+}
+
+/// Why a recording ended (WIT `file-recorder.recorder-cause`).
+#[allow(missing_docs)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RecorderCause {
+    #[default]
+    None,
+    Silence,
+    Size,
+    Timeout,
+    BargeIn,
+    Aborted,
+    Hangup,
+    Error,
+}
+
+/// How recorded samples are stored (WIT `file-recorder.record-format`).
+#[allow(missing_docs)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RecordFormat {
+    #[default]
+    Pcm16,
+    Mulaw,
+    Alaw,
+}
+
+/// Which audio a recording takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RecordLayout {
+    /// The far end only (file recorder).
+    #[default]
+    Received,
+    /// Both directions as two channels.
+    Stereo,
+    /// Both directions mixed.
+    Mixed,
+}
+
+/// A recording job's parameters, defaults already applied; `None` is no limit.
+#[allow(missing_docs)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RecordOptions {
+    pub max_duration: Option<Duration>,
+    pub max_silence: Option<Duration>,
+    pub initial_silence: Option<Duration>,
+    pub max_bytes: Option<u64>,
+    pub barge_in: bool,
+    pub beep: bool,
+    pub format: RecordFormat,
+    pub layout: RecordLayout,
+}
+
+/// How a finished recording turned out (WIT `file-recorder.recording-summary`).
+#[allow(missing_docs)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordingSummary {
+    pub cause: RecorderCause,
+    pub duration: Duration,
+    pub data_bytes: u64,
+    pub audio_detected: bool,
+}
+
+/// One recorder as the never-blocking WIT functions see it.
+#[allow(missing_docs)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RecorderStatus {
+    pub state: RecorderState,
+    pub cause: RecorderCause,
+    /// The last finished recording.
+    pub last: Option<RecordingSummary>,
+}
+
 /// Everything the never-blocking WIT functions read.
 #[allow(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -214,11 +303,29 @@ pub struct CallSnapshot {
     pub detector_cause: DetectorCause,
     pub dtmf_player_cause: DtmfPlayerCause,
     pub sip_state: SipState,
+    pub file_recorder: RecorderStatus,
+    pub whole_call_recorder: RecorderStatus,
     /// Facts about the call; for an outbound leg, filled in when it is placed.
     pub details: Arc<CallDetails>,
 }
 
 impl CallSnapshot {
+    /// The status of one recorder.
+    pub fn recorder(&self, recorder: Recorder) -> &RecorderStatus {
+        match recorder {
+            Recorder::File => &self.file_recorder,
+            Recorder::WholeCall => &self.whole_call_recorder,
+        }
+    }
+
+    /// The status of one recorder, to change.
+    pub fn recorder_mut(&mut self, recorder: Recorder) -> &mut RecorderStatus {
+        match recorder {
+            Recorder::File => &mut self.file_recorder,
+            Recorder::WholeCall => &mut self.whole_call_recorder,
+        }
+    }
+
     /// The snapshot of a call that has just arrived.
     pub fn incoming(details: CallDetails) -> Self {
         CallSnapshot {
@@ -240,6 +347,8 @@ impl CallSnapshot {
             detector_cause: DetectorCause::None,
             dtmf_player_cause: DtmfPlayerCause::None,
             sip_state: SipState::Idle,
+            file_recorder: RecorderStatus::default(),
+            whole_call_recorder: RecorderStatus::default(),
             details: Arc::new(CallDetails::default()),
         }
     }
@@ -365,6 +474,23 @@ pub enum CallCommand {
     SipSend {
         what: SipSend,
         reply: Reply<u16>,
+    },
+    /// Start a recording; replies once the file exists and recording has begun.
+    RecordStart {
+        recorder: Recorder,
+        filename: String,
+        options: RecordOptions,
+        reply: Reply<()>,
+    },
+    /// Stop a recording (cause ABORTED); replies at once.
+    RecordStop {
+        recorder: Recorder,
+        reply: Reply<()>,
+    },
+    /// Wait for the current (or last) recording to end and its file to be complete.
+    RecordWait {
+        recorder: Recorder,
+        reply: Reply<RecorderCause>,
     },
     /// Take the buffered INFO (`messages == false`) or MESSAGE bodies.
     SipReceived {

@@ -101,6 +101,37 @@ async fn a_normal_call_uses_every_interface_in_order() {
 }
 
 #[tokio::test]
+async fn recorder_functions_reach_the_call_task_with_their_defaults() {
+    let runtime = Runtime::new(config()).expect("runtime");
+    let app = scenarios(&runtime).await;
+    let call = FakeCall::start(Behaviour::default());
+    let record = run(&runtime, &app, &call, invocation("recording")).await;
+
+    // 9 means every check in the guest passed (see `recording` in tests/guests/scenarios).
+    assert_eq!(
+        record.outcome,
+        ExitOutcome::Returned(9),
+        "{record}; commands {:?}",
+        call.commands()
+    );
+    assert_eq!(
+        call.commands(),
+        [
+            // seconds-max unset: 120 s; zero initial silence and size: no such limit.
+            "record-start File message.wav RecordOptions { max_duration: Some(120s), \
+             max_silence: Some(2s), initial_silence: None, max_bytes: None, barge_in: true, \
+             beep: true, format: Mulaw, layout: Received }",
+            "record-wait File",
+            "record-start WholeCall call.wav RecordOptions { max_duration: Some(60s), \
+             max_silence: None, initial_silence: None, max_bytes: None, barge_in: false, \
+             beep: false, format: Pcm16, layout: Mixed }",
+            "record-stop WholeCall",
+            "record-wait WholeCall",
+        ]
+    );
+}
+
+#[tokio::test]
 async fn outbound_multi_leg_and_sip_functions_reach_the_call_task() {
     let runtime = Runtime::new(config()).expect("runtime");
     let app = scenarios(&runtime).await;

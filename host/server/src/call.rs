@@ -20,6 +20,7 @@ mod hold;
 mod leg;
 mod local;
 pub mod outbound;
+mod record;
 pub mod sip_api;
 
 use std::future::Future;

@@ -21,8 +21,8 @@ pub enum MediaPathError {
     Escapes(String),
 }
 
-/// Resolve `name` inside `media_dir`, following symlinks, and check it stays inside.
-pub fn resolve(media_dir: &Path, name: &str) -> Result<PathBuf, MediaPathError> {
+/// Refuse anything but a plain relative name (no `..`, root, NUL or backslash).
+fn check_plain(name: &str) -> Result<&Path, MediaPathError> {
     let relative = Path::new(name);
     // Backslashes are refused too: on Windows-made names they mean a separator.
     let plain = !name.is_empty()
@@ -30,9 +30,16 @@ pub fn resolve(media_dir: &Path, name: &str) -> Result<PathBuf, MediaPathError> 
         && relative
             .components()
             .all(|component| matches!(component, Component::Normal(_) | Component::CurDir));
-    if !plain {
-        return Err(MediaPathError::NotRelative(name.to_owned()));
+    if plain {
+        Ok(relative)
+    } else {
+        Err(MediaPathError::NotRelative(name.to_owned()))
     }
+}
+
+/// Resolve `name` inside `media_dir`, following symlinks, and check it stays inside.
+pub fn resolve(media_dir: &Path, name: &str) -> Result<PathBuf, MediaPathError> {
+    let relative = check_plain(name)?;
     let root = media_dir
         .canonicalize()
         .map_err(|_| MediaPathError::NotFound(name.to_owned()))?;
@@ -46,9 +53,70 @@ pub fn resolve(media_dir: &Path, name: &str) -> Result<PathBuf, MediaPathError> 
     Ok(full)
 }
 
+/// Resolve `name` for a file about to be written (it may not exist yet): its directory must
+/// exist inside `media_dir` (created when it is the media directory itself), and an existing
+/// symlink there must point inside too.
+pub fn resolve_for_writing(media_dir: &Path, name: &str) -> Result<PathBuf, MediaPathError> {
+    let relative = check_plain(name)?;
+    let not_found = || MediaPathError::NotFound(name.to_owned());
+    std::fs::create_dir_all(media_dir).map_err(|_| not_found())?;
+    let root = media_dir.canonicalize().map_err(|_| not_found())?;
+    let joined = root.join(relative);
+    let file_name = joined.file_name().ok_or_else(not_found)?.to_owned();
+    let directory = joined
+        .parent()
+        .ok_or_else(not_found)?
+        .canonicalize()
+        .map_err(|_| not_found())?;
+    if !directory.starts_with(&root) {
+        return Err(MediaPathError::Escapes(name.to_owned()));
+    }
+    let full = directory.join(file_name);
+    if full
+        .symlink_metadata()
+        .is_ok_and(|metadata| metadata.file_type().is_symlink())
+        && !full
+            .canonicalize()
+            .is_ok_and(|target| target.starts_with(&root))
+    {
+        return Err(MediaPathError::Escapes(name.to_owned()));
+    }
+    Ok(full)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_for_writing_stay_inside() {
+        let base = std::env::temp_dir().join(format!("callhost-write-path-{}", std::process::id()));
+        let app = base.join("app");
+        let _ = std::fs::remove_dir_all(&base);
+        // The media directory is created for the first recording.
+        let created = resolve_for_writing(&app, "new.wav").unwrap();
+        assert_eq!(created, app.canonicalize().unwrap().join("new.wav"));
+        std::fs::create_dir_all(app.join("sub")).unwrap();
+        assert!(resolve_for_writing(&app, "sub/x.wav").is_ok());
+        assert_eq!(
+            resolve_for_writing(&app, "missing/x.wav"),
+            Err(MediaPathError::NotFound("missing/x.wav".into()))
+        );
+        assert!(matches!(
+            resolve_for_writing(&app, "../x.wav"),
+            Err(MediaPathError::NotRelative(_))
+        ));
+        std::os::unix::fs::symlink(&base, app.join("out")).unwrap();
+        assert_eq!(
+            resolve_for_writing(&app, "out/x.wav"),
+            Err(MediaPathError::Escapes("out/x.wav".into()))
+        );
+        std::os::unix::fs::symlink(base.join("secret.wav"), app.join("trap.wav")).unwrap();
+        assert_eq!(
+            resolve_for_writing(&app, "trap.wav"),
+            Err(MediaPathError::Escapes("trap.wav".into()))
+        );
+    }
 
     #[test]
     fn plain_names_resolve_and_escapes_are_refused() {

@@ -21,6 +21,10 @@ use crate::driver::{self, Command, SessionShared};
 use crate::error::MediaError;
 use crate::ports::PortLease;
 use crate::prompt::Prompt;
+use crate::recorder::file::RecordingFile;
+use crate::recorder::{
+    RecordFormat, RecordedAudio, RecordingCause, RecordingJob, RecordingLimits, RecordingSlot,
+};
 use crate::session::{MediaEvent, MediaStats, SessionCore, StreamOrigin};
 use crate::telephone_event::sender::parse_digits;
 
@@ -140,6 +144,29 @@ impl MediaSession {
     /// Stop the current prompt (its `PlayFinished` has `completed: false`).
     pub fn stop_playing(&self) {
         let _ = self.command(Command::StopPlaying);
+    }
+
+    /// Record into `file` (created by the caller, header written) in `slot`; a recording
+    /// already running there ends ABORTED. Encoded audio reaches the file about once a second;
+    /// the end arrives as `RecordingFinished` with the returned id once the file is complete.
+    /// Recording follows the 20 ms frame clock, which runs once sending has started.
+    pub fn start_recording(
+        &self,
+        slot: RecordingSlot,
+        file: RecordingFile,
+        format: RecordFormat,
+        audio: RecordedAudio,
+        limits: RecordingLimits,
+    ) -> Result<u64, MediaError> {
+        let id = self.next_id();
+        let job = RecordingJob::new(id, format, audio, limits);
+        self.command(Command::StartRecording { slot, job, file })?;
+        Ok(id)
+    }
+
+    /// End the recording in `slot` (no-op when none runs); its `RecordingFinished` follows.
+    pub fn stop_recording(&self, slot: RecordingSlot, cause: RecordingCause) {
+        let _ = self.command(Command::StopRecording { slot, cause });
     }
 
     /// Queue digits (`0-9A-D*#`, `,` = 500 ms pause) behind earlier ones: RFC 4733 events,

@@ -50,6 +50,12 @@ impl DecodedAudio {
     /// Decode one audio packet's payload. A packet that is not newer than the last one from the
     /// same SSRC is dropped; a new SSRC starts afresh (its partial frame continues).
     pub fn push_payload(&mut self, codec: Codec, ssrc: u32, sequence_number: u16, payload: &[u8]) {
+        let samples: Vec<i16> = payload.iter().map(|&code| codec.decode(code)).collect();
+        self.push_samples(ssrc, sequence_number, &samples);
+    }
+
+    /// Like [`Self::push_payload`], for a payload already decoded.
+    pub fn push_samples(&mut self, ssrc: u32, sequence_number: u16, samples: &[i16]) {
         if let Some((last_ssrc, last_sequence)) = self.last
             && last_ssrc == ssrc
         {
@@ -60,8 +66,8 @@ impl DecodedAudio {
             }
         }
         self.last = Some((ssrc, sequence_number));
-        for &code in payload {
-            self.partial.push(codec.decode(code));
+        for &sample in samples {
+            self.partial.push(sample);
             if self.partial.len() == FRAME_SAMPLES {
                 let mut frame = [0; FRAME_SAMPLES];
                 frame.copy_from_slice(&self.partial);

@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use callhost_runtime::port::{
     CallCause, CallCommand, CallDetails, CallError, CallPort, CallSnapshot, CallState,
-    DetectorCause, DtmfPlayerCause, HeaderField, PlayerCause, PlayerState, SipBody,
+    DetectorCause, DtmfPlayerCause, HeaderField, PlayerCause, PlayerState, Recorder, RecorderCause,
+    RecorderState, RecorderStatus, RecordingSummary, SipBody,
 };
 use tokio::sync::{mpsc, watch};
 
@@ -322,6 +323,29 @@ fn serve_leg(
                     });
                     let _ = reply.send(Ok(found));
                 }
+                CallCommand::RecordStart {
+                    recorder, reply, ..
+                } => {
+                    snapshot.send_modify(|state| {
+                        *state.recorder_mut(recorder) = RecorderStatus {
+                            state: RecorderState::Recording,
+                            cause: RecorderCause::None,
+                            last: None,
+                        }
+                    });
+                    let _ = reply.send(Ok(()));
+                }
+                CallCommand::RecordStop { recorder, reply } => {
+                    finish_recording(&snapshot, recorder, RecorderCause::Aborted);
+                    let _ = reply.send(Ok(()));
+                }
+                CallCommand::RecordWait { recorder, reply } => {
+                    // A fake recording: 1.5 s of audio ended by silence.
+                    if snapshot.borrow().recorder(recorder).state == RecorderState::Recording {
+                        finish_recording(&snapshot, recorder, RecorderCause::Silence);
+                    }
+                    let _ = reply.send(Ok(snapshot.borrow().recorder(recorder).cause));
+                }
                 CallCommand::SipSend { reply, .. } => {
                     let _ = reply.send(Ok(200));
                 }
@@ -377,6 +401,14 @@ fn describe(command: &CallCommand) -> String {
         CallCommand::RequestHeader { name, .. } => format!("request-header {name}"),
         CallCommand::SipSend { what, .. } => format!("sip-send {what:?}"),
         CallCommand::SipReceived { messages, .. } => format!("sip-received messages={messages}"),
+        CallCommand::RecordStart {
+            recorder,
+            filename,
+            options,
+            ..
+        } => format!("record-start {recorder:?} {filename} {options:?}"),
+        CallCommand::RecordStop { recorder, .. } => format!("record-stop {recorder:?}"),
+        CallCommand::RecordWait { recorder, .. } => format!("record-wait {recorder:?}"),
     }
 }
 
@@ -415,4 +447,24 @@ pub fn percentiles(mut samples: Vec<Duration>) -> (Duration, Duration) {
     samples.sort();
     let at = |fraction: f64| samples[((samples.len() as f64 - 1.0) * fraction).round() as usize];
     (at(0.50), at(0.99))
+}
+
+/// End the fake recording on `recorder` with `cause` (1.5 s of audio, 24000 bytes).
+fn finish_recording(
+    snapshot: &watch::Sender<CallSnapshot>,
+    recorder: Recorder,
+    cause: RecorderCause,
+) {
+    snapshot.send_modify(|state| {
+        *state.recorder_mut(recorder) = RecorderStatus {
+            state: RecorderState::Idle,
+            cause,
+            last: Some(RecordingSummary {
+                cause,
+                duration: Duration::from_millis(1500),
+                data_bytes: 24_000,
+                audio_detected: true,
+            }),
+        }
+    });
 }

@@ -160,6 +160,8 @@ pub(crate) struct Leg {
     pub transferred_via: Option<u32>,
     /// Apps waiting for a TRANSFERRED call to come back.
     pub retrieval_waiters: Vec<Reply<CallState>>,
+    /// The file and whole-call recorders' jobs.
+    pub recorders: super::record::Recorders,
 }
 
 /// Sleep until `deadline`, or forever when there is none.
@@ -206,6 +208,7 @@ impl Leg {
             infos: VecDeque::new(),
             messages: VecDeque::new(),
             status: None,
+            recorders: super::record::Recorders::default(),
         }
     }
 
@@ -304,6 +307,7 @@ impl Leg {
         for reply in self.retrieval_waiters.drain(..) {
             let _ = reply.send(Ok(CallState::Idle));
         }
+        super::record::hang_up(self, why);
         if let Some(outgoing) = self.outgoing.take() {
             for reply in outgoing.waiters {
                 let _ = reply.send(Ok(CallState::Idle));
@@ -448,6 +452,22 @@ impl Leg {
                     let _ = reply.send(Ok(state));
                 }
             },
+            CallCommand::RecordStart {
+                recorder,
+                filename,
+                options,
+                reply,
+            } => {
+                let result = super::record::start(self, recorder, filename, options).await;
+                let _ = reply.send(result);
+            }
+            CallCommand::RecordStop { recorder, reply } => {
+                super::record::stop(self, recorder);
+                let _ = reply.send(Ok(()));
+            }
+            CallCommand::RecordWait { recorder, reply } => {
+                super::record::wait(self, recorder, reply)
+            }
             other => super::sip_api::command(self, other),
         }
     }
@@ -709,6 +729,9 @@ impl Leg {
                     self.update(|snapshot| snapshot.dtmf_player_cause = cause);
                     let _ = reply.send(Ok(cause));
                 }
+            }
+            MediaEvent::RecordingFinished { id, summary } => {
+                super::record::finished(self, id, summary)
             }
         }
     }

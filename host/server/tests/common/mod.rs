@@ -8,6 +8,8 @@
 
 #![allow(dead_code)]
 
+pub mod audio;
+
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

@@ -18,6 +18,8 @@ wit_bindgen::generate!({ path: "../../../../../wit", world: "app", additional_de
 use callhost::call::dtmf_detector::{self, DetectorCause, GetDigitsOptions};
 use callhost::call::dtmf_player::{self, DtmfPlayerCause};
 use callhost::call::file_player::{self, PlayOptions, PlayerCause};
+use callhost::call::file_recorder::{self, RecordFormat, RecordOptions, RecorderCause, RecorderState};
+use callhost::call::whole_call_recorder::{self, WholeCallLayout, WholeCallOptions};
 use callhost::call::channel::CallOptions;
 use callhost::call::log::{Level, write};
 use callhost::call::sip::{self, HeaderField, SipState};
@@ -36,6 +38,7 @@ impl Guest for Scenarios {
             "alloc" => alloc(),
             "recurse" => recurse(std::hint::black_box(1)) as i32,
             "legs" => legs(&channel, _outbound_parameters),
+            "recording" => recording(&channel),
             "wait" => match channel.wait_for_idle(None) {
                 Ok(_) => 0,
                 Err(_) => -100,
@@ -120,6 +123,42 @@ fn normal(channel: &Channel) -> i32 {
     }
     write(Level::Error, "scenario normal done");
     7
+}
+
+/// The file and whole-call recorders against the runtime's fake call.
+fn recording(channel: &Channel) -> i32 {
+    if file_recorder::audio_detected_in_recording(channel).is_some() {
+        return -130;
+    }
+    let options = RecordOptions {
+        seconds_max: None,
+        milliseconds_max_silence: Some(2000),
+        milliseconds_initial_silence: Some(0),
+        max_bytes: Some(0),
+        barge_in: true,
+        beep: true,
+        format: RecordFormat::Mulaw,
+    };
+    match file_recorder::record(channel, "message.wav", options) {
+        Ok(RecorderCause::Silence) => {}
+        _ => return -131,
+    }
+    if file_recorder::audio_detected_in_recording(channel) != Some(true)
+        || file_recorder::last_recording(channel).map(|summary| summary.milliseconds) != Some(1500)
+        || file_recorder::state(channel) != RecorderState::Idle
+    {
+        return -132;
+    }
+    let whole = WholeCallOptions { format: RecordFormat::Pcm16, layout: WholeCallLayout::Mixed, seconds_max: Some(60), max_bytes: None };
+    if whole_call_recorder::start(channel, "call.wav", whole).is_err()
+        || whole_call_recorder::state(channel) != RecorderState::Recording
+        || whole_call_recorder::stop(channel).is_err()
+        || whole_call_recorder::wait_until_finished(channel) != Ok(RecorderCause::Aborted)
+        || whole_call_recorder::cause(channel) != RecorderCause::Aborted
+    {
+        return -133;
+    }
+    9
 }
 
 /// Outbound and multi-leg calls and the `sip` interface against the runtime's fake call.
