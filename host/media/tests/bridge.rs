@@ -389,3 +389,72 @@ async fn connect_errors_and_idempotent_disconnect() {
     leg.disconnect();
     assert!(!leg.is_connected());
 }
+
+#[tokio::test]
+async fn a_whole_call_recording_keeps_both_parties_while_bridged() {
+    use callhost_media::recorder::file::RecordingFile;
+    use callhost_media::recorder::{
+        RecordFormat, RecordedAudio, RecordingCause, RecordingLimits, RecordingSlot,
+    };
+    let engine = engine();
+    let (phone_a, phone_b) = (phone().await, phone().await);
+    let leg_a = inbound_pcmu_leg(&engine, &phone_a).await;
+    let leg_b = outbound_pcma_leg(&engine, &phone_b).await;
+    leg_a.start_sending();
+    leg_b.start_sending();
+    leg_a.connect(&leg_b).expect("connect");
+    let tone_a = send_tone(Arc::clone(&phone_a), target(&leg_a), Codec::Pcmu, TONE_A_HZ);
+    let tone_b = send_tone(Arc::clone(&phone_b), target(&leg_b), Codec::Pcma, TONE_B_HZ);
+    expect_tone(&phone_a, Codec::Pcmu, TONE_B_HZ, TONE_A_HZ, 15).await;
+
+    let path = std::env::temp_dir().join(format!("callhost-bridge-rec-{}.wav", std::process::id()));
+    let file = RecordingFile::create(&path, RecordFormat::Pcm16, 2).expect("create");
+    let id = leg_a
+        .start_recording(
+            RecordingSlot::WholeCall,
+            file,
+            RecordFormat::Pcm16,
+            RecordedAudio::Stereo,
+            RecordingLimits::default(),
+        )
+        .expect("recording");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    leg_a.stop_recording(RecordingSlot::WholeCall, RecordingCause::Aborted);
+    let mut leg_a = leg_a;
+    let summary = loop {
+        match timeout(WAIT, leg_a.next_event())
+            .await
+            .expect("an event in time")
+        {
+            Some(MediaEvent::RecordingFinished {
+                id: finished,
+                summary,
+            }) if finished == id => {
+                break summary;
+            }
+            Some(_) => {}
+            None => panic!("the session ended"),
+        }
+    };
+    assert_eq!(summary.cause, RecordingCause::Aborted);
+    assert!(
+        summary.duration >= Duration::from_millis(1000),
+        "{summary:?}"
+    );
+    let bytes = std::fs::read(&path).unwrap();
+    let (format, data) = callhost_media::wav::parse(&bytes).unwrap();
+    assert_eq!(format.channels, 2);
+    assert_eq!(data.len() as u64, summary.data_bytes);
+    let (mut left, mut right) = (Vec::new(), Vec::new());
+    for frame in data.chunks_exact(4) {
+        left.push(i16::from_le_bytes([frame[0], frame[1]]));
+        right.push(i16::from_le_bytes([frame[2], frame[3]]));
+    }
+    // Left: what leg A's phone sends (1 kHz); right: what it hears, leg B's 500 Hz.
+    let middle = left.len() / 2 / 160 * 160;
+    assert!(is_tone(&left[middle..middle + 160], TONE_A_HZ));
+    assert!(is_tone(&right[middle..middle + 160], TONE_B_HZ));
+    let _ = std::fs::remove_file(&path);
+    tone_a.abort();
+    tone_b.abort();
+}

@@ -153,10 +153,7 @@ fn recorder_stops_on_silence_keeps_the_speech_and_plays_it_back() {
         seconds > speech_seconds + 0.5 && seconds < speech_seconds + 2.5,
         "{seconds:.2} s recorded for {speech_seconds:.2} s of speech"
     );
-    let (correlation, _) = best_correlation(
-        &envelope(&spoken[8000..]),
-        &envelope(&recorded),
-    );
+    let (correlation, _) = best_correlation(&envelope(&spoken[8000..]), &envelope(&recorded));
     assert!(
         correlation > 0.8,
         "the recording does not hold the speech: envelope correlation {correlation:.3}"
