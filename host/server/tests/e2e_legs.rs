@@ -5,42 +5,14 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{Host, HostOptions, field, pjsua_call, pjsua_python, repo, scratch};
+use common::audio::{load, sox_tone, tone_power};
+use common::{Host, HostOptions, PjsuaCallee, field, pjsua_call, scratch};
 
-/// Power of `frequency` in `samples` (8 kHz) by the Goertzel recurrence.
-fn tone_power(samples: &[i16], frequency: f64) -> f64 {
-    let coefficient = 2.0 * (2.0 * std::f64::consts::PI * frequency / 8000.0).cos();
-    let (mut previous, mut before) = (0.0f64, 0.0f64);
-    for &sample in samples {
-        let current = f64::from(sample) + coefficient * previous - before;
-        before = previous;
-        previous = current;
-    }
-    previous * previous + before * before - coefficient * previous * before
-}
-
-fn load(path: &Path) -> Vec<i16> {
-    let bytes = std::fs::read(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
-    callhost_media::Prompt::from_wav_bytes(&bytes)
-        .expect("recording")
-        .samples()
-        .to_vec()
-}
-
-/// A 6 s sine WAV at `frequency` (8 kHz, 16-bit), made by sox.
+/// A 6 s sine WAV at `frequency`.
 fn tone(dir: &Path, frequency: u32) -> String {
-    let path = dir.join(format!("tone{frequency}.wav"));
-    let status = Command::new("sox")
-        .args(["-n", "-r", "8000", "-c", "1", "-b", "16"])
-        .arg(&path)
-        .args(["synth", "6", "sine", &frequency.to_string(), "vol", "0.5"])
-        .status()
-        .expect("run sox");
-    assert!(status.success(), "sox failed");
-    path.to_str().unwrap().to_owned()
+    sox_tone(dir, frequency, 6).to_str().unwrap().to_owned()
 }
 
 #[test]
@@ -59,35 +31,19 @@ fn connect_calls_bridges_a_pjsua_caller_to_a_pjsua_callee() {
     );
 
     let (low, high) = (tone(&dir, 440), tone(&dir, 1000));
-    let (caller_wav, callee_wav, ready) = (
-        dir.join("caller.wav"),
-        dir.join("callee.wav"),
-        dir.join("callee.ready"),
-    );
-    let callee = Command::new(pjsua_python())
-        .arg(repo().join("tests/peers/pjsua_call.py"))
-        .args([
-            "--listen",
-            &callee_port.to_string(),
-            "--ready-file",
-            ready.to_str().unwrap(),
+    let (caller_wav, callee_wav) = (dir.join("caller.wav"), dir.join("callee.wav"));
+    let callee = PjsuaCallee::start(
+        &dir,
+        callee_port,
+        &[
             "--play",
             &high,
-        ])
-        .args(["--record", callee_wav.to_str().unwrap(), "--timeout", "40"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the pjsua2 callee");
-    let start = Instant::now();
-    while !ready.exists() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "the pjsua2 callee did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+            "--record",
+            callee_wav.to_str().unwrap(),
+            "--timeout",
+            "40",
+        ],
+    );
 
     let uri = format!("sip:bridge@{}", host.sip);
     let caller = pjsua_call(&[
@@ -103,16 +59,7 @@ fn connect_calls_bridges_a_pjsua_caller_to_a_pjsua_callee() {
         "30",
     ]);
     assert_eq!(caller["connected"], true, "{caller}");
-    let callee = callee.wait_with_output().expect("callee result");
-    let callee_text = String::from_utf8_lossy(&callee.stdout);
-    let callee_result: serde_json::Value = serde_json::from_str(
-        callee_text
-            .lines()
-            .rev()
-            .find(|line| line.starts_with('{'))
-            .expect("callee JSON"),
-    )
-    .expect("JSON");
+    let callee_result = callee.finish();
     assert_eq!(callee_result["connected"], true, "{callee_result}");
     assert_eq!(
         callee_result["remote_hangup"], true,

@@ -10,7 +10,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Host, HostOptions, SippCallee, field, scratch};
+use common::{Host, HostOptions, PjsuaCallee, SippCallee, field, scratch};
 
 /// Run `callhost originate` against `host`; returns (exit code, stdout, stderr).
 fn originate(host: &Host, args: &[&str]) -> (i32, String, String) {
@@ -449,4 +449,67 @@ fn a_proxy_challenge_and_a_stale_nonce_are_answered_with_the_accounts_credential
     );
     let run = callee.finish(Duration::from_secs(30));
     assert_eq!(run.code, 0, "{}", run.output);
+}
+
+#[test]
+fn record_outbound_records_a_pjsua_callee_until_it_falls_silent() {
+    let dir = scratch("record-outbound");
+    let host = Host::start(
+        &dir,
+        HostOptions {
+            apps: &["record-outbound"],
+            config: None,
+        },
+    );
+    // 3 s of tone, then silence: the recording ends 3 s (the default) into the silence.
+    let played = dir.join("tone-then-silence.wav");
+    let status = Command::new("sox")
+        .args(["-n", "-r", "8000", "-c", "1", "-b", "16"])
+        .arg(&played)
+        .args(["synth", "3", "sine", "500", "vol", "0.5", "pad", "0", "20"])
+        .status()
+        .expect("run sox");
+    assert!(status.success());
+    let port = common::free_port();
+    let callee = PjsuaCallee::start(
+        &dir,
+        port,
+        &[
+            "--play",
+            played.to_str().unwrap(),
+            "--hangup-after",
+            "10",
+            "--timeout",
+            "30",
+        ],
+    );
+    let (code, id, stderr) = originate(
+        &host,
+        &[
+            "--app",
+            "record-outbound",
+            "--outbound-params",
+            &format!("sip:callee@127.0.0.1:{port}"),
+        ],
+    );
+    assert_eq!(code, 0, "originate failed: {stderr}");
+    let result = callee.finish();
+    assert_eq!(result["connected"], true, "{result}");
+    let record = exit_record(&host, &id);
+    assert_eq!(field(&record, "exit_code"), Some("0"), "{record}");
+    let log = host.log_text();
+    let name = format!("recfile_{id}.wav");
+    assert!(
+        log.contains(&format!(
+            "recorded {name}: SILENCE, audio detected: Some(true)"
+        )),
+        "{log}"
+    );
+    let recorded = common::audio::load(&common::prompts().join("record-outbound").join(&name));
+    let seconds = recorded.len() as f64 / 8000.0;
+    assert!(
+        (5.0..7.5).contains(&seconds),
+        "{seconds:.2} s: the tone, then 3 s of silence"
+    );
+    assert!(common::audio::tone_share(&recorded[4000..12_000], 500.0) > 0.8);
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::audio::{best_correlation, envelope, load};
+use common::audio::{best_correlation, envelope, load, sox_tone, tone_share};
 use common::{Host, HostOptions, field, pjsua_call, prompts, scratch};
 
 /// Run sox (installed by scripts/setup) and fail loudly.
@@ -47,41 +47,6 @@ fn speech_then_silence(dir: &Path, silence: u32) -> (PathBuf, PathBuf) {
         &pad,
     ]);
     (speech8k, padded)
-}
-
-/// A steady tone, `seconds` long, 8 kHz mono at about −12 dBFS.
-fn tone(dir: &Path, frequency: u32, seconds: u32) -> PathBuf {
-    let path = dir.join(format!("tone-{frequency}.wav"));
-    let (length, synth) = (seconds.to_string(), frequency.to_string());
-    let args = [
-        path.to_str().unwrap(),
-        "synth",
-        &length,
-        "sine",
-        &synth,
-        "vol",
-        "0.25",
-    ];
-    let mut all = vec!["-n", "-r", "8000", "-c", "1", "-b", "16"];
-    all.extend(args);
-    sox(&all);
-    path
-}
-
-/// Power of `frequency` in `samples` relative to their total power (0..1).
-fn tone_share(samples: &[i16], frequency: f64) -> f64 {
-    let omega = 2.0 * std::f64::consts::PI * frequency / 8000.0;
-    let (mut real, mut imaginary, mut total) = (0.0, 0.0, 0.0);
-    for (n, &sample) in samples.iter().enumerate() {
-        let value = f64::from(sample);
-        real += value * (omega * n as f64).cos();
-        imaginary += value * (omega * n as f64).sin();
-        total += value * value;
-    }
-    if total == 0.0 {
-        return 0.0;
-    }
-    2.0 * (real * real + imaginary * imaginary) / (samples.len() as f64 * total)
 }
 
 /// The file a recording was written to, from the host's "recording" log line.
@@ -186,7 +151,7 @@ fn recorder_stops_on_silence_keeps_the_speech_and_plays_it_back() {
 #[test]
 fn a_host_killed_mid_recording_leaves_a_playable_wav() {
     let dir = scratch("rec-sigkill");
-    let played = tone(&dir, 440, 60);
+    let played = sox_tone(&dir, 440, 60);
     let host = Host::start(
         &dir,
         HostOptions {
@@ -226,7 +191,7 @@ fn a_host_killed_mid_recording_leaves_a_playable_wav() {
 #[test]
 fn whole_call_recording_holds_both_directions_and_ends_aborted() {
     let dir = scratch("rec-whole-call");
-    let played = tone(&dir, 600, 30);
+    let played = sox_tone(&dir, 600, 30);
     let host = Host::start(
         &dir,
         HostOptions {

@@ -43,3 +43,44 @@ pub fn load(path: &Path) -> Vec<i16> {
         .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
     prompt.samples().to_vec()
 }
+
+/// Power of `frequency` in `samples` (8 kHz) by the Goertzel recurrence.
+pub fn tone_power(samples: &[i16], frequency: f64) -> f64 {
+    let coefficient = 2.0 * (2.0 * std::f64::consts::PI * frequency / 8000.0).cos();
+    let (mut previous, mut before) = (0.0f64, 0.0f64);
+    for &sample in samples {
+        let current = f64::from(sample) + coefficient * previous - before;
+        before = previous;
+        previous = current;
+    }
+    previous * previous + before * before - coefficient * previous * before
+}
+
+/// The share (0..1) of `samples`' power at `frequency`.
+pub fn tone_share(samples: &[i16], frequency: f64) -> f64 {
+    let total: f64 = samples.iter().map(|&s| f64::from(s).powi(2)).sum();
+    if total == 0.0 {
+        return 0.0;
+    }
+    2.0 * tone_power(samples, frequency) / (samples.len() as f64 * total)
+}
+
+/// A sine WAV at `frequency`, `seconds` long (8 kHz, 16-bit, half scale), made by sox.
+pub fn sox_tone(dir: &Path, frequency: u32, seconds: u32) -> std::path::PathBuf {
+    let path = dir.join(format!("tone{frequency}-{seconds}s.wav"));
+    let status = std::process::Command::new("sox")
+        .args(["-n", "-r", "8000", "-c", "1", "-b", "16"])
+        .arg(&path)
+        .args([
+            "synth",
+            &seconds.to_string(),
+            "sine",
+            &frequency.to_string(),
+            "vol",
+            "0.5",
+        ])
+        .status()
+        .expect("run sox");
+    assert!(status.success(), "sox failed");
+    path
+}

@@ -391,6 +391,63 @@ pub fn pjsua_call(args: &[&str]) -> serde_json::Value {
     serde_json::from_str(last).expect("pjsua_call.py JSON")
 }
 
+/// A pjsua2 phone waiting for one call on 127.0.0.1:`port` (`pjsua_call.py --listen`).
+pub struct PjsuaCallee {
+    child: Option<Child>,
+}
+
+impl PjsuaCallee {
+    /// Start it with `args` (e.g. `--play`, `--record`, `--timeout`) and wait until it listens.
+    pub fn start(dir: &Path, port: u16, args: &[&str]) -> PjsuaCallee {
+        let ready = dir.join(format!("callee-{port}.ready"));
+        let child = Command::new(pjsua_python())
+            .arg(repo().join("tests/peers/pjsua_call.py"))
+            .args([
+                "--listen",
+                &port.to_string(),
+                "--ready-file",
+                ready.to_str().unwrap(),
+            ])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the pjsua2 callee");
+        let start = Instant::now();
+        while !ready.exists() {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "the pjsua2 callee did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        PjsuaCallee { child: Some(child) }
+    }
+
+    /// Wait for it to end (its own --timeout bounds this) and return its JSON result.
+    pub fn finish(mut self) -> serde_json::Value {
+        let child = self.child.take().expect("finished once");
+        let output = child.wait_with_output().expect("callee result");
+        let text = String::from_utf8_lossy(&output.stdout);
+        let line = text
+            .lines()
+            .rev()
+            .find(|line| line.starts_with('{'))
+            .unwrap_or_else(|| panic!("the pjsua2 callee printed no result:\n{text}"));
+        serde_json::from_str(line).expect("callee JSON")
+    }
+}
+
+impl Drop for PjsuaCallee {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// Send one SIP request over UDP from a fresh 127.0.0.1 socket and return the
 /// status code of the first final (>= 200) response, or None on timeout.
 pub fn raw_request(host: SocketAddr, request: &str) -> Option<u16> {
