@@ -16,6 +16,7 @@ use crate::error::Result;
 use crate::file_player::FilePlayer;
 use crate::mirror::mirror_enum;
 use crate::sip::Sip;
+use crate::tone_player::TonePlayer;
 
 mirror_enum! {
     /// The state of a call channel: exactly the UAS `channel.State` values.
@@ -359,6 +360,11 @@ impl Channel {
     /// The channel's file player (the UAS `channel.FilePlayer`).
     pub fn file_player(&self) -> FilePlayer<'_> {
         FilePlayer::new(self)
+    }
+
+    /// The channel's tone player (the UAS `channel.create_tone_player(...)`).
+    pub fn tone_player(&self) -> TonePlayer<'_> {
+        TonePlayer::new(self)
     }
 
     /// The channel's DTMF detector (the UAS `channel.DTMFDetector`).

@@ -29,6 +29,7 @@ use crate::prompt::Prompt;
 use crate::sdp::Negotiated;
 use crate::session::bridge::AudioFrame;
 use crate::session::{MediaCounters, MediaEvent, SessionCore};
+use crate::source::AudioSource;
 use crate::telephone_event::sender::DtmfItem;
 
 /// The packetisation interval.
@@ -52,9 +53,20 @@ pub const BRIDGE_CHANNEL_CAPACITY: usize = 16;
 #[derive(Debug)]
 pub(crate) enum Command {
     StartSending,
-    Play { id: u64, prompt: Arc<Prompt> },
+    Play {
+        id: u64,
+        prompt: Arc<Prompt>,
+    },
+    /// Play a generated source (a tone) in place of any prompt.
+    PlaySource {
+        id: u64,
+        source: AudioSource,
+    },
     StopPlaying,
-    SendDtmf { id: u64, items: Vec<DtmfItem> },
+    SendDtmf {
+        id: u64,
+        items: Vec<DtmfItem>,
+    },
     StopDtmf,
     Update(Box<Negotiated>),
     Connect(BridgeEnd),
@@ -198,6 +210,7 @@ fn apply(
     match command {
         Command::StartSending => core.start_sending(),
         Command::Play { id, prompt } => core.play(id, prompt),
+        Command::PlaySource { id, source } => core.play_source(id, source),
         Command::StopPlaying => core.stop_playing(),
         Command::SendDtmf { id, items } => core.send_dtmf(id, items),
         Command::StopDtmf => core.stop_dtmf(),

@@ -13,4 +13,5 @@ pub mod dtmf_player;
 pub mod file_player;
 pub mod log;
 pub mod sip;
+pub mod tone_player;
 pub mod types;
