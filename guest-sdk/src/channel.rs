@@ -16,6 +16,7 @@ use crate::error::Result;
 use crate::file_player::FilePlayer;
 use crate::mirror::mirror_enum;
 use crate::sip::Sip;
+use crate::tone_player::TonePlayer;
 
 mirror_enum! {
     /// The state of a call channel: exactly the UAS `channel.State` values.
@@ -369,6 +370,11 @@ impl Channel {
     /// The channel's whole-call recorder (the UAS `channel.WholeCallRecorder`).
     pub fn whole_call_recorder(&self) -> crate::WholeCallRecorder<'_> {
         crate::WholeCallRecorder::new(self)
+    }
+
+    /// The channel's tone player (the UAS `channel.create_tone_player(...)`).
+    pub fn tone_player(&self) -> TonePlayer<'_> {
+        TonePlayer::new(self)
     }
 
     /// The channel's DTMF detector (the UAS `channel.DTMFDetector`).

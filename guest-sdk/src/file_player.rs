@@ -1,4 +1,5 @@
-//! [`FilePlayer`]: play WAV files from the app's media directory to the call.
+//! [`FilePlayer`]: play WAV files from the app's media directory to the call, or
+//! speak text ([`FilePlayer::say`]).
 //!
 //! Mirrors the UAS `channel.FilePlayer`: `play` blocks until the file ends, `start`
 //! returns at once and `wait_until_finished`/`state`/`cause` follow the job. Files
@@ -121,6 +122,36 @@ impl<'channel> FilePlayer<'channel> {
     /// Like [`FilePlayer::start`], with options (e.g. barge-in).
     pub fn start_with_options(&self, filename: &str, options: PlayOptions) -> Result<()> {
         Ok(raw::start(self.channel.raw(), filename, options.to_raw())?)
+    }
+
+    /// Speaks `text` with the host's text-to-speech engine and waits until it ends
+    /// (the UAS `FilePlayer.say`). The text may be SSML: `<say-as interpret-as="date"
+    /// format="ymd">2026/11/23</say-as>` and `interpret-as="time" format="hms24"` are
+    /// said in words, `<voice name="en-gb">` picks a voice the engine has, and tags
+    /// the engine does not know (vendor tags) are dropped, their text kept.
+    ///
+    /// ```no_run
+    /// # fn speak(channel: &callhost_sdk::Channel) -> callhost_sdk::Result<()> {
+    /// use callhost_sdk::PlayerCause;
+    /// let cause = channel.file_player().say("Welcome to the speaking clock")?;
+    /// assert_eq!(cause, PlayerCause::Normal);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// Errors: `Error` for empty text or when the host has no speech engine,
+    /// `Hangup` if the call is idle.
+    pub fn say(&self, text: &str) -> Result<PlayerCause> {
+        self.say_with_options(text, PlayOptions::new())
+    }
+
+    /// Like [`FilePlayer::say`], with options (e.g. barge-in: a digit stops the speech).
+    pub fn say_with_options(&self, text: &str, options: PlayOptions) -> Result<PlayerCause> {
+        Ok(raw::say(self.channel.raw(), text, options.to_raw())?.into())
+    }
+
+    /// Starts speaking `text` and returns once it plays, like [`FilePlayer::start`].
+    pub fn start_say(&self, text: &str, options: PlayOptions) -> Result<()> {
+        Ok(raw::start_say(self.channel.raw(), text, options.to_raw())?)
     }
 
     /// Stops the current play job (its cause becomes [`PlayerCause::Aborted`]).

@@ -17,6 +17,8 @@
 //! | `channel.call(dest, call_from=origin)`        | `channel.call(dest, &CallOptions::new().call_from(origin))?` |
 //! | `channel.ExtraChannel[0]` / `connect(out)`     | `channel.extra_channel(0)?` / `channel.connect(&out)?` |
 //! | `channel.SIP.send(SIPInfo("text"))`            | `channel.sip().send_info("text")?`                    |
+//! | `channel.FilePlayer.say("text")`               | `channel.file_player().say("text")?`                  |
+//! | `ToneManager(my_log).create_tone(seq, "X")`    | `ToneManager::new().create_tone("X", &segments, true)?` |
 //! | `my_log.info("...")`                           | `log::info("...")`                                    |
 //! | `except Hangup` / `except Error`               | [`CallError::Hangup`] / [`CallError::Error`]          |
 //! | `__uas_version__ = "1.0.0"`                    | `export_app!(version: "1.0.0", ...)`                  |
@@ -100,6 +102,7 @@ pub mod log;
 mod mirror;
 mod recorder;
 mod sip;
+mod tone_player;
 
 pub use app::{AppContext, IntoExitCode};
 pub use channel::{CallCause, CallDetails, CallOptions, CallState, Channel};
@@ -112,6 +115,10 @@ pub use recorder::{
     WholeCallLayout, WholeCallOptions, WholeCallRecorder,
 };
 pub use sip::{HeaderField, Sip, SipBody, SipState};
+pub use tone_player::{
+    RINGBACK, RINGBACK_EU, RINGBACK_UK, ToneComponent, ToneManager, ToneMix, TonePlayer,
+    ToneSegment,
+};
 
 /// The wit-bindgen bindings for `callhost:call/app`. Not part of the SDK's API:
 /// public only so that [`export_app!`] can reach them from the app's crate.

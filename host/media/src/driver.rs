@@ -34,6 +34,7 @@ use crate::recorder::{
 use crate::sdp::Negotiated;
 use crate::session::bridge::AudioFrame;
 use crate::session::{MediaCounters, MediaEvent, SessionCore};
+use crate::source::AudioSource;
 use crate::telephone_event::sender::DtmfItem;
 
 /// The packetisation interval.
@@ -60,6 +61,11 @@ pub(crate) enum Command {
     Play {
         id: u64,
         prompt: Arc<Prompt>,
+    },
+    /// Play a generated source (a tone) in place of any prompt.
+    PlaySource {
+        id: u64,
+        source: AudioSource,
     },
     StopPlaying,
     SendDtmf {
@@ -230,6 +236,7 @@ fn apply(
     match command {
         Command::StartSending => core.start_sending(),
         Command::Play { id, prompt } => core.play(id, prompt),
+        Command::PlaySource { id, source } => core.play_source(id, source),
         Command::StopPlaying => core.stop_playing(),
         Command::SendDtmf { id, items } => core.send_dtmf(id, items),
         Command::StopDtmf => core.stop_dtmf(),

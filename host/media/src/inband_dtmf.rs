@@ -63,9 +63,16 @@ const HARMONIC_LIMIT: f32 = 0.01;
 /// Largest accepted frequency deviation (between Q.24's 1.5 % and 3.5 %).
 const FREQUENCY_TOLERANCE: f32 = 0.025;
 
+/// Peak amplitude (16-bit linear PCM) of a sine at `dbm0` (G.711: 0 dBm0 is
+/// 3.17 dB below the full-scale sine). The one dBm0 conversion of the crate:
+/// the tone generator uses it too.
+pub fn dbm0_to_amplitude(dbm0: f32) -> f32 {
+    ZERO_DBM0_AMPLITUDE * 10f32.powf(dbm0 / 20.0)
+}
+
 /// Power of a sine at `dbm0` (mean square, linear PCM units).
 fn power_at_dbm0(dbm0: f32) -> f32 {
-    let amplitude = ZERO_DBM0_AMPLITUDE * 10f32.powf(dbm0 / 20.0);
+    let amplitude = dbm0_to_amplitude(dbm0);
     amplitude * amplitude / 2.0
 }
 
@@ -217,7 +224,7 @@ pub fn synthesize(digit: char, first_sample: u32, out: &mut [i16]) {
         out.fill(0);
         return;
     };
-    let amplitude = ZERO_DBM0_AMPLITUDE * 10f32.powf(GENERATED_DBM0 / 20.0);
+    let amplitude = dbm0_to_amplitude(GENERATED_DBM0);
     let (low, high) = (LOW_GROUP[row], HIGH_GROUP[column]);
     for (index, sample) in out.iter_mut().enumerate() {
         // f64 phase: a long digit must not drift.

@@ -32,7 +32,10 @@ pub mod resample;
 pub mod rtp;
 pub mod sdp;
 pub mod session;
+pub mod source;
 pub mod telephone_event;
+pub mod tone;
+pub mod tts;
 pub mod wav;
 
 pub use codec::Codec;

@@ -31,6 +31,7 @@ use crate::recorder::{
 };
 use crate::rtp::{self, RTP_HEADER_LENGTH, RtpHeader};
 use crate::sdp::Negotiated;
+use crate::source::AudioSource;
 use crate::telephone_event::sender::{DtmfItem, JobFinished};
 use crate::telephone_event::{
     EVENT_BLOCK_LENGTH, SenderFrame, TelephoneEventReceiver, TelephoneEventSender, digit_to_event,
@@ -193,8 +194,7 @@ impl StreamOrigin {
 #[derive(Debug)]
 struct Playing {
     id: u64,
-    prompt: Arc<Prompt>,
-    position: usize,
+    source: AudioSource,
 }
 
 /// One call's media state. Not `Sync`-shared: owned by the driver task.
@@ -330,12 +330,14 @@ impl SessionCore {
     /// Play `prompt` from its start, replacing (and reporting as incomplete) the current one.
     /// Before [`Self::start_sending`] the prompt waits at its first sample.
     pub fn play(&mut self, id: u64, prompt: Arc<Prompt>) {
+        self.play_source(id, AudioSource::prompt(prompt));
+    }
+
+    /// Play any [`AudioSource`] (a prompt, a repeating tone) like [`Self::play`]: it
+    /// replaces the current one and reports `PlayFinished` when it runs out or is stopped.
+    pub fn play_source(&mut self, id: u64, source: AudioSource) {
         self.stop_playing();
-        self.playing = Some(Playing {
-            id,
-            prompt,
-            position: 0,
-        });
+        self.playing = Some(Playing { id, source });
     }
 
     /// Stop the current prompt, if any (`PlayFinished { completed: false }`).
@@ -595,11 +597,10 @@ impl SessionCore {
             .and_then(BridgeBuffer::next_frame)
             .unwrap_or([0; FRAME_SAMPLES]);
         if let Some(playing) = &mut self.playing {
-            let remaining = &playing.prompt.samples()[playing.position..];
-            let count = remaining.len().min(FRAME_SAMPLES);
-            bridge::mix_into(&mut samples, &remaining[..count]);
-            playing.position += count;
-            if playing.position == playing.prompt.samples().len() {
+            let mut played = [0; FRAME_SAMPLES];
+            let count = playing.source.read(&mut played);
+            bridge::mix_into(&mut samples, &played[..count]);
+            if playing.source.is_finished() {
                 self.events.push_back(MediaEvent::PlayFinished {
                     id: playing.id,
                     completed: true,

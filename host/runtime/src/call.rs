@@ -164,6 +164,8 @@ pub(crate) async fn start(
         app: app.service.clone(),
         reason,
     };
+    // Tone definitions are checked by the primary channel's call task.
+    store.data_mut().tones().set_checker(port.clone());
     let channel = store
         .data_mut()
         .table()

@@ -14,5 +14,6 @@ pub mod file_player;
 pub mod file_recorder;
 pub mod log;
 pub mod sip;
+pub mod tone_player;
 pub mod types;
 pub mod whole_call_recorder;

@@ -291,6 +291,52 @@ pub struct RecorderStatus {
     pub last: Option<RecordingSummary>,
 }
 
+/// One sine of a tone segment (WIT `tone-player.tone-component`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ToneComponent {
+    /// Hz; 0 is silence.
+    pub frequency: u32,
+    /// dBm0.
+    pub level: f32,
+}
+
+/// How a segment's components combine (WIT `tone-player.tone-mix`).
+#[allow(missing_docs)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ToneMix {
+    Summation,
+    Modulation,
+}
+
+/// One step of a tone cadence (WIT `tone-player.tone-segment`).
+#[allow(missing_docs)]
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ToneSegment {
+    pub first: ToneComponent,
+    pub second: ToneComponent,
+    pub milliseconds: u32,
+    pub mix: ToneMix,
+}
+
+/// A tone to play: one the host predefines, by name, or the app's own.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Tone {
+    /// "RINGBACK_EU", "RINGBACK_UK" or "RINGBACK".
+    Predefined(String),
+    /// Segments from `create-tone` (checked by the call task, which owns the synthesis rules).
+    Custom {
+        /// The tone's name, for logs.
+        name: String,
+        /// Its segments.
+        segments: Vec<ToneSegment>,
+        /// Whether the cadence repeats.
+        repeat: bool,
+    },
+}
+
+/// The names of the tones the host predefines (WIT `tone-player`).
+pub const PREDEFINED_TONES: [&str; 3] = ["RINGBACK_EU", "RINGBACK_UK", "RINGBACK"];
+
 /// Everything the never-blocking WIT functions read.
 #[allow(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -399,6 +445,29 @@ pub enum CallCommand {
     /// Wait for the current (or last) play job to end.
     PlayWait {
         reply: Reply<PlayerCause>,
+    },
+    /// Start speaking `text` (plain or SSML) as a play job: replies once the speech
+    /// is rendered and playing (or failed to be); `PlayWait` waits for it.
+    SayStart {
+        text: String,
+        barge_in: bool,
+        reply: Reply<()>,
+    },
+    /// Check a tone the app defines; replies with the reason it cannot be played.
+    ToneCheck {
+        tone: Tone,
+        reply: Reply<()>,
+    },
+    /// Start playing a tone as a play job (for at most `limit`); `PlayWait` waits for it.
+    ToneStart {
+        tone: Tone,
+        limit: Option<Duration>,
+        reply: Reply<()>,
+    },
+    /// The tone `Ring` plays as early media (none: plain 180 Ringing).
+    SetRingtone {
+        tone: Option<Tone>,
+        reply: Reply<()>,
     },
     GetDigits {
         options: GetDigitsOptions,

@@ -13,6 +13,7 @@ use wasmtime::component::{HasData, ResourceTable};
 use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use crate::host::tone_player::ToneTable;
 use crate::output::CallLog;
 
 /// How often the epoch ticker advances the engine's epoch: the granularity of
@@ -26,12 +27,18 @@ pub(crate) struct CallStoreData {
     limits: StoreLimits,
     log: Arc<CallLog>,
     cpu: CpuMeter,
+    tones: ToneTable,
 }
 
 impl CallStoreData {
     /// The resource table (channels live here).
     pub(crate) fn table(&mut self) -> &mut ResourceTable {
         &mut self.table
+    }
+
+    /// The app instance's tone definitions.
+    pub(crate) fn tones(&mut self) -> &mut ToneTable {
+        &mut self.tones
     }
 
     /// The CPU meter.
@@ -44,6 +51,7 @@ impl CallStoreData {
         CallView {
             table: &mut self.table,
             log: &self.log,
+            tones: &mut self.tones,
         }
     }
 }
@@ -62,6 +70,8 @@ impl WasiView for CallStoreData {
 pub struct CallView<'a> {
     pub(crate) table: &'a mut ResourceTable,
     pub(crate) log: &'a CallLog,
+    /// The tones this app instance defined (`tone-player`).
+    pub(crate) tones: &'a mut ToneTable,
 }
 
 /// Projects [`CallStoreData`] to [`CallView`] for the bindgen `add_to_linker`.
@@ -143,6 +153,7 @@ pub(crate) fn new_store(engine: &Engine, settings: StoreSettings) -> Store<CallS
         limits,
         log: settings.log,
         cpu: CpuMeter::new(settings.cpu_budget),
+        tones: ToneTable::default(),
     };
     let mut store = Store::new(engine, data);
     store.limiter(|data| &mut data.limits);

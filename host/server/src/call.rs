@@ -22,6 +22,7 @@ mod local;
 pub mod outbound;
 mod record;
 pub mod sip_api;
+mod tones;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -31,6 +32,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tracing::{Instrument, debug, error, info, info_span, warn};
 
+use callhost_media::tts::Speaker;
 use callhost_media::{MediaEngine, MediaError, MediaEvent};
 use callhost_runtime::port::{
     CallCause, CallCommand, CallDetails, CallError, CallOptions, CallPort, CallSnapshot, CallState,
@@ -60,6 +62,8 @@ pub struct Host {
     pub sip: SipClient,
     /// Issues and checks the digest nonces of services that authenticate callers.
     pub nonces: NonceIssuer,
+    /// Text to speech for `say`; none when no engine is available.
+    pub speech: Option<Arc<Speaker>>,
 }
 
 /// Commands an app can have in flight per channel: the guest is single-threaded, so a few suffice.
@@ -334,7 +338,8 @@ impl Instance {
         let (commands_tx, commands_rx) = mpsc::channel(COMMAND_QUEUE);
         let (snapshot_tx, snapshot_rx) = watch::channel(snapshot);
         let media_dir = host.config.media_dir.join(app_key);
-        let leg = Leg::new(id, commands_rx, snapshot_tx, media_dir, host.media.clone());
+        let mut leg = Leg::new(id, commands_rx, snapshot_tx, media_dir, host.media.clone());
+        leg.speech = host.speech.clone();
         (
             leg,
             CallPort {

@@ -83,6 +83,8 @@ pub struct FileConfig {
     /// `[admin]`
     #[serde(default)]
     pub admin: AdminSection,
+    /// `[tts]`: text to speech for `say`.
+    pub tts: Option<crate::tts::TtsSection>,
 }
 
 impl FileConfig {
@@ -535,6 +537,8 @@ pub struct Config {
     pub services: BTreeMap<String, ServiceSection>,
     /// The admin API, unless disabled.
     pub admin: Option<AdminConfig>,
+    /// Text to speech, unless no engine is available.
+    pub tts: Option<crate::tts::TtsConfig>,
 }
 
 impl Config {
@@ -838,6 +842,7 @@ impl Config {
             drain,
             services: file.services,
             admin,
+            tts: crate::tts::TtsSection::validate(file.tts)?,
         })
     }
 

@@ -4,8 +4,8 @@
 //! configuration ([`config`]), the per-call task that wires a SIP dialog, a media
 //! session and an app instance together ([`call`]), and the host's life cycle
 //! ([`server`]: bind, accept, drain on shutdown), the admin HTTP API ([`admin`]) and
-//! its command-line client ([`originate`]), and call-progress status callbacks
-//! ([`status_callback`]). `main.rs` is only the CLI.
+//! its command-line client ([`originate`]), call-progress status callbacks
+//! ([`status_callback`]) and text to speech ([`tts`]). `main.rs` is only the CLI.
 
 pub mod accounts;
 pub mod admin;
@@ -16,3 +16,4 @@ pub mod media_path;
 pub mod originate;
 pub mod server;
 pub mod status_callback;
+pub mod tts;

@@ -115,6 +115,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     drop(originate_tx);
 
     let drain = config.drain;
+    let speech = crate::tts::speaker(config.tts.as_ref());
     let host = Arc::new(Host {
         config,
         runtime,
@@ -122,6 +123,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         media,
         sip: endpoint.client(),
         nonces: NonceIssuer::new(NONCE_LIFETIME),
+        speech,
     });
     let mut calls = JoinSet::new();
     let mut shutdown = std::pin::pin!(shutdown);

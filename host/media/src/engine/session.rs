@@ -26,7 +26,9 @@ use crate::recorder::{
     RecordFormat, RecordedAudio, RecordingCause, RecordingJob, RecordingLimits, RecordingSlot,
 };
 use crate::session::{MediaEvent, MediaStats, SessionCore, StreamOrigin};
+use crate::source::AudioSource;
 use crate::telephone_event::sender::parse_digits;
+use crate::tone::{SAMPLES_PER_MILLISECOND, ToneSequence};
 
 /// One call's media. Receiving (and DTMF detection) runs from creation; sending starts with
 /// [`Self::start_sending`]. Dropping the session stops its driver task and frees its port; a
@@ -138,6 +140,20 @@ impl MediaSession {
     pub fn play(&self, prompt: Arc<Prompt>) -> u64 {
         let id = self.next_id();
         let _ = self.command(Command::Play { id, prompt });
+        id
+    }
+
+    /// Play a tone like [`Self::play`] plays a prompt: from its start, for at most `limit`
+    /// (none: until it ends, or — a repeating tone — until [`Self::stop_playing`] or the next
+    /// play). Nothing is buffered: the tone is rendered 20 ms at a time. Returns the id of
+    /// its `PlayFinished` event.
+    pub fn play_tone(&self, tone: Arc<ToneSequence>, limit: Option<std::time::Duration>) -> u64 {
+        let id = self.next_id();
+        let limit_samples = limit.map(|limit| {
+            u64::try_from(limit.as_millis()).unwrap_or(u64::MAX) * SAMPLES_PER_MILLISECOND
+        });
+        let source = AudioSource::tone(tone, limit_samples);
+        let _ = self.command(Command::PlaySource { id, source });
         id
     }
 

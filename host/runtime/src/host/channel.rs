@@ -75,7 +75,19 @@ impl wit::HostChannel for CallView<'_> {
         channel: Resource<ChannelHandle>,
         seconds: u32,
     ) -> wasmtime::Result<Result<(), CallError>> {
+        // The ringtone is the instance's default tone; the leg plays it as early media.
+        let ringtone = self.tones.default_tone();
         let port = self.port(&channel)?;
+        if ringtone.is_some()
+            && let Err(error) = port
+                .request(|reply| CallCommand::SetRingtone {
+                    tone: ringtone,
+                    reply,
+                })
+                .await
+        {
+            return Ok(Err(error.into()));
+        }
         Ok(port
             .request(|reply| CallCommand::Ring { seconds, reply })
             .await
@@ -417,9 +429,11 @@ mod tests {
         let (port, _commands, _snapshot) = port();
         let handle = table.push(ChannelHandle::new(port)).expect("push");
         let rep = handle.rep();
+        let mut tones = crate::host::tone_player::ToneTable::default();
         let mut view = CallView {
             table: &mut table,
             log: &log,
+            tones: &mut tones,
         };
 
         assert_eq!(
@@ -446,9 +460,11 @@ mod tests {
         let (port, commands, _snapshot) = port();
         drop(commands);
         let handle = table.push(ChannelHandle::new(port)).expect("push");
+        let mut tones = crate::host::tone_player::ToneTable::default();
         let mut view = CallView {
             table: &mut table,
             log: &log,
+            tones: &mut tones,
         };
         let result = view
             .answer(Resource::new_borrow(handle.rep()))

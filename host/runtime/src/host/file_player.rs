@@ -1,4 +1,5 @@
-//! `callhost:call/file-player`: play WAV files from the app's media directory.
+//! `callhost:call/file-player`: play WAV files from the app's media directory,
+//! and speak text (`say`, rendered by the call task's speech engine).
 //! File names go to the call task as the app wrote them; the server resolves
 //! them against the app's media directory and refuses any that escape it.
 
@@ -54,6 +55,21 @@ async fn wait_play(port: &CallPort) -> Result<wit::PlayerCause, CallError> {
         .map_err(Into::into)
 }
 
+async fn start_say(
+    port: &CallPort,
+    text: String,
+    options: wit::PlayOptions,
+) -> Result<(), CallError> {
+    let barge_in = options.barge_in;
+    port.request(|reply| CallCommand::SayStart {
+        text,
+        barge_in,
+        reply,
+    })
+    .await
+    .map_err(Into::into)
+}
+
 impl wit::Host for CallView<'_> {
     async fn play(
         &mut self,
@@ -107,5 +123,27 @@ impl wit::Host for CallView<'_> {
         channel: Resource<ChannelHandle>,
     ) -> wasmtime::Result<wit::PlayerCause> {
         Ok(self.port(&channel)?.snapshot.borrow().player_cause.into())
+    }
+
+    async fn say(
+        &mut self,
+        channel: Resource<ChannelHandle>,
+        text: String,
+        options: wit::PlayOptions,
+    ) -> wasmtime::Result<Result<wit::PlayerCause, CallError>> {
+        let port = self.port(&channel)?;
+        if let Err(error) = start_say(port, text, options).await {
+            return Ok(Err(error));
+        }
+        Ok(wait_play(port).await)
+    }
+
+    async fn start_say(
+        &mut self,
+        channel: Resource<ChannelHandle>,
+        text: String,
+        options: wit::PlayOptions,
+    ) -> wasmtime::Result<Result<(), CallError>> {
+        Ok(start_say(self.port(&channel)?, text, options).await)
     }
 }

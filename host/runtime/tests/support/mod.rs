@@ -13,7 +13,7 @@ use std::time::Duration;
 use callhost_runtime::port::{
     CallCause, CallCommand, CallDetails, CallError, CallPort, CallSnapshot, CallState,
     DetectorCause, DtmfPlayerCause, HeaderField, PlayerCause, PlayerState, Recorder, RecorderCause,
-    RecorderState, RecorderStatus, RecordingSummary, SipBody,
+    RecorderState, RecorderStatus, RecordingSummary, SipBody, Tone,
 };
 use tokio::sync::{mpsc, watch};
 
@@ -212,6 +212,31 @@ fn serve_leg(
                         let _ = reply.send(Ok(()));
                     }
                 }
+                CallCommand::SayStart { text, reply, .. } => {
+                    if text.trim().is_empty() {
+                        let _ = reply.send(Err(CallError::Error("nothing to say".into())));
+                    } else {
+                        snapshot.send_modify(|state| state.player_state = PlayerState::Playing);
+                        let _ = reply.send(Ok(()));
+                    }
+                }
+                // A tone without segments is the fake's only bad tone.
+                CallCommand::ToneCheck { tone, reply } => {
+                    let empty =
+                        matches!(&tone, Tone::Custom { segments, .. } if segments.is_empty());
+                    let _ = reply.send(if empty {
+                        Err(CallError::Error("a tone needs at least one segment".into()))
+                    } else {
+                        Ok(())
+                    });
+                }
+                CallCommand::ToneStart { reply, .. } => {
+                    snapshot.send_modify(|state| state.player_state = PlayerState::Playing);
+                    let _ = reply.send(Ok(()));
+                }
+                CallCommand::SetRingtone { reply, .. } => {
+                    let _ = reply.send(Ok(()));
+                }
                 CallCommand::PlayStop { reply } => {
                     snapshot.send_modify(|state| {
                         state.player_state = PlayerState::Idle;
@@ -373,6 +398,14 @@ fn describe(command: &CallCommand) -> String {
             filename, barge_in, ..
         } => format!("play-start {filename} barge-in={barge_in}"),
         CallCommand::PlayStop { .. } => "play-stop".into(),
+        CallCommand::SayStart { text, barge_in, .. } => format!("say {text} barge-in={barge_in}"),
+        CallCommand::ToneCheck { tone, .. } => format!("tone-check {}", tone_name(tone)),
+        CallCommand::ToneStart { tone, limit, .. } => {
+            format!("tone-start {} limit={limit:?}", tone_name(tone))
+        }
+        CallCommand::SetRingtone { tone, .. } => {
+            format!("set-ringtone {:?}", tone.as_ref().map(tone_name))
+        }
         CallCommand::PlayWait { .. } => "play-wait".into(),
         CallCommand::GetDigits { options, .. } => format!("get-digits {options:?}"),
         CallCommand::ClearDigits => "clear-digits".into(),
@@ -409,6 +442,17 @@ fn describe(command: &CallCommand) -> String {
         } => format!("record-start {recorder:?} {filename} {options:?}"),
         CallCommand::RecordStop { recorder, .. } => format!("record-stop {recorder:?}"),
         CallCommand::RecordWait { recorder, .. } => format!("record-wait {recorder:?}"),
+    }
+}
+
+fn tone_name(tone: &Tone) -> String {
+    match tone {
+        Tone::Predefined(name) => name.clone(),
+        Tone::Custom {
+            name,
+            segments,
+            repeat,
+        } => format!("{name} segments={} repeat={repeat}", segments.len()),
     }
 }
 

@@ -20,6 +20,8 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tracing::{debug, info};
 
+use callhost_media::tone::ToneSequence;
+use callhost_media::tts::Speaker;
 use callhost_media::{MediaEngine, MediaEvent, MediaSession, PendingMedia};
 use callhost_runtime::port::{
     CallCause, CallCommand, CallError, CallSnapshot, CallState, DetectorCause, DtmfPlayerCause,
@@ -162,6 +164,12 @@ pub(crate) struct Leg {
     pub retrieval_waiters: Vec<Reply<CallState>>,
     /// The file and whole-call recorders' jobs.
     pub recorders: super::record::Recorders,
+    /// Text to speech for `say` (the host's).
+    pub speech: Option<Arc<Speaker>>,
+    /// The tone `ring` plays as early media (the app's default tone).
+    pub ringtone: Option<Arc<ToneSequence>>,
+    /// True while the ringtone plays before answer.
+    pub early_media: bool,
 }
 
 /// Sleep until `deadline`, or forever when there is none.
@@ -209,6 +217,9 @@ impl Leg {
             messages: VecDeque::new(),
             status: None,
             recorders: super::record::Recorders::default(),
+            speech: None,
+            ringtone: None,
+            early_media: false,
         }
     }
 
@@ -336,7 +347,7 @@ impl Leg {
     }
 
     /// Refuse a media command unless the call is answered and not connected.
-    fn require_media(&self, what: &str) -> Result<(), CallError> {
+    pub(crate) fn require_media(&self, what: &str) -> Result<(), CallError> {
         match self.state() {
             CallState::Answered | CallState::OnHold | CallState::Holding
                 if self.connected_to.is_some() =>
@@ -394,6 +405,20 @@ impl Leg {
             } => {
                 let result = self.start_play(&filename, barge_in).await;
                 let _ = reply.send(result);
+            }
+            CallCommand::SayStart {
+                text,
+                barge_in,
+                reply,
+            } => super::tones::start_say(self, text, barge_in, reply).await,
+            CallCommand::ToneCheck { tone, reply } => {
+                let _ = reply.send(super::tones::resolve(&tone).map(|_| ()));
+            }
+            CallCommand::ToneStart { tone, limit, reply } => {
+                let _ = reply.send(super::tones::start_tone(self, &tone, limit));
+            }
+            CallCommand::SetRingtone { tone, reply } => {
+                let _ = reply.send(super::tones::set_ringtone(self, tone.as_ref()));
             }
             CallCommand::PlayStop { reply } => {
                 if let Some(job) = &mut self.play {
@@ -496,6 +521,12 @@ impl Leg {
             }
         }
         match &self.signalling {
+            Signalling::Inbound(_) if self.ringtone.is_some() => {
+                if let Err(error) = super::tones::start_early_media(self).await {
+                    let _ = reply.send(Err(error));
+                    return;
+                }
+            }
             Signalling::Inbound(call) => {
                 if let Err(error) = call.ringing().await {
                     let _ = reply.send(Err(CallError::Error(format!(
@@ -542,6 +573,11 @@ impl Leg {
             }
             _ => return Err(CallError::Error("answer is only for incoming calls".into())),
         };
+        if std::mem::take(&mut self.early_media)
+            && let Some(media) = &self.media
+        {
+            media.stop_playing();
+        }
         match answered {
             Ok(()) => {
                 self.update(|snapshot| snapshot.state = CallState::Answered);
@@ -606,13 +642,26 @@ impl Leg {
                 );
             }
         };
-        // A new job replaces the current one, which ends ABORTED.
+        self.begin_play_job(barge_in, |media| media.play(prompt))?;
+        debug!(file = filename, barge_in, "playing");
+        Ok(())
+    }
+
+    /// Start a play job (a file, speech, a tone) with `start`, replacing the
+    /// current one (which ends ABORTED). Digits typed ahead interrupt a
+    /// barge-in job at once.
+    pub(crate) fn begin_play_job(
+        &mut self,
+        barge_in: bool,
+        start: impl FnOnce(&MediaSession) -> u64,
+    ) -> Result<(), CallError> {
         if let Some(mut old) = self.play.take() {
             old.stop_cause.get_or_insert(PlayerCause::Aborted);
             self.finish_play(old, false);
         }
-        let Some(id) = self.media.as_ref().map(|media| media.play(prompt)) else {
-            return fail(self, "the media session has stopped".into());
+        let Some(id) = self.media.as_ref().map(start) else {
+            self.update(|snapshot| snapshot.player_cause = PlayerCause::Error);
+            return Err(CallError::Error("the media session has stopped".into()));
         };
         self.play = Some(PlayJob {
             id,
@@ -623,8 +672,6 @@ impl Leg {
             snapshot.player_state = PlayerState::Playing;
             snapshot.player_cause = PlayerCause::None;
         });
-        debug!(file = filename, barge_in, "playing");
-        // Digits typed ahead of a barge-in prompt interrupt it at once.
         if barge_in && !self.buffered.is_empty() {
             self.barge_in();
         }

@@ -109,6 +109,30 @@ impl ServerCall {
         )
     }
 
+    /// Send 183 Session Progress with `sdp` (our answer) so the caller can hear
+    /// early media such as a ringback tone (RFC 3261 §13.3.1.1, RFC 3960 §3).
+    /// The 183 is sent once, unreliably (no 100rel/PRACK): the 200 OK that
+    /// follows carries the same SDP, so a lost 183 only loses the early media.
+    /// Allowed until the call is answered or rejected. Cancel-safe: it does not wait.
+    pub async fn session_progress(&self, sdp: &str) -> Result<(), SipError> {
+        let shared = &self.shared;
+        let progress = shared.response(
+            &shared.invite,
+            ResponseSpec::new(183)
+                .contact(&shared.contact())
+                .body(Body::sdp(sdp.to_owned())),
+        );
+        shared.advance(
+            "session progress",
+            |phase| match phase {
+                Phase::Incoming { .. } => Some(Phase::Incoming { ringing: true }),
+                _ => None,
+            },
+            Some(progress),
+            None,
+        )
+    }
+
     /// Send 200 OK with `sdp` (Contact, `Content-Type: application/sdp`),
     /// retransmitted until the ACK arrives (RFC 3261 §13.3.1.4). Resolves
     /// when the ACK arrives (or a BYE that overtook it: the call was answered
