@@ -9,7 +9,10 @@ DTMF the host sends back, and waits for the host to hang up. It prints one JSON
 object on stdout that the Rust test asserts on:
 
     {"connected": true, "dtmf_received": "4711", "remote_hangup": true,
-     "last_status": 200, "recording": "/tmp/x.wav", "seconds": 12.3}
+     "last_status": 200, "recording": "/tmp/x.wav", "codec": "PCMU", "seconds": 12.3}
+
+--codec NAME makes it offer only that codec (pjsua2's wheel has PCMU, PCMA, G722,
+GSM, iLBC, speex and L16; no Opus).
 
 Everything binds 127.0.0.1 (SIP and RTP). The script ends by itself: it gives up
 after --timeout seconds and hangs up.
@@ -37,6 +40,7 @@ class Call(pj.Call):
         self.last_status = None
         self.remote_hangup = False
         self.hung_up_locally = False
+        self.codec = None
 
     def onCallState(self, prm):
         info = self.getInfo()
@@ -52,6 +56,10 @@ class Call(pj.Call):
         for index, media in enumerate(info.media):
             if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
                 audio = self.getAudioMedia(index)
+                try:
+                    self.codec = self.getStreamInfo(index).codecName
+                except pj.Error:
+                    pass
                 # Keep the stream on the conference bridge even without a recorder:
                 # pjmedia only sends RTP (and so DTMF) for a port the bridge clocks.
                 devices = self.endpoint.audDevManager()
@@ -112,6 +120,8 @@ def main():
                         help="seconds after the call connects before sending DTMF")
     parser.add_argument("--hangup-after", type=float, default=0.0,
                         help="hang up ourselves this many seconds after connecting (0: wait for the host)")
+    parser.add_argument("--codec", default="",
+                        help="offer only this codec (e.g. G722, PCMA; default PCMU then PCMA)")
     parser.add_argument("--timeout", type=float, default=40.0)
     args = parser.parse_args()
     if bool(args.uri) == bool(args.listen):
@@ -136,10 +146,21 @@ def main():
     transport.publicAddress = "127.0.0.1"
     endpoint.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
     endpoint.libStart()
-    # Offer G.711 only, so the call tests exactly what callhost serves today.
-    for codec in endpoint.codecEnum2():
-        keep = codec.codecId.startswith("PCMU/") or codec.codecId.startswith("PCMA/")
-        endpoint.codecSetPriority(codec.codecId, 200 if codec.codecId.startswith("PCMU/") else (150 if keep else 0))
+    codecs = endpoint.codecEnum2()
+    if args.codec:
+        # Offer only the named codec (matched on the name before the first '/').
+        wanted = [codec.codecId for codec in codecs
+                  if codec.codecId.split("/")[0].lower() == args.codec.lower()]
+        if not wanted:
+            parser.error("pjsua2 has no codec %s (it has %s)"
+                         % (args.codec, ", ".join(codec.codecId for codec in codecs)))
+        for codec in codecs:
+            endpoint.codecSetPriority(codec.codecId, 200 if codec.codecId in wanted else 0)
+    else:
+        # Offer G.711 only (PCMU first), the codecs every callhost serves.
+        for codec in codecs:
+            keep = codec.codecId.startswith("PCMU/") or codec.codecId.startswith("PCMA/")
+            endpoint.codecSetPriority(codec.codecId, 200 if codec.codecId.startswith("PCMU/") else (150 if keep else 0))
 
     account_config = pj.AccountConfig()
     account_config.idUri = "sip:pjsua@127.0.0.1"
@@ -209,6 +230,7 @@ def main():
         "timed_out": timed_out,
         "last_status": call.last_status,
         "recording": args.record,
+        "codec": call.codec,
         "seconds": round(time.monotonic() - started, 2),
     }
     # Drop pjsua objects before the library goes, or pjsua2 may crash on exit.

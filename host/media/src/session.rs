@@ -4,8 +4,13 @@
 //! returns, and forwards [`SessionCore::poll_event`] results to the call.
 //!
 //! One SSRC per session; sequence numbers and timestamps are continuous across prompts,
-//! silence and DTMF (RFC 3550 §5.1, RFC 4733 §2.5.1.2): the timestamp advances 160 per frame
-//! whether or not a packet goes out, the sequence number advances per packet sent.
+//! silence and DTMF (RFC 3550 §5.1, RFC 4733 §2.5.1.2): the timestamp advances one frame of
+//! the codec's RTP clock (160, or 960 for Opus) whether or not a packet goes out, the
+//! sequence number advances per packet sent. Telephone-event runs on the codec's clock too
+//! (RFC 4733 §2.1), so the sender's 8 kHz durations are scaled to it.
+//!
+//! Codecs: the session owns one stateful [`Encoder`] and [`Decoder`] for the negotiated codec
+//! (replaced when a re-INVITE changes it); the frames they see are always 8 kHz.
 //!
 //! Bridging ([`bridge`]): with decoding on, received audio is decoded into 20 ms frames
 //! ([`SessionCore::poll_decoded_frame`]); while connected, the other leg's frames
@@ -23,7 +28,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::codec::Codec;
+use crate::codec::{Codec, Decoder, Encoder, MAX_PAYLOAD_LENGTH};
 use crate::inband_dtmf::{self, InbandDtmfDetector};
 use crate::prompt::Prompt;
 use crate::recorder::{
@@ -41,7 +46,7 @@ use bridge::{AudioFrame, BridgeBuffer, DecodedAudio};
 use latch::RemoteAddressLatch;
 use reception::ReceptionStatistics;
 
-/// Samples (and timestamp units) per 20 ms frame at 8 kHz.
+/// Samples per 20 ms frame at 8 kHz (and G.711/G.722 timestamp units per frame).
 pub const FRAME_SAMPLES: usize = 160;
 
 /// RFC 3389 comfort noise: accepted from the peer (it is audio silence), never sent.
@@ -215,7 +220,12 @@ pub struct SessionCore {
     events: VecDeque<MediaEvent>,
     decoded: Option<DecodedAudio>,
     bridge: Option<BridgeBuffer>,
-    packet: [u8; RTP_HEADER_LENGTH + FRAME_SAMPLES],
+    packet: Box<[u8; RTP_HEADER_LENGTH + MAX_PAYLOAD_LENGTH]>,
+    /// The negotiated codec's encoder and decoder (stateful for G.722 and Opus).
+    encoder: Encoder,
+    decoder: Decoder,
+    /// Reused buffer for one received payload's decoded samples.
+    received_audio: Vec<i16>,
     /// Digits keyed as tones in the received audio.
     inband: InbandDtmfDetector,
     /// The last digit reported and how, so one key press sent both in band
@@ -285,6 +295,9 @@ impl SessionCore {
             sequence_number: origin.sequence_number,
             timestamp: origin.timestamp,
             latch: RemoteAddressLatch::new(negotiated.remote, symmetric_rtp),
+            encoder: Encoder::new(negotiated.codec),
+            decoder: Decoder::new(negotiated.codec),
+            received_audio: Vec::with_capacity(8 * FRAME_SAMPLES),
             negotiated,
             sending: false,
             talkspurt_pending: true,
@@ -296,7 +309,7 @@ impl SessionCore {
             events: VecDeque::new(),
             decoded: None,
             bridge: None,
-            packet: [0; RTP_HEADER_LENGTH + FRAME_SAMPLES],
+            packet: Box::new([0; RTP_HEADER_LENGTH + MAX_PAYLOAD_LENGTH]),
             inband: InbandDtmfDetector::new(),
             last_digit: None,
             received_samples: 0,
@@ -426,6 +439,10 @@ impl SessionCore {
         if !negotiated.may_send() {
             self.talkspurt_pending = true;
         }
+        if negotiated.codec != self.negotiated.codec {
+            self.encoder = Encoder::new(negotiated.codec);
+            self.decoder = Decoder::new(negotiated.codec);
+        }
         self.negotiated = negotiated;
     }
 
@@ -541,16 +558,21 @@ impl SessionCore {
                     // No telephone-event: the digit goes as tones in the audio
                     // (silence while the sender repeats its end packets).
                     let digit = event_to_digit(report.event).filter(|_| !report.end);
-                    let elapsed = frame_timestamp.wrapping_sub(timestamp);
+                    let elapsed = frame_timestamp.wrapping_sub(timestamp) / self.clock_factor();
                     inband_dtmf::synthesize(digit.unwrap_or(' '), elapsed, &mut samples);
                     None
                 }
             },
             SenderFrame::Audio => None,
         };
+        let clock_factor = self.clock_factor();
         let payload = &mut self.packet[RTP_HEADER_LENGTH..];
         let (header, payload_length) = match telephone_event {
-            Some((payload_type, marker, timestamp, report)) => {
+            Some((payload_type, marker, timestamp, mut report)) => {
+                // The sender counts 8 kHz samples; the event clock is the codec's.
+                report.duration = report
+                    .duration
+                    .saturating_mul(u16::try_from(clock_factor).unwrap_or(u16::MAX));
                 payload[..EVENT_BLOCK_LENGTH].copy_from_slice(&report.to_bytes());
                 bump(&self.counters.telephone_event_packets_sent, 1);
                 (
@@ -559,12 +581,18 @@ impl SessionCore {
                 )
             }
             None => {
-                self.negotiated.codec.encode(&samples, payload);
+                let length = match self.encoder.encode(&samples, payload) {
+                    Ok(length) => length,
+                    Err(error) => {
+                        tracing::warn!(%error, codec = ?self.negotiated.codec, "frame not encoded");
+                        return None;
+                    }
+                };
                 bump(&self.counters.audio_packets_sent, 1);
                 let marker = std::mem::take(&mut self.talkspurt_pending);
                 (
                     self.header(marker, self.negotiated.codec_payload_type, frame_timestamp),
-                    FRAME_SAMPLES,
+                    length,
                 )
             }
         };
@@ -574,6 +602,11 @@ impl SessionCore {
         bump(&self.counters.packets_sent, 1);
         bump(&self.counters.bytes_sent, length as u64);
         Some((self.latch.destination(), &self.packet[..length]))
+    }
+
+    /// RTP clock ticks per 8 kHz sample: 1, or 6 for Opus.
+    fn clock_factor(&self) -> u32 {
+        self.negotiated.codec.clock_rate() / 8000
     }
 
     fn header(&self, marker: bool, payload_type: u8, timestamp: u32) -> RtpHeader {
@@ -590,7 +623,9 @@ impl SessionCore {
     /// its audio and what the DTMF sender wants in it.
     fn advance_frame(&mut self) -> (u32, [i16; FRAME_SAMPLES], SenderFrame) {
         let frame_timestamp = self.timestamp;
-        self.timestamp = self.timestamp.wrapping_add(FRAME_SAMPLES as u32);
+        self.timestamp = self
+            .timestamp
+            .wrapping_add(self.negotiated.codec.timestamp_increment());
         let mut samples = self
             .bridge
             .as_mut()
@@ -652,20 +687,23 @@ impl SessionCore {
         );
         let digits_before = self.counters.dtmf_digits_received.load(Ordering::Relaxed);
         if is_audio {
-            let samples: Vec<i16> = packet
-                .payload
-                .iter()
-                .map(|&code| self.negotiated.codec.decode(code))
-                .collect();
+            let samples = &mut self.received_audio;
+            samples.clear();
+            if let Err(error) = self.decoder.decode(packet.payload, samples) {
+                tracing::debug!(%source, %error, "undecodable audio payload");
+            }
             let (ssrc, sequence_number) = (packet.header.ssrc, packet.header.sequence_number);
             if let Some(decoded) = &mut self.decoded {
-                decoded.push_samples(ssrc, sequence_number, &samples);
+                decoded.push_samples(ssrc, sequence_number, &self.received_audio);
             }
             if let Some((decoded, _)) = &mut self.recording_input {
-                decoded.push_samples(ssrc, sequence_number, &samples);
+                decoded.push_samples(ssrc, sequence_number, &self.received_audio);
             }
+        }
+        if is_audio {
+            let samples = &self.received_audio;
             self.received_samples += samples.len() as u64;
-            for digit in self.inband.push(&samples) {
+            for digit in self.inband.push(samples) {
                 let at = self.received_samples;
                 if report_digit(
                     &mut self.last_digit,
@@ -712,3 +750,6 @@ fn report_dtmf_job(events: &mut VecDeque<MediaEvent>, job: JobFinished) {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod codec_tests;

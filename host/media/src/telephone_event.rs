@@ -16,7 +16,8 @@ pub const EVENT_BLOCK_LENGTH: usize = 4;
 /// Volume we send, in -dBm0 (RFC 4733 §2.3.4): -10 dBm0 per the usual DTMF generator level.
 pub const DTMF_VOLUME: u8 = 10;
 
-/// The clock rate of the only telephone-event format callhost negotiates.
+/// The telephone-event clock rate with the 8000 Hz codecs (G.711, G.722). With Opus, events
+/// run on its 48000 Hz clock (RFC 4733 §2.1: the audio codec's rate).
 pub const TELEPHONE_EVENT_CLOCK_RATE: u32 = 8000;
 
 /// One event block: `event(8) | E(1) R(1) volume(6) | duration(16)` (RFC 4733 §2.3).

@@ -1,6 +1,7 @@
 //! Two sessions bridged with `MediaSession::connect`, with plain UDP sockets on 127.0.0.1 as
-//! the two phones: leg A is an inbound PCMU call, leg B an outbound PCMA call. Audio is checked
-//! by frequency and energy, not bytes, since it is transcoded and re-timed.
+//! the two phones: leg A is an inbound PCMU (or G.722) call, leg B an outbound PCMA (or PCMU)
+//! call. Audio is checked by frequency and energy, not bytes, since it is transcoded (through
+//! the 8 kHz frames) and re-timed.
 //!
 //! Every wait is bounded (per packet and in packet count); nothing asserts exact timing.
 
@@ -8,6 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use callhost_media::codec::{Decoder, Encoder, MAX_PAYLOAD_LENGTH};
 use callhost_media::rtp::{self, RtpHeader};
 use callhost_media::telephone_event::EventReport;
 use callhost_media::{Codec, MediaConfig, MediaEngine, MediaError, MediaEvent, MediaSession};
@@ -82,27 +84,26 @@ fn send_tone(
     frequency: f64,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
+        let mut encoder = Encoder::new(codec);
         let mut ticks = tokio::time::interval(Duration::from_millis(20));
         for packet in 0..1500u32 {
             ticks.tick().await;
-            let samples: Vec<i16> = (0..160u32)
-                .map(|index| {
-                    let n = f64::from(packet * 160 + index);
-                    (TONE_AMPLITUDE * (std::f64::consts::TAU * frequency * n / SAMPLE_RATE).sin())
-                        as i16
-                })
-                .collect();
+            let samples: [i16; 160] = std::array::from_fn(|index| {
+                let n = f64::from(packet * 160 + index as u32);
+                (TONE_AMPLITUDE * (std::f64::consts::TAU * frequency * n / SAMPLE_RATE).sin())
+                    as i16
+            });
             let header = RtpHeader {
                 marker: packet == 0,
-                payload_type: codec.static_payload_type(),
+                payload_type: codec.default_payload_type(),
                 sequence_number: packet as u16,
                 timestamp: packet * 160,
-                ssrc: 0xAB00 + u32::from(codec.static_payload_type()),
+                ssrc: 0xAB00 + u32::from(codec.default_payload_type()),
             };
             let mut datagram = header.to_bytes().to_vec();
-            let mut payload = [0u8; 160];
-            codec.encode(&samples, &mut payload);
-            datagram.extend_from_slice(&payload);
+            let mut payload = [0u8; MAX_PAYLOAD_LENGTH];
+            let length = encoder.encode(&samples, &mut payload).expect("encodes");
+            datagram.extend_from_slice(&payload[..length]);
             // Loopback sends only fail if the session is gone; the test notices that itself.
             let _ = socket.send_to(&datagram, to).await;
         }
@@ -127,8 +128,10 @@ async fn receive(socket: &UdpSocket) -> Received {
     }
 }
 
-fn decode(codec: Codec, payload: &[u8]) -> Vec<i16> {
-    payload.iter().map(|&code| codec.decode(code)).collect()
+fn decode(decoder: &mut Decoder, payload: &[u8]) -> Vec<i16> {
+    let mut samples = Vec::new();
+    decoder.decode(payload, &mut samples).expect("decodes");
+    samples
 }
 
 /// Share of the frame's energy at `frequency` (1.0 for a pure, bin-aligned tone).
@@ -157,8 +160,8 @@ fn is_tone(samples: &[i16], frequency: f64) -> bool {
 }
 
 fn is_silent(samples: &[i16]) -> bool {
-    // A-law's silence code decodes to ±8.
-    samples.iter().all(|sample| sample.abs() <= 8)
+    // A-law's silence code decodes to ±8; G.722's coded silence is a little noisier.
+    samples.iter().all(|sample| sample.abs() <= 32)
 }
 
 /// Read audio packets until `wanted` frames carry the tone; returns the audio headers seen.
@@ -172,12 +175,13 @@ async fn expect_tone(
 ) -> Vec<RtpHeader> {
     let mut found = 0;
     let mut headers = Vec::new();
+    let mut decoder = Decoder::new(codec);
     for _ in 0..MAX_PACKETS {
         let packet = receive(socket).await;
-        if packet.header.payload_type != codec.static_payload_type() {
+        if packet.header.payload_type != codec.default_payload_type() {
             continue;
         }
-        let samples = decode(codec, &packet.payload);
+        let samples = decode(&mut decoder, &packet.payload);
         assert!(
             !is_tone(&samples, echo_frequency),
             "the phone hears its own tone"
@@ -196,15 +200,16 @@ async fn expect_tone(
 /// Read until 10 consecutive silent frames, then check the next 25 hold no tone either.
 async fn expect_silence(socket: &UdpSocket, codec: Codec, frequency: f64) {
     let mut run = 0;
+    let mut decoder = Decoder::new(codec);
     for _ in 0..MAX_PACKETS {
         let packet = receive(socket).await;
-        if is_silent(&decode(codec, &packet.payload)) {
+        if is_silent(&decode(&mut decoder, &packet.payload)) {
             run += 1;
             if run == 10 {
                 for _ in 0..25 {
                     let later = receive(socket).await;
                     assert!(
-                        !is_tone(&decode(codec, &later.payload), frequency),
+                        !is_tone(&decode(&mut decoder, &later.payload), frequency),
                         "the tone came back after disconnecting"
                     );
                 }
@@ -275,6 +280,60 @@ async fn bridged_legs_hear_each_other_transcoded_and_silence_after_disconnect() 
     leg_a.connect(&leg_b).expect("reconnect");
     let again = expect_tone(&phone_b, Codec::Pcma, TONE_A_HZ, TONE_B_HZ, 5).await;
     assert_eq!(again[0].ssrc, at_b[0].ssrc);
+    tone_a.abort();
+    tone_b.abort();
+}
+
+/// Leg A': phone A calls in offering G.722 only (static payload type 9).
+async fn inbound_g722_leg(engine: &MediaEngine, phone: &UdpSocket) -> MediaSession {
+    let offer = format!(
+        "v=0\r\no=phoneA 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=audio {} RTP/AVP 9 101\r\na=rtpmap:9 G722/8000\r\na=rtpmap:101 telephone-event/8000\r\n\
+         a=sendrecv\r\n",
+        port(phone)
+    );
+    let (session, answer) = engine.accept_offer(&offer).await.expect("offer accepted");
+    assert_eq!(session.codec(), Codec::G722);
+    assert!(answer.contains("a=rtpmap:9 G722/8000\r\n"), "{answer}");
+    session
+}
+
+#[tokio::test]
+async fn bridged_g722_and_pcmu_legs_transcode_both_ways() {
+    let mut config = MediaConfig::new("127.0.0.1".parse().unwrap());
+    config.rtp_ports = 41_000..=48_999;
+    config.codecs = vec![Codec::G722, Codec::Pcmu];
+    let engine = MediaEngine::new(config).expect("valid config");
+    let (phone_a, phone_b) = (phone().await, phone().await);
+    let leg_a = inbound_g722_leg(&engine, &phone_a).await;
+    let (pending, _) = engine
+        .create_offer(Some(&[Codec::Pcmu]))
+        .await
+        .expect("offer built");
+    let answer = format!(
+        "v=0\r\no=phoneB 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=audio {} RTP/AVP 0\r\na=sendrecv\r\n",
+        port(&phone_b)
+    );
+    let leg_b = pending.accept_answer(&answer).expect("answer accepted");
+    assert_eq!(leg_b.codec(), Codec::Pcmu);
+    leg_a.start_sending();
+    leg_b.start_sending();
+    leg_a.connect(&leg_b).expect("connect");
+    let tone_a = send_tone(Arc::clone(&phone_a), target(&leg_a), Codec::G722, TONE_A_HZ);
+    let tone_b = send_tone(Arc::clone(&phone_b), target(&leg_b), Codec::Pcmu, TONE_B_HZ);
+
+    // G.722 in, PCMU out (16 kHz -> 8 kHz frames -> G.711) and the reverse.
+    let at_b = expect_tone(&phone_b, Codec::Pcmu, TONE_A_HZ, TONE_B_HZ, 15).await;
+    assert_one_continuous_stream(&at_b);
+    let at_a = expect_tone(&phone_a, Codec::G722, TONE_B_HZ, TONE_A_HZ, 15).await;
+    assert_one_continuous_stream(&at_a);
+    assert!(at_a.iter().all(|header| header.payload_type == 9));
+
+    leg_a.disconnect();
+    wait_until_disconnected(&leg_b).await;
+    expect_silence(&phone_a, Codec::G722, TONE_B_HZ).await;
+    expect_silence(&phone_b, Codec::Pcmu, TONE_A_HZ).await;
     tone_a.abort();
     tone_b.abort();
 }

@@ -47,6 +47,21 @@ pub enum ConfigError {
     },
 }
 
+/// Codec names in preference order; an empty list or an unknown name is an error message.
+fn parse_codecs(names: &[String]) -> Result<Vec<Codec>, String> {
+    if names.is_empty() {
+        return Err("name at least one codec".into());
+    }
+    names
+        .iter()
+        .map(|name| {
+            Codec::from_name(name).ok_or_else(|| {
+                format!("`{name}` is not a codec this host has (PCMU, PCMA, G722, OPUS)")
+            })
+        })
+        .collect()
+}
+
 fn invalid(setting: &'static str, message: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         setting,
@@ -419,6 +434,9 @@ pub struct MediaSection {
     pub ip: Option<String>,
     /// `symmetric_rtp = true`: latch to where RTP really comes from.
     pub symmetric_rtp: Option<bool>,
+    /// `codecs = ["PCMU", "PCMA"]`: the host's codecs in preference order
+    /// (PCMU, PCMA, G722, OPUS; case-insensitive).
+    pub codecs: Option<Vec<String>>,
 }
 
 /// `[plugins]` section.
@@ -523,6 +541,8 @@ pub struct Config {
     pub media_ip: IpAddr,
     /// Symmetric RTP.
     pub symmetric_rtp: bool,
+    /// The host's codecs in preference order (`[media] codecs`, default PCMU, PCMA).
+    pub media_codecs: Vec<Codec>,
     /// Instance pool size.
     pub max_calls: u32,
     /// Memory per instance, bytes.
@@ -697,6 +717,13 @@ impl Config {
             ));
         }
 
+        let media_codecs = match &file.media.codecs {
+            None => vec![Codec::Pcmu, Codec::Pcma],
+            Some(names) => {
+                parse_codecs(names).map_err(|message| invalid("media.codecs", message))?
+            }
+        };
+
         let limits = file.limits;
         let max_calls = limits.max_calls.unwrap_or(1000);
         if max_calls == 0 || max_calls > 100_000 {
@@ -743,15 +770,10 @@ impl Config {
                         format!("service `{name}`: name at least one codec"),
                     ));
                 }
-                if let Some(unknown) = codecs
-                    .iter()
-                    .find(|codec| Codec::from_name(codec).is_none())
-                {
+                if let Err(message) = parse_codecs(codecs) {
                     return Err(invalid(
                         "services.codecs",
-                        format!(
-                            "service `{name}`: `{unknown}` is not a codec this host has (PCMU, PCMA)"
-                        ),
+                        format!("service `{name}`: {message}"),
                     ));
                 }
             }
@@ -835,6 +857,7 @@ impl Config {
             rtp_ports,
             media_ip,
             symmetric_rtp: file.media.symmetric_rtp.unwrap_or(true),
+            media_codecs,
             max_calls,
             memory_limit_bytes: memory_mib as usize * 1024 * 1024,
             cpu_budget,
@@ -1026,12 +1049,36 @@ mod tests {
     }
 
     #[test]
+    fn media_codecs_default_to_g711_and_accept_g722_and_opus() {
+        let defaults = Config::build(FileConfig::default(), &plugins_overrides()).unwrap();
+        assert_eq!(defaults.media_codecs, vec![Codec::Pcmu, Codec::Pcma]);
+        let parsed = file("[media]\ncodecs = [\"opus\", \"G722\", \"pcmu\"]\n");
+        let config = Config::build(parsed, &plugins_overrides()).unwrap();
+        assert_eq!(
+            config.media_codecs,
+            vec![Codec::Opus, Codec::G722, Codec::Pcmu]
+        );
+        for bad in ["[media]\ncodecs = []\n", "[media]\ncodecs = [\"G729\"]\n"] {
+            let error = Config::build(file(bad), &plugins_overrides())
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains("media.codecs"), "{bad}: {error}");
+        }
+    }
+
+    #[test]
     fn service_codecs_are_checked() {
         let parsed = file("[services.alaw]\napp = \"hello\"\ncodecs = [\"pcma\", \"PCMU\"]\n");
         let config = Config::build(parsed, &plugins_overrides()).unwrap();
         assert_eq!(
             config.service_codecs("alaw"),
             Some(vec![Codec::Pcma, Codec::Pcmu])
+        );
+        let wideband = file("[services.wide]\napp = \"hello\"\ncodecs = [\"G722\", \"OPUS\"]\n");
+        let config = Config::build(wideband, &plugins_overrides()).unwrap();
+        assert_eq!(
+            config.service_codecs("wide"),
+            Some(vec![Codec::G722, Codec::Opus])
         );
         assert_eq!(config.service_codecs("hello"), None);
         for bad in [

@@ -17,7 +17,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use callhost_media::{Codec, MediaConfig, MediaEngine};
+use callhost_media::{MediaConfig, MediaEngine};
 use callhost_runtime::{PluginRegistry, Runtime, RuntimeConfig};
 use callhost_sip::auth::NonceIssuer;
 use callhost_sip::{SessionTimerSettings, SipConfig, SipEndpoint, TlsSettings};
@@ -63,7 +63,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         advertised_ip: None,
         rtp_ports: config.rtp_ports.clone(),
         symmetric_rtp: config.symmetric_rtp,
-        codecs: vec![Codec::Pcmu, Codec::Pcma],
+        codecs: config.media_codecs.clone(),
     })
     .context("cannot set up media")?;
     let (endpoint, mut incoming) = SipEndpoint::bind(SipConfig {

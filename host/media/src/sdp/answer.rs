@@ -3,8 +3,10 @@
 //! Rules applied (RFC 3264 §6): the answer has exactly as many `m=` lines as the offer, in the
 //! same order; streams we do not serve are rejected with port 0; the accepted stream uses the
 //! offerer's payload type numbers; the direction mirrors the offered one (§6.1). Codec choice:
-//! our preference list intersected with the offer, first in *our* order. telephone-event/8000
-//! (RFC 4733 §2.4.1) is accepted with the offerer's payload type and answered `0-15`.
+//! our preference list intersected with the offer, first in *our* order; a dynamic type (Opus)
+//! keeps the offerer's number and gets our `a=fmtp` (RFC 7587 §7). telephone-event at the
+//! chosen codec's clock rate (RFC 4733 §2.1: 8000, or 48000 with Opus) is accepted with the
+//! offerer's payload type and answered `0-15`.
 //! Pure functions, no I/O.
 
 use std::fmt::Write as _;
@@ -12,7 +14,6 @@ use std::net::{IpAddr, SocketAddr};
 
 use super::{ConnectionAddress, Direction, MediaDescription, SessionDescription};
 use crate::codec::Codec;
-use crate::telephone_event::TELEPHONE_EVENT_CLOCK_RATE;
 
 /// Packetisation interval callhost sends and asks for, in milliseconds.
 pub const PTIME_MILLISECONDS: u32 = 20;
@@ -28,7 +29,7 @@ pub struct Negotiated {
     pub codec: Codec,
     /// The peer's payload type for [`Self::codec`] (we send with it).
     pub codec_payload_type: u8,
-    /// The payload type we send telephone-event/8000 with (the peer's number for it), if both
+    /// The payload type we send telephone-event (at the codec's clock rate) with (the peer's number for it), if both
     /// sides support it.
     pub telephone_event_payload_type: Option<u8>,
     /// The payload type *our* SDP gave telephone-event. When we answer it equals
@@ -94,24 +95,21 @@ pub(super) fn is_rtp_transport(protocol: &str) -> bool {
 pub(super) fn codec_of(media: &MediaDescription, format: &str) -> Option<(Codec, u8)> {
     let payload_type: u8 = format.parse().ok()?;
     let codec = match media.rtpmap(payload_type) {
-        Some(map) if map.channels.is_none_or(|channels| channels == 1) => {
-            Codec::from_rtpmap(&map.encoding, map.clock_rate)
-        }
-        Some(_) => None,
+        Some(map) => Codec::from_rtpmap(&map.encoding, map.clock_rate, map.channels),
         None => Codec::from_static_payload_type(payload_type),
     }?;
     Some((codec, payload_type))
 }
 
-pub(super) fn telephone_event_of(media: &MediaDescription) -> Option<u8> {
+/// The offered telephone-event payload type at `clock_rate` (the audio codec's, RFC 4733 §2.1).
+pub(super) fn telephone_event_of(media: &MediaDescription, clock_rate: u32) -> Option<u8> {
     media
         .formats
         .iter()
         .filter_map(|format| format.parse::<u8>().ok())
         .find(|&payload_type| {
             media.rtpmap(payload_type).is_some_and(|map| {
-                map.encoding.eq_ignore_ascii_case("telephone-event")
-                    && map.clock_rate == TELEPHONE_EVENT_CLOCK_RATE
+                map.encoding.eq_ignore_ascii_case("telephone-event") && map.clock_rate == clock_rate
             })
         })
 }
@@ -173,7 +171,7 @@ pub fn negotiate(
                 continue;
             }
         };
-        let telephone_event_payload_type = telephone_event_of(media);
+        let telephone_event_payload_type = telephone_event_of(media, codec.clock_rate());
         return Ok(Negotiated {
             media_index,
             remote: SocketAddr::new(remote_ip, media.port),
@@ -196,6 +194,24 @@ pub fn negotiate(
             offered: offered_formats,
         },
     })
+}
+
+/// Write `a=rtpmap` (with the channel count where the codec has one) and `a=fmtp` (where we
+/// give parameters) for `codec` at `payload_type`.
+pub(super) fn write_codec_attributes(text: &mut String, codec: Codec, payload_type: u8) {
+    let _ = write!(
+        text,
+        "a=rtpmap:{payload_type} {}/{}",
+        codec.encoding_name(),
+        codec.clock_rate()
+    );
+    if let Some(channels) = codec.rtpmap_channels() {
+        let _ = write!(text, "/{channels}");
+    }
+    text.push_str("\r\n");
+    if let Some(parameters) = codec.format_parameters() {
+        let _ = write!(text, "a=fmtp:{payload_type} {parameters}\r\n");
+    }
 }
 
 /// Build the answer SDP for `offer` given the negotiation result and our RTP address.
@@ -234,16 +250,13 @@ pub fn build_answer(
         if let Some(event_pt) = negotiated.telephone_event_payload_type {
             let _ = write!(answer, " {event_pt}");
         }
-        let _ = write!(
-            answer,
-            "\r\na=rtpmap:{codec_pt} {}/{}\r\n",
-            negotiated.codec.encoding_name(),
-            negotiated.codec.clock_rate()
-        );
+        answer.push_str("\r\n");
+        write_codec_attributes(&mut answer, negotiated.codec, codec_pt);
         if let Some(event_pt) = negotiated.telephone_event_payload_type {
             let _ = write!(
                 answer,
-                "a=rtpmap:{event_pt} telephone-event/{TELEPHONE_EVENT_CLOCK_RATE}\r\na=fmtp:{event_pt} 0-15\r\n"
+                "a=rtpmap:{event_pt} telephone-event/{}\r\na=fmtp:{event_pt} 0-15\r\n",
+                negotiated.codec.clock_rate()
             );
         }
         let _ = write!(
@@ -427,6 +440,73 @@ mod tests {
         let negotiated = negotiate(&old_hold, BOTH, LOCAL).unwrap();
         assert_eq!(negotiated.direction, Direction::SendReceive);
         assert!(!negotiated.may_send());
+    }
+
+    #[test]
+    fn opus_keeps_the_offerers_payload_type_and_takes_events_at_48000() {
+        let offer = offer(
+            "c=IN IP4 198.51.100.1\r\nm=audio 5004 RTP/AVP 96 0 100 101\r\n\
+             a=rtpmap:96 opus/48000/2\r\na=fmtp:96 useinbandfec=1\r\n\
+             a=rtpmap:100 telephone-event/8000\r\na=rtpmap:101 telephone-event/48000\r\n",
+        );
+        let negotiated = negotiate(&offer, &[Codec::Opus, Codec::Pcmu], LOCAL).unwrap();
+        assert_eq!(
+            (negotiated.codec, negotiated.codec_payload_type),
+            (Codec::Opus, 96)
+        );
+        assert_eq!(
+            negotiated.telephone_event_payload_type,
+            Some(101),
+            "RFC 4733 §2.1: the event clock is the codec's"
+        );
+        let answer = build_answer(&offer, &negotiated, ORIGIN, LOCAL, 20_000);
+        assert_eq!(
+            answer,
+            "v=0\r\no=callhost 42 7 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n\
+             m=audio 20000 RTP/AVP 96 101\r\na=rtpmap:96 opus/48000/2\r\n\
+             a=fmtp:96 maxplaybackrate=8000;sprop-maxcapturerate=8000;stereo=0;sprop-stereo=0;useinbandfec=0\r\n\
+             a=rtpmap:101 telephone-event/48000\r\na=fmtp:101 0-15\r\na=ptime:20\r\na=sendrecv\r\n"
+        );
+        // Preferring PCMU, the 8000 Hz event type goes with it.
+        let pcmu = negotiate(&offer, BOTH, LOCAL).unwrap();
+        assert_eq!(
+            (pcmu.codec, pcmu.telephone_event_payload_type),
+            (Codec::Pcmu, Some(100))
+        );
+        // Opus with only telephone-event/8000 on offer: no events (the clocks differ).
+        let no_wideband_events = offer_with_events_at_8000_only();
+        let negotiated = negotiate(&no_wideband_events, &[Codec::Opus], LOCAL).unwrap();
+        assert_eq!(negotiated.telephone_event_payload_type, None);
+    }
+
+    fn offer_with_events_at_8000_only() -> SessionDescription {
+        offer(
+            "c=IN IP4 198.51.100.1\r\nm=audio 5004 RTP/AVP 111 101\r\n\
+             a=rtpmap:111 OPUS/48000/2\r\na=rtpmap:101 telephone-event/8000\r\n",
+        )
+    }
+
+    #[test]
+    fn g722_is_static_type_9_on_an_8000_clock() {
+        let offer = offer(
+            "c=IN IP4 198.51.100.1\r\nm=audio 5004 RTP/AVP 0 9 101\r\na=rtpmap:101 telephone-event/8000\r\n",
+        );
+        let negotiated = negotiate(&offer, &[Codec::G722, Codec::Pcmu], LOCAL).unwrap();
+        assert_eq!(
+            (
+                negotiated.codec,
+                negotiated.codec_payload_type,
+                negotiated.telephone_event_payload_type
+            ),
+            (Codec::G722, 9, Some(101))
+        );
+        let answer = build_answer(&offer, &negotiated, ORIGIN, LOCAL, 20_000);
+        assert!(
+            answer.contains("m=audio 20000 RTP/AVP 9 101\r\na=rtpmap:9 G722/8000\r\n"),
+            "{answer}"
+        );
+        // The default preferences (G.711 only) still pick PCMU from the same offer.
+        assert_eq!(negotiate(&offer, BOTH, LOCAL).unwrap().codec, Codec::Pcmu);
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //! answer to it (§7), for initial offers and for re-offers such as hold (§8, §8.4).
 //!
 //! An offer has one `m=audio` line (so the answer's first `m=` line is ours, §6), lists our
-//! codecs in preference order with their static payload types, telephone-event/8000 (RFC 4733
-//! §2.4.1) and `a=ptime:20`. From the answer we send with the first format it lists that we
+//! codecs in preference order with their static payload types (Opus: 111 with its `a=fmtp`,
+//! RFC 7587 §7), telephone-event (RFC 4733 §2.4.1) at each offered clock rate (8000, and 48000
+//! when Opus is offered, §2.1) and `a=ptime:20`. From the answer we send with the first format it lists that we
 //! offered (§7 "SHOULD use the first"), using the answer's payload type numbers; our direction
 //! is the mirror of the answer's, never more than we offered. Pure functions, no I/O.
 
@@ -12,13 +13,16 @@ use std::net::{IpAddr, SocketAddr};
 
 use super::answer::{
     PTIME_MILLISECONDS, codec_of, is_rtp_transport, remote_ip, telephone_event_of,
+    write_codec_attributes,
 };
 use super::{AnswerOrigin, Direction, Negotiated, NegotiationError, SessionDescription};
 use crate::codec::Codec;
-use crate::telephone_event::TELEPHONE_EVENT_CLOCK_RATE;
 
 /// The payload type callhost's initial offers give telephone-event/8000.
 pub const OFFER_TELEPHONE_EVENT_PAYLOAD_TYPE: u8 = 101;
+
+/// The payload type callhost's initial offers give telephone-event/48000 (offered with Opus).
+pub const OFFER_TELEPHONE_EVENT_48000_PAYLOAD_TYPE: u8 = 110;
 
 /// The events we offer to receive: DTMF 0-15 and flash (RFC 4733 §3.2, Table 3).
 const OFFERED_EVENTS: &str = "0-16";
@@ -28,28 +32,53 @@ const OFFERED_EVENTS: &str = "0-16";
 pub struct LocalOffer {
     /// Codecs with the payload type we give each, best first; never empty.
     pub codecs: Vec<(Codec, u8)>,
-    /// The payload type we give telephone-event/8000, if we offer it.
-    pub telephone_event_payload_type: Option<u8>,
+    /// The telephone-event formats we offer: `(clock rate, payload type)`, one per clock
+    /// rate of the offered codecs.
+    pub telephone_events: Vec<(u32, u8)>,
     /// The direction we offer.
     pub direction: Direction,
 }
 
 impl LocalOffer {
-    /// An initial offer: `codecs` (duplicates dropped) with their static payload types,
-    /// telephone-event at [`OFFER_TELEPHONE_EVENT_PAYLOAD_TYPE`], sendrecv. `None` if `codecs`
-    /// is empty.
+    /// An initial offer: `codecs` (duplicates dropped) with their default payload types,
+    /// telephone-event at [`OFFER_TELEPHONE_EVENT_PAYLOAD_TYPE`] (8000) and, with Opus,
+    /// [`OFFER_TELEPHONE_EVENT_48000_PAYLOAD_TYPE`] (48000); sendrecv. `None` if `codecs` is
+    /// empty.
     pub fn initial(codecs: &[Codec]) -> Option<Self> {
         let mut unique: Vec<(Codec, u8)> = Vec::with_capacity(codecs.len());
         for &codec in codecs {
             if !unique.iter().any(|(known, _)| *known == codec) {
-                unique.push((codec, codec.static_payload_type()));
+                unique.push((codec, codec.default_payload_type()));
+            }
+        }
+        let mut telephone_events: Vec<(u32, u8)> = Vec::new();
+        for (codec, _) in &unique {
+            let clock_rate = codec.clock_rate();
+            if !telephone_events
+                .iter()
+                .any(|(known, _)| *known == clock_rate)
+            {
+                let payload_type = if clock_rate == 8000 {
+                    OFFER_TELEPHONE_EVENT_PAYLOAD_TYPE
+                } else {
+                    OFFER_TELEPHONE_EVENT_48000_PAYLOAD_TYPE
+                };
+                telephone_events.push((clock_rate, payload_type));
             }
         }
         (!unique.is_empty()).then_some(Self {
             codecs: unique,
-            telephone_event_payload_type: Some(OFFER_TELEPHONE_EVENT_PAYLOAD_TYPE),
+            telephone_events,
             direction: Direction::SendReceive,
         })
+    }
+
+    /// The payload type we offered telephone-event with at `clock_rate`, if any.
+    pub fn telephone_event_payload_type(&self, clock_rate: u32) -> Option<u8> {
+        self.telephone_events
+            .iter()
+            .find(|(rate, _)| *rate == clock_rate)
+            .map(|(_, payload_type)| *payload_type)
     }
 
     /// A re-offer of the current stream (RFC 3264 §8): the negotiated codec and telephone-event
@@ -57,7 +86,11 @@ impl LocalOffer {
     pub fn renewal(negotiated: &Negotiated, direction: Direction) -> Self {
         Self {
             codecs: vec![(negotiated.codec, negotiated.codec_payload_type)],
-            telephone_event_payload_type: negotiated.local_telephone_event_payload_type,
+            telephone_events: negotiated
+                .local_telephone_event_payload_type
+                .map(|payload_type| (negotiated.codec.clock_rate(), payload_type))
+                .into_iter()
+                .collect(),
             direction,
         }
     }
@@ -81,22 +114,17 @@ pub fn build_offer(
     for (_, payload_type) in &offer.codecs {
         let _ = write!(text, " {payload_type}");
     }
-    if let Some(event_pt) = offer.telephone_event_payload_type {
+    for (_, event_pt) in &offer.telephone_events {
         let _ = write!(text, " {event_pt}");
     }
     text.push_str("\r\n");
-    for (codec, payload_type) in &offer.codecs {
-        let _ = write!(
-            text,
-            "a=rtpmap:{payload_type} {}/{}\r\n",
-            codec.encoding_name(),
-            codec.clock_rate()
-        );
+    for &(codec, payload_type) in &offer.codecs {
+        write_codec_attributes(&mut text, codec, payload_type);
     }
-    if let Some(event_pt) = offer.telephone_event_payload_type {
+    for (clock_rate, event_pt) in &offer.telephone_events {
         let _ = write!(
             text,
-            "a=rtpmap:{event_pt} telephone-event/{TELEPHONE_EVENT_CLOCK_RATE}\r\na=fmtp:{event_pt} {OFFERED_EVENTS}\r\n"
+            "a=rtpmap:{event_pt} telephone-event/{clock_rate}\r\na=fmtp:{event_pt} {OFFERED_EVENTS}\r\n"
         );
     }
     let _ = write!(
@@ -137,9 +165,9 @@ pub fn negotiate_answer(
     };
     let remote_ip = remote_ip(answer, media, local_ip)
         .map_err(|address| NegotiationError::UnusableAddress { address })?;
-    let telephone_event_payload_type = offer
-        .telephone_event_payload_type
-        .and_then(|_| telephone_event_of(media));
+    let local_telephone_event_payload_type = offer.telephone_event_payload_type(codec.clock_rate());
+    let telephone_event_payload_type = local_telephone_event_payload_type
+        .and_then(|_| telephone_event_of(media, codec.clock_rate()));
     let answered = media.direction.or(answer.direction).unwrap_or_default();
     Ok(Negotiated {
         media_index: 0,
@@ -148,7 +176,7 @@ pub fn negotiate_answer(
         codec_payload_type,
         telephone_event_payload_type,
         local_telephone_event_payload_type: telephone_event_payload_type
-            .and(offer.telephone_event_payload_type),
+            .and(local_telephone_event_payload_type),
         // The answer's direction seen from our side, and never more than we offered.
         direction: answered.answer().intersect(offer.direction),
         remote_ptime: media.ptime,
@@ -192,7 +220,7 @@ mod tests {
         let media = &parsed.media[0];
         assert_eq!(media.formats, vec!["8", "0", "101"]);
         assert_eq!(media.direction, Some(Direction::SendReceive));
-        assert_eq!(telephone_event_of(media), Some(101));
+        assert_eq!(telephone_event_of(media, 8000), Some(101));
         // Our own offer, read as an answerer would, is acceptable with either codec first.
         let negotiated = super::super::negotiate(&parsed, &[Codec::Pcmu], LOCAL).unwrap();
         assert_eq!(negotiated.codec_payload_type, 0);
@@ -287,6 +315,58 @@ mod tests {
         check(Direction::SendOnly, "sendrecv", Direction::SendOnly);
         check(Direction::Inactive, "sendrecv", Direction::Inactive);
         check(Direction::ReceiveOnly, "sendonly", Direction::ReceiveOnly);
+    }
+
+    #[test]
+    fn opus_and_g722_offers_carry_events_at_each_clock_rate() {
+        let offer = LocalOffer::initial(&[Codec::Opus, Codec::G722, Codec::Pcmu]).unwrap();
+        assert_eq!(
+            offer.codecs,
+            vec![(Codec::Opus, 111), (Codec::G722, 9), (Codec::Pcmu, 0)]
+        );
+        assert_eq!(offer.telephone_events, vec![(48_000, 110), (8000, 101)]);
+        let text = build_offer(&offer, ORIGIN, LOCAL, 20_000);
+        assert!(
+            text.contains(
+                "m=audio 20000 RTP/AVP 111 9 0 110 101\r\na=rtpmap:111 opus/48000/2\r\n\
+                 a=fmtp:111 maxplaybackrate=8000;sprop-maxcapturerate=8000;stereo=0;sprop-stereo=0;useinbandfec=0\r\n\
+                 a=rtpmap:9 G722/8000\r\na=rtpmap:0 PCMU/8000\r\n\
+                 a=rtpmap:110 telephone-event/48000\r\na=fmtp:110 0-16\r\n\
+                 a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n"
+            ),
+            "{text}"
+        );
+        // A peer that renumbers Opus: we send with its numbers, events at 48000.
+        let negotiated = negotiate_answer(
+            &offer,
+            &answer(
+                "m=audio 5004 RTP/AVP 96 97\r\na=rtpmap:96 opus/48000/2\r\na=rtpmap:97 telephone-event/48000\r\n",
+            ),
+            LOCAL,
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                negotiated.codec,
+                negotiated.codec_payload_type,
+                negotiated.telephone_event_payload_type,
+                negotiated.local_telephone_event_payload_type
+            ),
+            (Codec::Opus, 96, Some(97), Some(110))
+        );
+        let renewal = LocalOffer::renewal(&negotiated, Direction::SendOnly);
+        assert_eq!(renewal.telephone_events, vec![(48_000, 110)]);
+        // G.722 chosen: the 8000 Hz event type applies.
+        let g722 = negotiate_answer(
+            &offer,
+            &answer("m=audio 5004 RTP/AVP 9 101\r\na=rtpmap:101 telephone-event/8000\r\n"),
+            LOCAL,
+        )
+        .unwrap();
+        assert_eq!(
+            (g722.codec, g722.telephone_event_payload_type),
+            (Codec::G722, Some(101))
+        );
     }
 
     #[test]

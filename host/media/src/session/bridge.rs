@@ -12,7 +12,6 @@
 use std::collections::VecDeque;
 
 use super::FRAME_SAMPLES;
-use crate::codec::Codec;
 
 /// One 20 ms frame of 8 kHz linear audio.
 pub type AudioFrame = [i16; FRAME_SAMPLES];
@@ -47,14 +46,8 @@ impl DecodedAudio {
         Self::default()
     }
 
-    /// Decode one audio packet's payload. A packet that is not newer than the last one from the
-    /// same SSRC is dropped; a new SSRC starts afresh (its partial frame continues).
-    pub fn push_payload(&mut self, codec: Codec, ssrc: u32, sequence_number: u16, payload: &[u8]) {
-        let samples: Vec<i16> = payload.iter().map(|&code| codec.decode(code)).collect();
-        self.push_samples(ssrc, sequence_number, &samples);
-    }
-
-    /// Like [`Self::push_payload`], for a payload already decoded.
+    /// Add one audio packet's decoded 8 kHz samples. A packet that is not newer than the last
+    /// one from the same SSRC is dropped; a new SSRC starts afresh (its partial frame continues).
     pub fn push_samples(&mut self, ssrc: u32, sequence_number: u16, samples: &[i16]) {
         if let Some((last_ssrc, last_sequence)) = self.last
             && last_ssrc == ssrc
@@ -150,7 +143,21 @@ pub fn mix_into(target: &mut AudioFrame, source: &[i16]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::{Codec, Decoder};
     use crate::g711;
+
+    /// Decode a G.711 payload and push it, as the session does.
+    fn push_payload(
+        decoded: &mut DecodedAudio,
+        codec: Codec,
+        ssrc: u32,
+        sequence_number: u16,
+        payload: &[u8],
+    ) {
+        let mut samples = Vec::new();
+        Decoder::new(codec).decode(payload, &mut samples).unwrap();
+        decoded.push_samples(ssrc, sequence_number, &samples);
+    }
 
     fn frame_of(value: i16) -> AudioFrame {
         [value; FRAME_SAMPLES]
@@ -163,13 +170,13 @@ mod tests {
         let samples: Vec<i16> = (0..480).map(|n| (n * 50 - 12_000) as i16).collect();
         let mut payload = vec![0u8; 480];
         g711::encode_alaw(&samples, &mut payload);
-        decoded.push_payload(Codec::Pcma, 7, 100, &payload[..240]);
+        push_payload(&mut decoded, Codec::Pcma, 7, 100, &payload[..240]);
         assert!(decoded.pop_frame().is_some());
         assert!(
             decoded.pop_frame().is_none(),
             "80 samples wait for the next packet"
         );
-        decoded.push_payload(Codec::Pcma, 7, 101, &payload[240..]);
+        push_payload(&mut decoded, Codec::Pcma, 7, 101, &payload[240..]);
         let second = decoded.pop_frame().unwrap();
         let third = decoded.pop_frame().unwrap();
         let expected: Vec<i16> = payload.iter().map(|&c| g711::alaw_to_linear(c)).collect();
@@ -183,10 +190,10 @@ mod tests {
         let mut decoded = DecodedAudio::new();
         let silence = [g711::ULAW_SILENCE; FRAME_SAMPLES];
         for sequence in [65_535u16, 0, 0, 65_535, 2] {
-            decoded.push_payload(Codec::Pcmu, 1, sequence, &silence);
+            push_payload(&mut decoded, Codec::Pcmu, 1, sequence, &silence);
         }
         assert_eq!(decoded.late_packets, 2);
-        decoded.push_payload(Codec::Pcmu, 2, 9, &silence);
+        push_payload(&mut decoded, Codec::Pcmu, 2, 9, &silence);
         let frames = std::iter::from_fn(|| decoded.pop_frame()).count();
         assert_eq!(frames, 4, "65535, 0, 2 and the new SSRC's packet");
     }
@@ -196,7 +203,13 @@ mod tests {
         let mut decoded = DecodedAudio::new();
         for sequence in 0..20u16 {
             let code = g711::linear_to_ulaw(sequence as i16 * 100);
-            decoded.push_payload(Codec::Pcmu, 1, sequence, &[code; FRAME_SAMPLES]);
+            push_payload(
+                &mut decoded,
+                Codec::Pcmu,
+                1,
+                sequence,
+                &[code; FRAME_SAMPLES],
+            );
         }
         assert_eq!(decoded.dropped_frames, 20 - MAX_DECODED_FRAMES as u64);
         let first = decoded.pop_frame().unwrap();

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::codec::Codec;
 use crate::inband_dtmf::dbm0_to_amplitude;
 
 /// Level in dBm0 of the sine at `frequency` in `samples` (whole cycles in the
@@ -28,8 +27,8 @@ fn level_dbm0(samples: &[i16], frequency: f64) -> f64 {
 /// The samples as a G.711 µ-law peer decodes them.
 fn through_ulaw(samples: &[i16]) -> Vec<i16> {
     let mut coded = vec![0u8; samples.len()];
-    Codec::Pcmu.encode(samples, &mut coded);
-    coded.iter().map(|&code| Codec::Pcmu.decode(code)).collect()
+    crate::g711::encode_ulaw(samples, &mut coded);
+    coded.iter().map(|&code| crate::g711::ulaw_to_linear(code)).collect()
 }
 
 fn generate(sequence: ToneSequence, samples: usize) -> Vec<i16> {

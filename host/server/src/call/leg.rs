@@ -585,7 +585,11 @@ impl Leg {
                 if let Some(media) = &self.media {
                     media.start_sending();
                 }
-                info!("answered");
+                let codec = self
+                    .media
+                    .as_ref()
+                    .map(|media| media.codec().encoding_name());
+                info!(codec = codec.unwrap_or("none"), "answered");
                 Ok(())
             }
             Err(error) => {

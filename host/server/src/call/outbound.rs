@@ -71,7 +71,9 @@ fn codecs(names: &[String]) -> Result<Option<Vec<Codec>>, CallError> {
         .iter()
         .map(|name| {
             Codec::from_name(name).ok_or_else(|| {
-                CallError::Error(format!("unknown codec {name:?} (use PCMU or PCMA)"))
+                CallError::Error(format!(
+                    "unknown codec {name:?} (use PCMU, PCMA, G722 or OPUS)"
+                ))
             })
         })
         .collect::<Result<Vec<_>, _>>()
