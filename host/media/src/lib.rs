@@ -19,6 +19,7 @@
 //! sessions' audio (transcoding between codecs), `disconnect` undoes it. Hold: `update_offer`
 //! handles the peer's hold; `hold_offer` / `accept_reanswer` hold the peer.
 
+pub mod cipher;
 pub mod codec;
 pub mod driver;
 pub mod engine;
@@ -34,6 +35,7 @@ pub mod session;
 pub mod telephone_event;
 pub mod wav;
 
+pub use cipher::{AesCbcCipher, CbcEncryptWriter, CipherError};
 pub use codec::Codec;
 pub use engine::{MediaConfig, MediaEngine, MediaSession, PendingMedia};
 pub use error::MediaError;

@@ -164,6 +164,7 @@ pub(crate) async fn start(
         app: app.service.clone(),
         reason,
     };
+    store.data_mut().set_files_port(port.clone());
     let channel = store
         .data_mut()
         .table()

@@ -11,6 +11,7 @@ pub mod channel;
 pub mod dtmf_detector;
 pub mod dtmf_player;
 pub mod file_player;
+pub mod files;
 pub mod log;
 pub mod sip;
 pub mod types;

@@ -1,5 +1,6 @@
 //! Per-call store state: the data inside each instance's `wasmtime::Store`, the
-//! view the host-interface implementations work on, and the CPU meter driven by
+//! view the host-interface implementations work on (with the primary port the
+//! `files` functions use), and the CPU meter driven by
 //! the engine's epoch.
 //!
 //! Dropping the store is the cleanup: the resource table (with the call's
@@ -14,6 +15,7 @@ use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::output::CallLog;
+use crate::port::CallPort;
 
 /// How often the epoch ticker advances the engine's epoch: the granularity of
 /// preemption and of CPU accounting.
@@ -26,6 +28,9 @@ pub(crate) struct CallStoreData {
     limits: StoreLimits,
     log: Arc<CallLog>,
     cpu: CpuMeter,
+    /// The primary channel's port, for the `files` functions (which name no
+    /// channel); none outside a call.
+    files_port: Option<CallPort>,
 }
 
 impl CallStoreData {
@@ -39,11 +44,17 @@ impl CallStoreData {
         &self.cpu
     }
 
+    /// Route the `files` functions through `port` (the primary channel's).
+    pub(crate) fn set_files_port(&mut self, port: CallPort) {
+        self.files_port = Some(port);
+    }
+
     /// The view the `callhost:call` host interfaces are implemented on.
     pub(crate) fn call_view(&mut self) -> CallView<'_> {
         CallView {
             table: &mut self.table,
             log: &self.log,
+            files_port: self.files_port.as_ref(),
         }
     }
 }
@@ -62,6 +73,7 @@ impl WasiView for CallStoreData {
 pub struct CallView<'a> {
     pub(crate) table: &'a mut ResourceTable,
     pub(crate) log: &'a CallLog,
+    pub(crate) files_port: Option<&'a CallPort>,
 }
 
 /// Projects [`CallStoreData`] to [`CallView`] for the bindgen `add_to_linker`.
@@ -143,6 +155,7 @@ pub(crate) fn new_store(engine: &Engine, settings: StoreSettings) -> Store<CallS
         limits,
         log: settings.log,
         cpu: CpuMeter::new(settings.cpu_budget),
+        files_port: None,
     };
     let mut store = Store::new(engine, data);
     store.limiter(|data| &mut data.limits);

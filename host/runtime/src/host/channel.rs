@@ -420,6 +420,7 @@ mod tests {
         let mut view = CallView {
             table: &mut table,
             log: &log,
+            files_port: None,
         };
 
         assert_eq!(
@@ -449,6 +450,7 @@ mod tests {
         let mut view = CallView {
             table: &mut table,
             log: &log,
+            files_port: None,
         };
         let result = view
             .answer(Resource::new_borrow(handle.rep()))

@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use callhost_runtime::port::{
     CallCause, CallCommand, CallDetails, CallError, CallPort, CallSnapshot, CallState,
-    DetectorCause, DtmfPlayerCause, HeaderField, PlayerCause, PlayerState, SipBody,
+    DetectorCause, DtmfPlayerCause, FileRequest, FileResponse, HeaderField, PlayerCause,
+    PlayerState, SipBody, ValidateResult,
 };
 use tokio::sync::{mpsc, watch};
 
@@ -325,6 +326,9 @@ fn serve_leg(
                 CallCommand::SipSend { reply, .. } => {
                     let _ = reply.send(Ok(200));
                 }
+                CallCommand::Files { request, reply } => {
+                    let _ = reply.send(fake_files(request));
+                }
                 CallCommand::SipReceived { messages, reply } => {
                     let body = SipBody {
                         body: if messages { "a message" } else { "an info" }.into(),
@@ -338,6 +342,35 @@ fn serve_leg(
     port
 }
 
+/// The fake media directory holds `hello.wav` (encrypted with an all-zero
+/// key) and `sub/`; names containing ".." escape it.
+fn fake_files(request: FileRequest) -> Result<FileResponse, CallError> {
+    let escapes = |name: &str| {
+        name.contains("..")
+            .then(|| CallError::Error(format!("`{name}` is outside the media directory")))
+    };
+    match request {
+        FileRequest::Exists { name } => match escapes(&name) {
+            Some(error) => Err(error),
+            None => Ok(FileResponse::Exists(name == "hello.wav")),
+        },
+        FileRequest::Delete { name } | FileRequest::Rename { from: name, .. } => {
+            match escapes(&name) {
+                Some(error) => Err(error),
+                None => Ok(FileResponse::Done),
+            }
+        }
+        FileRequest::List { .. } => Ok(FileResponse::List(vec!["hello.wav".into(), "sub/".into()])),
+        FileRequest::Validate { cipher, .. } => Ok(FileResponse::Validate(match cipher {
+            Some(cipher) if cipher.key.chars().all(|digit| digit == '0') => {
+                ValidateResult::Validated
+            }
+            Some(_) => ValidateResult::DecryptFailed,
+            None => ValidateResult::NotAudio,
+        })),
+    }
+}
+
 fn describe(command: &CallCommand) -> String {
     match command {
         CallCommand::Ring { seconds, .. } => format!("ring {seconds}"),
@@ -346,8 +379,21 @@ fn describe(command: &CallCommand) -> String {
         CallCommand::HangUp { .. } => "hang-up".into(),
         CallCommand::WaitForIdle { timeout, .. } => format!("wait-for-idle {timeout:?}"),
         CallCommand::PlayStart {
-            filename, barge_in, ..
+            filename,
+            barge_in,
+            cipher: None,
+            ..
         } => format!("play-start {filename} barge-in={barge_in}"),
+        CallCommand::PlayStart {
+            filename,
+            barge_in,
+            cipher: Some(cipher),
+            ..
+        } => format!(
+            "play-start {filename} barge-in={barge_in} cipher={}/{}",
+            cipher.key.len(),
+            cipher.vector.len()
+        ),
         CallCommand::PlayStop { .. } => "play-stop".into(),
         CallCommand::PlayWait { .. } => "play-wait".into(),
         CallCommand::GetDigits { options, .. } => format!("get-digits {options:?}"),
@@ -377,6 +423,7 @@ fn describe(command: &CallCommand) -> String {
         CallCommand::RequestHeader { name, .. } => format!("request-header {name}"),
         CallCommand::SipSend { what, .. } => format!("sip-send {what:?}"),
         CallCommand::SipReceived { messages, .. } => format!("sip-received messages={messages}"),
+        CallCommand::Files { request, .. } => format!("files {request:?}"),
     }
 }
 
