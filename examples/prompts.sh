@@ -11,6 +11,8 @@
 #   MEDIA_ROOT/connect-while-playing/playfile.wav (music-on-hold style message)
 #   MEDIA_ROOT/hold-resume/music.wav, MEDIA_ROOT/hold-resume/hello.wav
 #   MEDIA_ROOT/whole-call-record/hello.wav
+#   MEDIA_ROOT/play-encrypted/encrypted.wav (the hello prompt, AES-256-CBC with the
+#     UAS tutorial's example key; needs openssl, skipped with a note without it)
 # espeak-ng's default output (22050 Hz, 16-bit mono PCM) is kept; the host converts
 # on load. A prompt that exists and is newer than this script is not regenerated.
 # Files are written under a temporary name and renamed into place.
@@ -77,3 +79,19 @@ speak "$media_root/hold-resume/music.wav" \
     "You are on hold. This is music on hold."
 copy_prompt "$media_root/hello/hello.wav" "$media_root/hold-resume/hello.wav"
 copy_prompt "$media_root/hello/hello.wav" "$media_root/whole-call-record/hello.wav"
+
+# The UAS tutorial's example key and vector (examples/play-encrypted uses them).
+encrypted="$media_root/play-encrypted/encrypted.wav"
+if ! command -v openssl >/dev/null 2>&1; then
+    echo "prompts.sh: openssl is not installed: $encrypted not written" >&2
+elif up_to_date "$encrypted" && [[ ! "$media_root/hello/hello.wav" -nt "$encrypted" ]]; then
+    echo "up to date: $encrypted"
+else
+    mkdir -p "$(dirname "$encrypted")"
+    temporary="$(dirname "$encrypted")/.$(basename "$encrypted").tmp.$$"
+    openssl enc -aes-256-cbc -in "$media_root/hello/hello.wav" -out "$temporary" \
+        -K 3e139a97574248d43bf01de3521474bf69f32ec2fc00edb866c26dcffff9d0a3 \
+        -iv 9b0ef243445da908976b7dc9c247c29e
+    mv -f "$temporary" "$encrypted"
+    echo "encrypted $encrypted"
+fi

@@ -4,14 +4,17 @@
 //! Mirrors the UAS `channel.FilePlayer`: `play` blocks until the file ends, `start`
 //! returns at once and `wait_until_finished`/`state`/`cause` follow the job. Files
 //! are opened by bare name ("hello.wav") relative to the app's own media directory
-//! on the host; any common WAV format works (the host converts on load). Depends on
-//! the generated bindings and [`Channel`](crate::Channel).
+//! on the host; any common WAV format works (the host converts on load), and an
+//! AES-CBC encrypted one plays with [`PlayOptions::cipher`]. Depends on the
+//! generated bindings, [`Channel`](crate::Channel) and
+//! [`AesCbcCipher`](crate::AesCbcCipher).
 
 use crate::bindings::callhost::call::file_player as raw;
 use crate::bindings::callhost::call::file_player::{
     PlayerCause as RawPlayerCause, PlayerState as RawPlayerState,
 };
 use crate::channel::Channel;
+use crate::cipher::AesCbcCipher;
 use crate::error::Result;
 use crate::mirror::mirror_enum;
 
@@ -51,10 +54,11 @@ mirror_enum! {
 /// let options = PlayOptions::new().barge_in(true);
 /// assert!(options.is_barge_in());
 /// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[must_use]
 pub struct PlayOptions {
     barge_in: bool,
+    cipher: Option<AesCbcCipher>,
 }
 
 impl PlayOptions {
@@ -75,9 +79,31 @@ impl PlayOptions {
         self.barge_in
     }
 
-    fn to_raw(self) -> raw::PlayOptions {
+    /// Decrypt the file with `cipher` before playing it (the UAS
+    /// `play(filename=..., cipher=...)`). A wrong key, or a file that is not
+    /// encrypted, makes the play fail with [`CallError::Error`](crate::CallError::Error);
+    /// check with [`files::validate`](crate::files::validate) first.
+    ///
+    /// ```
+    /// use callhost_sdk::{AesCbcCipher, PlayOptions};
+    /// let cipher = AesCbcCipher::new("00112233445566778899aabbccddeeff", "0f0e0d0c0b0a09080706050403020100");
+    /// let options = PlayOptions::new().cipher(cipher.clone());
+    /// assert_eq!(options.cipher_ref(), Some(&cipher));
+    /// ```
+    pub fn cipher(mut self, cipher: AesCbcCipher) -> Self {
+        self.cipher = Some(cipher);
+        self
+    }
+
+    /// The cipher the file will be decrypted with, if any.
+    pub fn cipher_ref(&self) -> Option<&AesCbcCipher> {
+        self.cipher.as_ref()
+    }
+
+    fn to_raw(&self) -> raw::PlayOptions {
         raw::PlayOptions {
             barge_in: self.barge_in,
+            cipher: self.cipher.as_ref().map(AesCbcCipher::to_raw),
         }
     }
 }
@@ -108,7 +134,7 @@ impl<'channel> FilePlayer<'channel> {
 
     /// Like [`FilePlayer::play`], with options (e.g. barge-in).
     pub fn play_with_options(&self, filename: &str, options: PlayOptions) -> Result<PlayerCause> {
-        Ok(raw::play(self.channel.raw(), filename, options.to_raw())?.into())
+        Ok(raw::play(self.channel.raw(), filename, &options.to_raw())?.into())
     }
 
     /// Starts playing `filename` and returns at once; follow the job with
@@ -121,7 +147,7 @@ impl<'channel> FilePlayer<'channel> {
 
     /// Like [`FilePlayer::start`], with options (e.g. barge-in).
     pub fn start_with_options(&self, filename: &str, options: PlayOptions) -> Result<()> {
-        Ok(raw::start(self.channel.raw(), filename, options.to_raw())?)
+        Ok(raw::start(self.channel.raw(), filename, &options.to_raw())?)
     }
 
     /// Speaks `text` with the host's text-to-speech engine and waits until it ends
@@ -146,12 +172,12 @@ impl<'channel> FilePlayer<'channel> {
 
     /// Like [`FilePlayer::say`], with options (e.g. barge-in: a digit stops the speech).
     pub fn say_with_options(&self, text: &str, options: PlayOptions) -> Result<PlayerCause> {
-        Ok(raw::say(self.channel.raw(), text, options.to_raw())?.into())
+        Ok(raw::say(self.channel.raw(), text, &options.to_raw())?.into())
     }
 
     /// Starts speaking `text` and returns once it plays, like [`FilePlayer::start`].
     pub fn start_say(&self, text: &str, options: PlayOptions) -> Result<()> {
-        Ok(raw::start_say(self.channel.raw(), text, options.to_raw())?)
+        Ok(raw::start_say(self.channel.raw(), text, &options.to_raw())?)
     }
 
     /// Stops the current play job (its cause becomes [`PlayerCause::Aborted`]).
@@ -190,6 +216,12 @@ mod tests {
                 .barge_in(false)
                 .is_barge_in()
         );
+        assert!(PlayOptions::new().to_raw().cipher.is_none());
+        let raw = PlayOptions::new()
+            .cipher(AesCbcCipher::new("aa", "bb"))
+            .to_raw();
+        let cipher = raw.cipher.expect("cipher");
+        assert_eq!((cipher.key.as_str(), cipher.vector.as_str()), ("aa", "bb"));
     }
 
     #[test]

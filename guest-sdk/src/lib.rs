@@ -20,6 +20,8 @@
 //! | `channel.FilePlayer.say("text")`               | `channel.file_player().say("text")?`                  |
 //! | `ToneManager(my_log).create_tone(seq, "X")`    | `ToneManager::new().create_tone("X", &segments, true)?` |
 //! | `my_log.info("...")`                           | `log::info("...")`                                    |
+//! | `FilePlayer.play(filename=f, cipher=c)`        | `play_with_options(f, PlayOptions::new().cipher(c))?` |
+//! | `file_man.validate(filename=f, cipher=c)`      | `files::validate(f, Some(&c))?`                       |
 //! | `except Hangup` / `except Error`               | [`CallError::Hangup`] / [`CallError::Error`]          |
 //! | `__uas_version__ = "1.0.0"`                    | `export_app!(version: "1.0.0", ...)`                  |
 //!
@@ -90,14 +92,18 @@
 //!
 //! Each app has its own media directory on the host; open files by bare name
 //! (`"hello.wav"`). Any common WAV format works (PCM 8/16 bit, µ-law, A-law, any
-//! rate); the host converts on load.
+//! rate); the host converts on load. Encrypted files (AES-CBC, as `openssl enc`
+//! writes them) play with [`PlayOptions::cipher`]; [`files`] checks, lists, renames
+//! and deletes files in the directory.
 
 mod app;
 mod channel;
+mod cipher;
 mod dtmf_detector;
 mod dtmf_player;
 mod error;
 mod file_player;
+pub mod files;
 pub mod log;
 mod mirror;
 mod recorder;
@@ -106,10 +112,12 @@ mod tone_player;
 
 pub use app::{AppContext, IntoExitCode};
 pub use channel::{CallCause, CallDetails, CallOptions, CallState, Channel};
+pub use cipher::AesCbcCipher;
 pub use dtmf_detector::{DetectorCause, DtmfDetector, GetDigits};
 pub use dtmf_player::{DtmfPlayer, DtmfPlayerCause};
 pub use error::{CallError, Result, exit_code};
 pub use file_player::{FilePlayer, PlayOptions, PlayerCause, PlayerState};
+pub use files::ValidateResult;
 pub use recorder::{
     FileRecorder, RecordFormat, RecordOptions, RecorderCause, RecorderState, RecordingSummary,
     WholeCallLayout, WholeCallOptions, WholeCallRecorder,

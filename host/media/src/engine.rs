@@ -18,6 +18,7 @@ use std::sync::Arc;
 use tokio::net::UdpSocket;
 use tokio::runtime::Handle;
 
+use crate::cipher::AesCbcCipher;
 use crate::codec::Codec;
 use crate::error::MediaError;
 use crate::ports::{PortAllocator, PortLease};
@@ -190,6 +191,19 @@ impl MediaEngine {
     /// Blocking file I/O: call it from `spawn_blocking` on an async runtime.
     pub fn load_prompt(&self, path: &Path) -> Result<Arc<Prompt>, MediaError> {
         Ok(self.inner.prompts.load(path)?)
+    }
+
+    /// Load an AES-CBC encrypted prompt (decrypted and converted on every call, not cached; see
+    /// [`crate::prompt::load_encrypted_prompt`]). Blocking file I/O: call it from
+    /// `spawn_blocking` on an async runtime.
+    pub fn load_encrypted_prompt(
+        &self,
+        path: &Path,
+        cipher: &AesCbcCipher,
+    ) -> Result<Arc<Prompt>, MediaError> {
+        Ok(Arc::new(crate::prompt::load_encrypted_prompt(
+            path, cipher,
+        )?))
     }
 }
 

@@ -19,6 +19,7 @@
 //! sessions' audio (transcoding between codecs), `disconnect` undoes it. Hold: `update_offer`
 //! handles the peer's hold; `hold_offer` / `accept_reanswer` hold the peer.
 
+pub mod cipher;
 pub mod codec;
 pub mod driver;
 pub mod engine;
@@ -38,6 +39,7 @@ pub mod tone;
 pub mod tts;
 pub mod wav;
 
+pub use cipher::{AesCbcCipher, CbcEncryptWriter, CipherError};
 pub use codec::Codec;
 pub use engine::{MediaConfig, MediaEngine, MediaSession, PendingMedia};
 pub use error::MediaError;

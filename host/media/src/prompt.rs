@@ -1,8 +1,11 @@
 //! Prompts (8 kHz mono 16-bit audio, ready to packetise) and the [`PromptCache`] that
 //! converts each file once and shares it between all calls.
 //!
+//! Encrypted prompt files are decrypted and converted on every load, never cached
+//! ([`load_encrypted_prompt`]).
+//!
 //! File I/O here is blocking: callers on an async runtime use `spawn_blocking`. Depends on
-//! [`crate::wav`] for decoding.
+//! [`crate::wav`] for decoding and [`crate::cipher`] for decryption.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -10,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use crate::cipher::{AesCbcCipher, CipherError};
 use crate::wav::{self, PROMPT_SAMPLE_RATE, WavError};
 
 /// Files larger than this are refused rather than read into memory (about 30 min of 48 kHz stereo).
@@ -77,6 +81,15 @@ pub enum PromptError {
         /// The file length.
         length: u64,
     },
+    /// The file could not be decrypted with the key given (wrong key or vector, or not an
+    /// encrypted file).
+    #[error("cannot decrypt prompt {path}: {source}")]
+    Decrypt {
+        /// The canonical path.
+        path: PathBuf,
+        /// What went wrong.
+        source: CipherError,
+    },
     /// The file is not a usable WAV file.
     #[error("prompt {path} is not a usable WAV file: {source}")]
     Wav {
@@ -85,6 +98,54 @@ pub enum PromptError {
         /// What is wrong with it.
         source: WavError,
     },
+}
+
+/// Read a whole prompt file (at most [`MAX_PROMPT_FILE_BYTES`]); returns its canonical path and
+/// bytes. Blocking.
+pub fn read_prompt_file(path: &Path) -> Result<(PathBuf, Vec<u8>), PromptError> {
+    let io_error = |source| PromptError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let canonical = path.canonicalize().map_err(io_error)?;
+    let file = std::fs::File::open(&canonical).map_err(io_error)?;
+    let length = file.metadata().map_err(io_error)?.len();
+    if length > MAX_PROMPT_FILE_BYTES {
+        return Err(PromptError::TooLarge {
+            path: canonical,
+            length,
+        });
+    }
+    let mut bytes = Vec::with_capacity(length as usize);
+    // `take` keeps a file that grows while we read within the limit.
+    file.take(MAX_PROMPT_FILE_BYTES)
+        .read_to_end(&mut bytes)
+        .map_err(io_error)?;
+    Ok((canonical, bytes))
+}
+
+/// Read an AES-CBC encrypted WAV file (as `openssl enc` writes it), decrypt it and convert it.
+/// Blocking.
+///
+/// Decrypted prompts are deliberately not cached: the shared cache is keyed by path, and
+/// keeping plaintext audio around between calls would outlive the key holder's play. A wrong
+/// key is [`PromptError::Decrypt`] (bad padding) or, when the garbage happens to pass the
+/// padding check, [`PromptError::Wav`].
+pub fn load_encrypted_prompt(path: &Path, cipher: &AesCbcCipher) -> Result<Prompt, PromptError> {
+    let (canonical, bytes) = read_prompt_file(path)?;
+    let plain = match cipher.decrypt(&bytes) {
+        Ok(plain) => plain,
+        Err(source) => {
+            return Err(PromptError::Decrypt {
+                path: canonical,
+                source,
+            });
+        }
+    };
+    Prompt::from_wav_bytes(&plain).map_err(|source| PromptError::Wav {
+        path: canonical,
+        source,
+    })
 }
 
 #[derive(Debug)]
@@ -271,6 +332,44 @@ mod tests {
             })
         ));
         assert!(cache.is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn encrypted_prompts_decrypt_with_the_right_key_only() {
+        let dir = temp_dir("encrypted");
+        let key = "3e139a97574248d43bf01de3521474bf69f32ec2fc00edb866c26dcffff9d0a3";
+        let vector = "9b0ef243445da908976b7dc9c247c29e";
+        let cipher = AesCbcCipher::from_hex(key, vector).unwrap();
+        let path = dir.join("secret.wav");
+        std::fs::write(&path, cipher.encrypt(&wav_file(&[5, -5, 300]))).unwrap();
+        let prompt = load_encrypted_prompt(&path, &cipher).unwrap();
+        assert_eq!(prompt.samples(), &[5, -5, 300]);
+
+        let wrong = AesCbcCipher::from_hex(&key.replace('e', "f"), vector).unwrap();
+        assert!(matches!(
+            load_encrypted_prompt(&path, &wrong),
+            Err(PromptError::Decrypt {
+                source: CipherError::BadPadding,
+                ..
+            })
+        ));
+        // A wrong vector garbles only the first block: the RIFF header.
+        let wrong_vector = AesCbcCipher::from_hex(key, &"0".repeat(32)).unwrap();
+        assert!(matches!(
+            load_encrypted_prompt(&path, &wrong_vector),
+            Err(PromptError::Wav { .. })
+        ));
+        // A plain WAV file is not ciphertext (its length is not a multiple of 16 here).
+        let plain = dir.join("plain.wav");
+        std::fs::write(&plain, wav_file(&[1, 2, 3])).unwrap();
+        assert!(matches!(
+            load_encrypted_prompt(&plain, &cipher),
+            Err(PromptError::Decrypt {
+                source: CipherError::CiphertextLength { length: 50 },
+                ..
+            })
+        ));
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -166,6 +166,7 @@ pub(crate) async fn start(
     };
     // Tone definitions are checked by the primary channel's call task.
     store.data_mut().tones().set_checker(port.clone());
+    store.data_mut().set_files_port(port.clone());
     let channel = store
         .data_mut()
         .table()

@@ -12,6 +12,7 @@ pub mod dtmf_detector;
 pub mod dtmf_player;
 pub mod file_player;
 pub mod file_recorder;
+pub mod files;
 pub mod log;
 pub mod sip;
 pub mod tone_player;

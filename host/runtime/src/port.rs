@@ -336,6 +336,70 @@ pub enum Tone {
 
 /// The names of the tones the host predefines (WIT `tone-player`).
 pub const PREDEFINED_TONES: [&str; 3] = ["RINGBACK_EU", "RINGBACK_UK", "RINGBACK"];
+/// An AES-CBC key and vector as the app gave them (WIT `types.aes-cbc-cipher`):
+/// hex strings the server parses. `Debug` never prints them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CipherParameters {
+    /// Hex key: 32, 48 or 64 digits.
+    pub key: String,
+    /// Hex initialisation vector: 32 digits.
+    pub vector: String,
+}
+
+impl std::fmt::Debug for CipherParameters {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("CipherParameters { <redacted> }")
+    }
+}
+
+/// A request on the app's media directory (WIT `files`). Names are as the app
+/// wrote them; the server refuses any that escape the directory.
+#[allow(missing_docs)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileRequest {
+    Exists {
+        name: String,
+    },
+    Delete {
+        name: String,
+    },
+    Rename {
+        from: String,
+        to: String,
+    },
+    List {
+        directory: Option<String>,
+    },
+    Validate {
+        name: String,
+        cipher: Option<CipherParameters>,
+    },
+}
+
+/// The outcome of a `validate` request (WIT `files.validate-result`).
+#[allow(missing_docs)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValidateResult {
+    Validated,
+    NotFound,
+    NotAudio,
+    DecryptFailed,
+    UnsupportedFormat,
+}
+
+/// The answer to a [`FileRequest`], one variant per request kind.
+#[allow(missing_docs)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileResponse {
+    /// For `Exists`.
+    Exists(bool),
+    /// For `Delete` and `Rename`.
+    Done,
+    /// For `List`: sorted names relative to the media directory.
+    List(Vec<String>),
+    /// For `Validate`.
+    Validate(ValidateResult),
+}
 
 /// Everything the never-blocking WIT functions read.
 #[allow(missing_docs)]
@@ -436,6 +500,8 @@ pub enum CallCommand {
     PlayStart {
         filename: String,
         barge_in: bool,
+        /// Decrypt the file with this key first.
+        cipher: Option<CipherParameters>,
         reply: Reply<()>,
     },
     /// Stop the play job (cause ABORTED); replies at once.
@@ -565,6 +631,12 @@ pub enum CallCommand {
     SipReceived {
         messages: bool,
         reply: Reply<Vec<SipBody>>,
+    },
+    /// A file-manager request on the app's media directory (sent on the
+    /// primary channel's port; served in any call state).
+    Files {
+        request: FileRequest,
+        reply: Reply<FileResponse>,
     },
 }
 

@@ -1,5 +1,6 @@
 //! Per-call store state: the data inside each instance's `wasmtime::Store`, the
-//! view the host-interface implementations work on, and the CPU meter driven by
+//! view the host-interface implementations work on (with the primary port the
+//! `files` functions use), and the CPU meter driven by
 //! the engine's epoch.
 //!
 //! Dropping the store is the cleanup: the resource table (with the call's
@@ -15,6 +16,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::host::tone_player::ToneTable;
 use crate::output::CallLog;
+use crate::port::CallPort;
 
 /// How often the epoch ticker advances the engine's epoch: the granularity of
 /// preemption and of CPU accounting.
@@ -28,6 +30,9 @@ pub(crate) struct CallStoreData {
     log: Arc<CallLog>,
     cpu: CpuMeter,
     tones: ToneTable,
+    /// The primary channel's port, for the `files` functions (which name no
+    /// channel); none outside a call.
+    files_port: Option<CallPort>,
 }
 
 impl CallStoreData {
@@ -46,12 +51,18 @@ impl CallStoreData {
         &self.cpu
     }
 
+    /// Route the `files` functions through `port` (the primary channel's).
+    pub(crate) fn set_files_port(&mut self, port: CallPort) {
+        self.files_port = Some(port);
+    }
+
     /// The view the `callhost:call` host interfaces are implemented on.
     pub(crate) fn call_view(&mut self) -> CallView<'_> {
         CallView {
             table: &mut self.table,
             log: &self.log,
             tones: &mut self.tones,
+            files_port: self.files_port.as_ref(),
         }
     }
 }
@@ -72,6 +83,7 @@ pub struct CallView<'a> {
     pub(crate) log: &'a CallLog,
     /// The tones this app instance defined (`tone-player`).
     pub(crate) tones: &'a mut ToneTable,
+    pub(crate) files_port: Option<&'a CallPort>,
 }
 
 /// Projects [`CallStoreData`] to [`CallView`] for the bindgen `add_to_linker`.
@@ -154,6 +166,7 @@ pub(crate) fn new_store(engine: &Engine, settings: StoreSettings) -> Store<CallS
         log: settings.log,
         cpu: CpuMeter::new(settings.cpu_budget),
         tones: ToneTable::default(),
+        files_port: None,
     };
     let mut store = Store::new(engine, data);
     store.limiter(|data| &mut data.limits);

@@ -178,6 +178,39 @@ async fn outbound_multi_leg_and_sip_functions_reach_the_call_task() {
 }
 
 #[tokio::test]
+async fn file_manager_functions_and_encrypted_plays_reach_the_call_task() {
+    let runtime = Runtime::new(config()).expect("runtime");
+    let app = scenarios(&runtime).await;
+    let call = FakeCall::start(Behaviour::default());
+    let record = run(&runtime, &app, &call, invocation("files")).await;
+
+    // 9 means every check in the guest passed (see `files` in tests/guests/scenarios).
+    assert_eq!(
+        record.outcome,
+        ExitOutcome::Returned(9),
+        "{record}; commands {:?}",
+        call.commands()
+    );
+    assert_eq!(
+        call.commands(),
+        [
+            "files Validate { name: \"hello.wav\", cipher: Some(CipherParameters { <redacted> }) }",
+            "files Validate { name: \"hello.wav\", cipher: Some(CipherParameters { <redacted> }) }",
+            "files Exists { name: \"hello.wav\" }",
+            "files Exists { name: \"nope.wav\" }",
+            "files Exists { name: \"../outside.wav\" }",
+            "files List { directory: None }",
+            "answer",
+            "play-start hello.wav barge-in=false cipher=64/32",
+            "play-wait",
+            "hang-up",
+            "files Rename { from: \"hello.wav\", to: \"old.wav\" }",
+            "files Delete { name: \"old.wav\" }",
+        ]
+    );
+}
+
+#[tokio::test]
 async fn a_panic_traps_with_the_panic_message() {
     let runtime = Runtime::new(config()).expect("runtime");
     let app = scenarios(&runtime).await;

@@ -16,6 +16,7 @@
 //! retrieval) is here. Depends on callhost-sip, callhost-media and callhost-runtime;
 //! this is where the three meet.
 
+mod files;
 mod hold;
 mod leg;
 mod local;

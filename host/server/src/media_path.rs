@@ -57,21 +57,12 @@ pub fn resolve(media_dir: &Path, name: &str) -> Result<PathBuf, MediaPathError> 
 /// exist inside `media_dir` (created when it is the media directory itself), and an existing
 /// symlink there must point inside too.
 pub fn resolve_for_writing(media_dir: &Path, name: &str) -> Result<PathBuf, MediaPathError> {
-    let relative = check_plain(name)?;
-    let not_found = || MediaPathError::NotFound(name.to_owned());
-    std::fs::create_dir_all(media_dir).map_err(|_| not_found())?;
-    let root = media_dir.canonicalize().map_err(|_| not_found())?;
-    let joined = root.join(relative);
-    let file_name = joined.file_name().ok_or_else(not_found)?.to_owned();
-    let directory = joined
-        .parent()
-        .ok_or_else(not_found)?
+    check_plain(name)?;
+    std::fs::create_dir_all(media_dir).map_err(|_| MediaPathError::NotFound(name.to_owned()))?;
+    let full = resolve_entry(media_dir, name)?;
+    let root = media_dir
         .canonicalize()
-        .map_err(|_| not_found())?;
-    if !directory.starts_with(&root) {
-        return Err(MediaPathError::Escapes(name.to_owned()));
-    }
-    let full = directory.join(file_name);
+        .map_err(|_| MediaPathError::NotFound(name.to_owned()))?;
     if full
         .symlink_metadata()
         .is_ok_and(|metadata| metadata.file_type().is_symlink())
@@ -82,6 +73,32 @@ pub fn resolve_for_writing(media_dir: &Path, name: &str) -> Result<PathBuf, Medi
         return Err(MediaPathError::Escapes(name.to_owned()));
     }
     Ok(full)
+}
+
+/// Resolve `name` as a directory entry inside `media_dir` without following the entry
+/// itself: its parent directory must exist and resolve (through symlinks) inside
+/// `media_dir`; the entry need not exist. For names a file operation creates or removes
+/// (a rename target, a file to delete), where following a final symlink would act on its
+/// target instead of the link.
+pub fn resolve_entry(media_dir: &Path, name: &str) -> Result<PathBuf, MediaPathError> {
+    let plain = check_plain(name).is_ok();
+    let relative = Path::new(name);
+    // "." or "sub/." name a directory, not an entry in one (`Path` would drop the dot).
+    let names_a_directory = name == "." || name.ends_with("/.");
+    let Some(file_name) = relative.file_name().filter(|_| plain && !names_a_directory) else {
+        return Err(MediaPathError::NotRelative(name.to_owned()));
+    };
+    let root = media_dir
+        .canonicalize()
+        .map_err(|_| MediaPathError::NotFound(name.to_owned()))?;
+    let parent = root
+        .join(relative.parent().unwrap_or(Path::new("")))
+        .canonicalize()
+        .map_err(|_| MediaPathError::NotFound(name.to_owned()))?;
+    if !parent.starts_with(&root) {
+        return Err(MediaPathError::Escapes(name.to_owned()));
+    }
+    Ok(parent.join(file_name))
 }
 
 #[cfg(test)]
@@ -172,6 +189,44 @@ mod tests {
             resolve(&app, "link.wav"),
             Err(MediaPathError::Escapes("link.wav".into()))
         );
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn entries_resolve_by_their_parent_without_following_the_entry() {
+        let base =
+            std::env::temp_dir().join(format!("callhost-media-entry-{}", std::process::id()));
+        let app = base.join("app");
+        std::fs::create_dir_all(app.join("sub")).unwrap();
+        std::fs::create_dir_all(base.join("elsewhere")).unwrap();
+        let root = app.canonicalize().unwrap();
+        let _ = std::fs::remove_file(app.join("out"));
+        std::os::unix::fs::symlink(base.join("elsewhere"), app.join("out")).unwrap();
+        let _ = std::fs::remove_file(app.join("link.wav"));
+        std::os::unix::fs::symlink(base.join("secret.wav"), app.join("link.wav")).unwrap();
+
+        assert_eq!(resolve_entry(&app, "new.wav"), Ok(root.join("new.wav")));
+        assert_eq!(
+            resolve_entry(&app, "sub/./new.wav"),
+            Ok(root.join("sub/new.wav"))
+        );
+        // The link itself, not its target outside.
+        assert_eq!(resolve_entry(&app, "link.wav"), Ok(root.join("link.wav")));
+        assert_eq!(
+            resolve_entry(&app, "out/x.wav"),
+            Err(MediaPathError::Escapes("out/x.wav".into()))
+        );
+        assert_eq!(
+            resolve_entry(&app, "missing/x.wav"),
+            Err(MediaPathError::NotFound("missing/x.wav".into()))
+        );
+        for bad in [".", "sub/.", "../x.wav", "/tmp/x.wav", "", "a\\b"] {
+            assert_eq!(
+                resolve_entry(&app, bad),
+                Err(MediaPathError::NotRelative(bad.into())),
+                "{bad:?}"
+            );
+        }
         std::fs::remove_dir_all(&base).unwrap();
     }
 }

@@ -28,7 +28,10 @@ fn level_dbm0(samples: &[i16], frequency: f64) -> f64 {
 fn through_ulaw(samples: &[i16]) -> Vec<i16> {
     let mut coded = vec![0u8; samples.len()];
     crate::g711::encode_ulaw(samples, &mut coded);
-    coded.iter().map(|&code| crate::g711::ulaw_to_linear(code)).collect()
+    coded
+        .iter()
+        .map(|&code| crate::g711::ulaw_to_linear(code))
+        .collect()
 }
 
 fn generate(sequence: ToneSequence, samples: usize) -> Vec<i16> {

@@ -434,6 +434,7 @@ mod tests {
             table: &mut table,
             log: &log,
             tones: &mut tones,
+            files_port: None,
         };
 
         assert_eq!(
@@ -465,6 +466,7 @@ mod tests {
             table: &mut table,
             log: &log,
             tones: &mut tones,
+            files_port: None,
         };
         let result = view
             .answer(Resource::new_borrow(handle.rep()))

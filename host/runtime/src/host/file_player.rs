@@ -1,7 +1,8 @@
 //! `callhost:call/file-player`: play WAV files from the app's media directory,
 //! and speak text (`say`, rendered by the call task's speech engine).
 //! File names go to the call task as the app wrote them; the server resolves
-//! them against the app's media directory and refuses any that escape it.
+//! them against the app's media directory and refuses any that escape it. An
+//! encrypted file's key goes along unparsed; the server decrypts.
 
 use wasmtime::component::Resource;
 
@@ -39,9 +40,11 @@ async fn start_play(
     options: wit::PlayOptions,
 ) -> Result<(), CallError> {
     let barge_in = options.barge_in;
+    let cipher = options.cipher.map(Into::into);
     port.request(|reply| CallCommand::PlayStart {
         filename,
         barge_in,
+        cipher,
         reply,
     })
     .await

@@ -12,8 +12,9 @@ use std::time::Duration;
 
 use callhost_runtime::port::{
     CallCause, CallCommand, CallDetails, CallError, CallPort, CallSnapshot, CallState,
-    DetectorCause, DtmfPlayerCause, HeaderField, PlayerCause, PlayerState, Recorder, RecorderCause,
-    RecorderState, RecorderStatus, RecordingSummary, SipBody, Tone,
+    DetectorCause, DtmfPlayerCause, FileRequest, FileResponse, HeaderField, PlayerCause,
+    PlayerState, Recorder, RecorderCause, RecorderState, RecorderStatus, RecordingSummary, SipBody,
+    Tone, ValidateResult,
 };
 use tokio::sync::{mpsc, watch};
 
@@ -374,6 +375,9 @@ fn serve_leg(
                 CallCommand::SipSend { reply, .. } => {
                     let _ = reply.send(Ok(200));
                 }
+                CallCommand::Files { request, reply } => {
+                    let _ = reply.send(fake_files(request));
+                }
                 CallCommand::SipReceived { messages, reply } => {
                     let body = SipBody {
                         body: if messages { "a message" } else { "an info" }.into(),
@@ -387,6 +391,35 @@ fn serve_leg(
     port
 }
 
+/// The fake media directory holds `hello.wav` (encrypted with an all-zero
+/// key) and `sub/`; names containing ".." escape it.
+fn fake_files(request: FileRequest) -> Result<FileResponse, CallError> {
+    let escapes = |name: &str| {
+        name.contains("..")
+            .then(|| CallError::Error(format!("`{name}` is outside the media directory")))
+    };
+    match request {
+        FileRequest::Exists { name } => match escapes(&name) {
+            Some(error) => Err(error),
+            None => Ok(FileResponse::Exists(name == "hello.wav")),
+        },
+        FileRequest::Delete { name } | FileRequest::Rename { from: name, .. } => {
+            match escapes(&name) {
+                Some(error) => Err(error),
+                None => Ok(FileResponse::Done),
+            }
+        }
+        FileRequest::List { .. } => Ok(FileResponse::List(vec!["hello.wav".into(), "sub/".into()])),
+        FileRequest::Validate { cipher, .. } => Ok(FileResponse::Validate(match cipher {
+            Some(cipher) if cipher.key.chars().all(|digit| digit == '0') => {
+                ValidateResult::Validated
+            }
+            Some(_) => ValidateResult::DecryptFailed,
+            None => ValidateResult::NotAudio,
+        })),
+    }
+}
+
 fn describe(command: &CallCommand) -> String {
     match command {
         CallCommand::Ring { seconds, .. } => format!("ring {seconds}"),
@@ -395,8 +428,21 @@ fn describe(command: &CallCommand) -> String {
         CallCommand::HangUp { .. } => "hang-up".into(),
         CallCommand::WaitForIdle { timeout, .. } => format!("wait-for-idle {timeout:?}"),
         CallCommand::PlayStart {
-            filename, barge_in, ..
+            filename,
+            barge_in,
+            cipher: None,
+            ..
         } => format!("play-start {filename} barge-in={barge_in}"),
+        CallCommand::PlayStart {
+            filename,
+            barge_in,
+            cipher: Some(cipher),
+            ..
+        } => format!(
+            "play-start {filename} barge-in={barge_in} cipher={}/{}",
+            cipher.key.len(),
+            cipher.vector.len()
+        ),
         CallCommand::PlayStop { .. } => "play-stop".into(),
         CallCommand::SayStart { text, barge_in, .. } => format!("say {text} barge-in={barge_in}"),
         CallCommand::ToneCheck { tone, .. } => format!("tone-check {}", tone_name(tone)),
@@ -442,6 +488,7 @@ fn describe(command: &CallCommand) -> String {
         } => format!("record-start {recorder:?} {filename} {options:?}"),
         CallCommand::RecordStop { recorder, .. } => format!("record-stop {recorder:?}"),
         CallCommand::RecordWait { recorder, .. } => format!("record-wait {recorder:?}"),
+        CallCommand::Files { request, .. } => format!("files {request:?}"),
     }
 }
 

@@ -24,8 +24,8 @@ use callhost_media::tone::ToneSequence;
 use callhost_media::tts::Speaker;
 use callhost_media::{MediaEngine, MediaEvent, MediaSession, PendingMedia};
 use callhost_runtime::port::{
-    CallCause, CallCommand, CallError, CallSnapshot, CallState, DetectorCause, DtmfPlayerCause,
-    HeaderField, PlayerCause, PlayerState, Reply, SipBody,
+    CallCause, CallCommand, CallError, CallSnapshot, CallState, CipherParameters, DetectorCause,
+    DtmfPlayerCause, HeaderField, PlayerCause, PlayerState, Reply, SipBody,
 };
 use callhost_sip::{CallEvent, ClientCall, ServerCall, SipError};
 
@@ -401,9 +401,10 @@ impl Leg {
             CallCommand::PlayStart {
                 filename,
                 barge_in,
+                cipher,
                 reply,
             } => {
-                let result = self.start_play(&filename, barge_in).await;
+                let result = self.start_play(&filename, barge_in, cipher).await;
                 let _ = reply.send(result);
             }
             CallCommand::SayStart {
@@ -492,6 +493,9 @@ impl Leg {
             }
             CallCommand::RecordWait { recorder, reply } => {
                 super::record::wait(self, recorder, reply)
+            }
+            CallCommand::Files { request, reply } => {
+                super::files::spawn(&self.media_dir, request, reply)
             }
             other => super::sip_api::command(self, other),
         }
@@ -624,7 +628,12 @@ impl Leg {
         Ok(())
     }
 
-    async fn start_play(&mut self, filename: &str, barge_in: bool) -> Result<(), CallError> {
+    async fn start_play(
+        &mut self,
+        filename: &str,
+        barge_in: bool,
+        cipher: Option<CipherParameters>,
+    ) -> Result<(), CallError> {
         self.require_media("play")?;
         let fail = |leg: &Self, message: String| {
             leg.update(|snapshot| snapshot.player_cause = PlayerCause::Error);
@@ -635,7 +644,10 @@ impl Leg {
             Err(error) => return fail(self, error.to_string()),
         };
         let engine = self.engine.clone();
-        let loaded = tokio::task::spawn_blocking(move || engine.load_prompt(&path)).await;
+        let loaded = tokio::task::spawn_blocking(move || {
+            super::files::load_prompt(&engine, &path, cipher.as_ref())
+        })
+        .await;
         let prompt = match loaded {
             Ok(Ok(prompt)) => prompt,
             Ok(Err(error)) => return fail(self, format!("cannot play `{filename}`: {error}")),

@@ -11,7 +11,9 @@
 //! - `wait`: waits for the call to go idle, returns 0;
 //! - `stdio`: prints to stdout and stderr, returns 0;
 //! - `legs`: outbound and multi-leg functions plus the `sip` interface, returns 8
-//!   when every check passes (see `legs`).
+//!   when every check passes (see `legs`);
+//! - `files`: the `files` interface and an encrypted play, returns 9 when every
+//!   check passes (see `files`).
 
 wit_bindgen::generate!({ path: "../../../../../wit", world: "app", additional_derives: [PartialEq] });
 
@@ -23,7 +25,8 @@ use callhost::call::whole_call_recorder::{self, WholeCallLayout, WholeCallOption
 use callhost::call::channel::CallOptions;
 use callhost::call::log::{Level, write};
 use callhost::call::sip::{self, HeaderField, SipState};
-use callhost::call::types::{CallCause, CallError, CallState};
+use callhost::call::types::{AesCbcCipher, CallCause, CallError, CallState};
+use callhost::call::files::{self, ValidateResult};
 
 struct Scenarios;
 
@@ -39,6 +42,7 @@ impl Guest for Scenarios {
             "recurse" => recurse(std::hint::black_box(1)) as i32,
             "legs" => legs(&channel, _outbound_parameters),
             "recording" => recording(&channel),
+            "files" => files(&channel),
             "wait" => match channel.wait_for_idle(None) {
                 Ok(_) => 0,
                 Err(_) => -100,
@@ -86,11 +90,11 @@ fn normal(channel: &Channel) -> i32 {
     if channel.answer().is_err() || channel.state() != CallState::Answered {
         return -107;
     }
-    match file_player::play(channel, "hello.wav", PlayOptions { barge_in: true }) {
+    match file_player::play(channel, "hello.wav", &PlayOptions { barge_in: true, cipher: None }) {
         Ok(PlayerCause::Normal) => {}
         _ => return -108,
     }
-    match file_player::play(channel, "missing.wav", PlayOptions { barge_in: false }) {
+    match file_player::play(channel, "missing.wav", &PlayOptions { barge_in: false, cipher: None }) {
         Err(CallError::Error(_)) => {}
         _ => return -109,
     }
@@ -232,9 +236,44 @@ fn legs(channel: &Channel, outbound: Option<String>) -> i32 {
     8
 }
 
+/// The file manager and an encrypted play against the runtime's fake call; the
+/// file requests work before the call is answered and after it is idle.
+fn files(channel: &Channel) -> i32 {
+    let zero = AesCbcCipher { key: "00".repeat(32), vector: "00".repeat(16) };
+    let other = AesCbcCipher { key: "11".repeat(32), vector: "00".repeat(16) };
+    if files::validate("hello.wav", Some(&zero)) != Ok(ValidateResult::Validated)
+        || files::validate("hello.wav", Some(&other)) != Ok(ValidateResult::DecryptFailed)
+    {
+        return -140;
+    }
+    if files::exists("hello.wav") != Ok(true) || files::exists("nope.wav") != Ok(false) {
+        return -141;
+    }
+    if !matches!(files::exists("../outside.wav"), Err(CallError::Error(_))) {
+        return -142;
+    }
+    if files::list(None) != Ok(vec!["hello.wav".to_string(), "sub/".to_string()]) {
+        return -143;
+    }
+    if channel.answer().is_err() {
+        return -144;
+    }
+    let options = PlayOptions { barge_in: false, cipher: Some(zero) };
+    if file_player::play(channel, "hello.wav", &options) != Ok(PlayerCause::Normal) {
+        return -145;
+    }
+    if channel.hang_up().is_err() {
+        return -146;
+    }
+    if files::rename("hello.wav", "old.wav").is_err() || files::delete("old.wav").is_err() {
+        return -147;
+    }
+    9
+}
+
 fn chatty(channel: &Channel) -> i32 {
     for _ in 0..20 {
-        if file_player::play(channel, "beep.wav", PlayOptions { barge_in: false }).is_err() {
+        if file_player::play(channel, "beep.wav", &PlayOptions { barge_in: false, cipher: None }).is_err() {
             return -100;
         }
     }
