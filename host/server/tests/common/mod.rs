@@ -110,15 +110,23 @@ fn run_checked(command: &mut Command) -> Output {
     output
 }
 
-/// A free UDP+TCP port on 127.0.0.1 (bound and released; good enough on loopback).
+/// A free UDP+TCP port on 127.0.0.1 whose next three ports are free too (SIPp puts
+/// RTCP and video beside its `-mp` port). Ports come from 10000–20999, below the
+/// kernel's ephemeral range, so a socket some other test binds to port 0 can never
+/// take one between our check and the peer's bind; a per-process counter keeps the
+/// tests of one binary apart.
 pub fn free_port() -> u16 {
-    loop {
-        let udp = UdpSocket::bind("127.0.0.1:0").expect("bind");
-        let port = udp.local_addr().unwrap().port();
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let base = 10000 + (std::process::id() % 11) as u16 * 1000;
+    for _ in 0..250 {
+        let port = base + NEXT.fetch_add(4, Ordering::SeqCst) % 1000;
+        let free = (port..port + 4).all(|p| UdpSocket::bind(("127.0.0.1", p)).is_ok())
+            && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok();
+        if free {
             return port;
         }
     }
+    panic!("no free port in {base}..{}", base + 1000);
 }
 
 /// A block of RTP ports no other host in this test process uses.
