@@ -16,6 +16,7 @@ use crate::bindings::callhost::call::file_recorder::{
 };
 use crate::bindings::callhost::call::whole_call_recorder as raw_whole;
 use crate::channel::Channel;
+use crate::cipher::AesCbcCipher;
 use crate::error::Result;
 use crate::mirror::mirror_enum;
 
@@ -76,7 +77,7 @@ mirror_enum! {
 ///     .format(RecordFormat::Mulaw);
 /// assert_eq!(options.to_raw().milliseconds_max_silence, Some(2000));
 /// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[must_use]
 pub struct RecordOptions {
     max_duration: Option<Duration>,
@@ -86,6 +87,7 @@ pub struct RecordOptions {
     barge_in: bool,
     beep: bool,
     format: Option<RecordFormat>,
+    cipher: Option<AesCbcCipher>,
 }
 
 fn millis(duration: Duration) -> u32 {
@@ -144,6 +146,14 @@ impl RecordOptions {
         self
     }
 
+    /// Encrypt the recording with `cipher` (the UAS `record(filename=..., cipher=...)`):
+    /// the file is what `openssl enc -aes-256-cbc -K <key> -iv <vector>` writes, and
+    /// plays back with [`crate::PlayOptions::cipher`].
+    pub fn cipher(mut self, cipher: AesCbcCipher) -> Self {
+        self.cipher = Some(cipher);
+        self
+    }
+
     /// The WIT record these options become.
     pub fn to_raw(self) -> raw::RecordOptions {
         raw::RecordOptions {
@@ -154,6 +164,7 @@ impl RecordOptions {
             barge_in: self.barge_in,
             beep: self.beep,
             format: self.format.unwrap_or(RecordFormat::Pcm16).into(),
+            cipher: self.cipher.as_ref().map(AesCbcCipher::to_raw),
         }
     }
 }
@@ -211,12 +222,12 @@ impl<'channel> FileRecorder<'channel> {
         filename: &str,
         options: RecordOptions,
     ) -> Result<RecorderCause> {
-        Ok(raw::record(self.channel.raw(), filename, options.to_raw())?.into())
+        Ok(raw::record(self.channel.raw(), filename, &options.to_raw())?.into())
     }
 
     /// Starts recording and returns at once.
     pub fn start(&self, filename: &str, options: RecordOptions) -> Result<()> {
-        Ok(raw::start(self.channel.raw(), filename, options.to_raw())?)
+        Ok(raw::start(self.channel.raw(), filename, &options.to_raw())?)
     }
 
     /// Stops the recording (cause [`RecorderCause::Aborted`]); no-op when idle.
@@ -267,13 +278,14 @@ pub enum WholeCallLayout {
 /// let options = WholeCallOptions::new().layout(WholeCallLayout::Mixed).format(RecordFormat::Alaw);
 /// assert_eq!(options.to_raw().seconds_max, None);
 /// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[must_use]
 pub struct WholeCallOptions {
     layout: WholeCallLayout,
     format: Option<RecordFormat>,
     max_duration: Option<Duration>,
     max_bytes: Option<u64>,
+    cipher: Option<AesCbcCipher>,
 }
 
 impl WholeCallOptions {
@@ -306,6 +318,12 @@ impl WholeCallOptions {
         self
     }
 
+    /// Encrypt the recording with `cipher`, as [`RecordOptions::cipher`] does.
+    pub fn cipher(mut self, cipher: AesCbcCipher) -> Self {
+        self.cipher = Some(cipher);
+        self
+    }
+
     /// The WIT record these options become.
     pub fn to_raw(self) -> raw_whole::WholeCallOptions {
         raw_whole::WholeCallOptions {
@@ -316,6 +334,7 @@ impl WholeCallOptions {
             },
             seconds_max: self.max_duration.map(seconds),
             max_bytes: self.max_bytes,
+            cipher: self.cipher.as_ref().map(AesCbcCipher::to_raw),
         }
     }
 }
@@ -336,7 +355,7 @@ impl<'channel> WholeCallRecorder<'channel> {
         Ok(raw_whole::start(
             self.channel.raw(),
             filename,
-            options.to_raw(),
+            &options.to_raw(),
         )?)
     }
 

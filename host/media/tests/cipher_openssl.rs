@@ -163,3 +163,59 @@ fn a_streamed_recording_decrypts_with_openssl_whole_or_cut() {
     assert_eq!(recovered, &wav[..recovered.len()]);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn an_encrypted_recording_file_decrypts_with_openssl_to_a_sized_wav() {
+    use callhost_media::recorder::RecordFormat;
+    use callhost_media::recorder::file::RecordingFile;
+    let dir = scratch("recording");
+    let cipher = AesCbcCipher::from_hex(KEY, VECTOR).unwrap();
+    let (tone, wav) = tone_wav(8000);
+    let pcm = &wav[44..];
+    let path = dir.join("call.wav");
+    let mut file = RecordingFile::create_encrypted(&path, RecordFormat::Pcm16, 1, &cipher).unwrap();
+    for chunk in pcm.chunks(3200) {
+        file.append(chunk).unwrap();
+    }
+    // What a host killed now would leave: whole blocks, sizes "unknown", no padding.
+    let cut = dir.join("cut.wav");
+    std::fs::copy(&path, &cut).unwrap();
+    let recovered = dir.join("cut.plain.wav");
+    openssl(
+        &["-aes-256-cbc", "-d", "-nopad", "-K", KEY, "-iv", VECTOR],
+        &cut,
+        &recovered,
+    );
+    let recovered = std::fs::read(&recovered).unwrap();
+    assert_eq!(&recovered[38..42], b"fact", "our 58-byte header");
+    assert_eq!(
+        &recovered[4..8],
+        &u32::MAX.to_le_bytes(),
+        "RIFF size unknown"
+    );
+    let samples = callhost_media::wav::decode_prompt_samples(&recovered).unwrap();
+    assert!(
+        samples.len() >= tone.len() - 8,
+        "at most one block held back"
+    );
+    assert_eq!(samples, tone[..samples.len()]);
+
+    assert_eq!(file.finish().unwrap(), pcm.len() as u64);
+    assert!(!dir.join("call.wav.partial").exists());
+    let decrypted = dir.join("call.plain.wav");
+    openssl(
+        &["-aes-256-cbc", "-d", "-K", KEY, "-iv", VECTOR],
+        &path,
+        &decrypted,
+    );
+    let plain = std::fs::read(&decrypted).unwrap();
+    assert_eq!(plain.len(), 58 + pcm.len());
+    let riff = u32::from_le_bytes(plain[4..8].try_into().unwrap()) as usize;
+    let data = u32::from_le_bytes(plain[54..58].try_into().unwrap()) as usize;
+    assert_eq!((riff, data), (plain.len() - 8, pcm.len()));
+    assert_eq!(
+        callhost_media::wav::decode_prompt_samples(&plain).unwrap(),
+        tone
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -269,6 +269,8 @@ pub struct RecordOptions {
     pub beep: bool,
     pub format: RecordFormat,
     pub layout: RecordLayout,
+    /// Encrypt the file with this key.
+    pub cipher: Option<CipherParameters>,
 }
 
 /// How a finished recording turned out (WIT `file-recorder.recording-summary`).

@@ -120,11 +120,12 @@ async fn recorder_functions_reach_the_call_task_with_their_defaults() {
             // seconds-max unset: 120 s; zero initial silence and size: no such limit.
             "record-start File message.wav RecordOptions { max_duration: Some(120s), \
              max_silence: Some(2s), initial_silence: None, max_bytes: None, barge_in: true, \
-             beep: true, format: Mulaw, layout: Received }",
+             beep: true, format: Mulaw, layout: Received, cipher: None }",
             "record-wait File",
             "record-start WholeCall call.wav RecordOptions { max_duration: Some(60s), \
              max_silence: None, initial_silence: None, max_bytes: None, barge_in: false, \
-             beep: false, format: Pcm16, layout: Mixed }",
+             beep: false, format: Pcm16, layout: Mixed, \
+             cipher: Some(CipherParameters { <redacted> }) }",
             "record-stop WholeCall",
             "record-wait WholeCall",
         ]

@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Host, HostOptions, field, invite, pjsua_call, prompts, raw_request, scratch};
+use common::{
+    Host, HostOptions, RemoveOnDrop, field, invite, pjsua_call, prompts, raw_request, scratch,
+};
 
 /// The UAS tutorial's example key and vector (also built into `play-encrypted`).
 const KEY: &str = "3e139a97574248d43bf01de3521474bf69f32ec2fc00edb866c26dcffff9d0a3";
@@ -43,17 +45,6 @@ fn media_of(app: &str) -> PathBuf {
     let dir = prompts().join(app);
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-/// Removes a test's media files however the test ends.
-struct Cleanup(Vec<PathBuf>);
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        for path in &self.0 {
-            let _ = std::fs::remove_file(path);
-        }
-    }
 }
 
 fn load(path: &Path) -> Vec<i16> {
@@ -100,7 +91,7 @@ fn an_openssl_encrypted_prompt_is_validated_and_played_to_pjsua() {
     let hello = prompts().join("hello/hello.wav");
     let name = format!("e2e-encrypted-{}.wav", std::process::id());
     let encrypted = media_of("play-encrypted").join(&name);
-    let _cleanup = Cleanup(vec![encrypted.clone()]);
+    let _cleanup = RemoveOnDrop(vec![encrypted.clone()]);
     openssl_encrypt(&hello, &encrypted, KEY);
 
     let dir = scratch("files-play-encrypted");
@@ -162,7 +153,7 @@ fn a_file_encrypted_with_another_key_fails_validation_without_a_trap() {
     let hello = prompts().join("hello/hello.wav");
     let name = format!("e2e-wrong-key-{}.wav", std::process::id());
     let encrypted = media_of("play-encrypted").join(&name);
-    let _cleanup = Cleanup(vec![encrypted.clone()]);
+    let _cleanup = RemoveOnDrop(vec![encrypted.clone()]);
     openssl_encrypt(&hello, &encrypted, &KEY.replace('3', "5"));
 
     let dir = scratch("files-wrong-key");
@@ -198,7 +189,7 @@ fn the_file_manager_app_checks_lists_renames_and_deletes_inside_its_directory() 
     let name = format!("e2e-scratch-{}.wav", std::process::id());
     let scratch_file = media.join(&name);
     std::fs::write(&scratch_file, b"RIFF not really audio").unwrap();
-    let _cleanup = Cleanup(vec![scratch_file.clone()]);
+    let _cleanup = RemoveOnDrop(vec![scratch_file.clone()]);
     // A file beside the media directory that the app must not be able to reach.
     let outside = prompts().join("outside.wav");
     std::fs::write(&outside, b"outside").unwrap();

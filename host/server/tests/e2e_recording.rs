@@ -1,6 +1,7 @@
 //! Recording against a real phone: pjsua2 (PyPI `pjsua2-python`) talks to the
-//! `recorder` demo and to `whole-call-record`, and a host killed with SIGKILL in
-//! the middle of a recording leaves a playable WAV.
+//! `recorder` demo, to `whole-call-record` and to `record-encrypted` (whose file
+//! `openssl enc -d` decrypts and `play-encrypted` plays back), and a host killed
+//! with SIGKILL in the middle of a recording leaves a playable WAV.
 
 mod common;
 
@@ -9,7 +10,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::audio::{best_correlation, envelope, load, sox_tone, tone_share};
-use common::{Host, HostOptions, field, pjsua_call, prompts, scratch};
+use common::{Host, HostOptions, RemoveOnDrop, field, pjsua_call, prompts, scratch};
 
 /// Run sox (installed by scripts/setup) and fail loudly.
 fn sox(args: &[&str]) {
@@ -242,5 +243,99 @@ fn whole_call_recording_holds_both_directions_and_ends_aborted() {
     assert!(
         tone_share(&app[middle..middle + 8000], 600.0) < 0.1,
         "no echo of the caller on the right"
+    );
+}
+
+/// The UAS tutorial's example key and vector (built into `record-encrypted` and
+/// `play-encrypted`).
+const KEY: &str = "3e139a97574248d43bf01de3521474bf69f32ec2fc00edb866c26dcffff9d0a3";
+const VECTOR: &str = "9b0ef243445da908976b7dc9c247c29e";
+
+#[test]
+fn an_encrypted_recording_decrypts_with_openssl_and_plays_back_decrypted() {
+    let dir = scratch("rec-encrypted");
+    let (speech, played) = speech_then_silence(&dir, 6);
+    let name = format!("e2e-encrypted-recording-{}.wav", std::process::id());
+    let config = format!(
+        "[services.secret-record]\napp = \"record-encrypted\"\nparameters = \"{name}\"\n\
+         [services.secret-play]\napp = \"play-encrypted\"\nparameters = \"{name}\"\n"
+    );
+    let host = Host::start(
+        &dir,
+        HostOptions {
+            apps: &["record-encrypted", "play-encrypted"],
+            config: Some(&config),
+        },
+    );
+    let result = pjsua_call(&[
+        "--uri",
+        &format!("sip:secret-record@{}", host.sip),
+        "--play",
+        played.to_str().unwrap(),
+        "--timeout",
+        "45",
+    ]);
+    assert_eq!(result["remote_hangup"], true, "{result}");
+    let log = host.wait_for_log("recorded ", Duration::from_secs(30));
+    assert!(
+        log.contains(&format!("recorded {name} encrypted: SILENCE")),
+        "{log}"
+    );
+    let encrypted = prompts().join("record-encrypted").join(&name);
+    let _cleanup = RemoveOnDrop(vec![encrypted.clone()]);
+    let raw = std::fs::read(&encrypted).unwrap();
+    assert!(
+        callhost_media::wav::parse(&raw).is_err(),
+        "the file on disk is ciphertext, not a WAV"
+    );
+
+    // openssl reads it back as an ordinary, exactly sized WAV holding the speech.
+    let plain = dir.join("decrypted.wav");
+    let output = Command::new("openssl")
+        .args(["enc", "-d", "-aes-256-cbc", "-K", KEY, "-iv", VECTOR, "-in"])
+        .arg(&encrypted)
+        .arg("-out")
+        .arg(&plain)
+        .output()
+        .expect("run openssl (scripts/setup installs it)");
+    assert!(
+        output.status.success(),
+        "openssl: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    check_wav_is_whole(&plain);
+    let recorded = load(&plain);
+    let spoken = load(&speech);
+    let (correlation, _) = best_correlation(&envelope(&spoken[8000..]), &envelope(&recorded));
+    assert!(
+        correlation > 0.8,
+        "the decrypted recording does not hold the speech: {correlation:.3}"
+    );
+
+    // play-encrypted validates the recording, decrypts it and plays it to the phone.
+    std::fs::create_dir_all(prompts().join("play-encrypted")).unwrap();
+    std::fs::copy(&encrypted, prompts().join("play-encrypted").join(&name)).unwrap();
+    let _cleanup_played = RemoveOnDrop(vec![prompts().join("play-encrypted").join(&name)]);
+    let heard = dir.join("heard.wav");
+    let result = pjsua_call(&[
+        "--uri",
+        &format!("sip:secret-play@{}", host.sip),
+        "--record",
+        heard.to_str().unwrap(),
+        "--timeout",
+        "45",
+    ]);
+    assert_eq!(result["remote_hangup"], true, "{result}");
+    let log = host.wait_for_log(&format!("played {name}: NORMAL"), Duration::from_secs(30));
+    assert!(
+        log.contains(&format!("validated encrypted file {name}")),
+        "{log}"
+    );
+    // The recording without the silence that ended it, within what the phone heard.
+    let spoken_part = &recorded[..recorded.len() - 16_000];
+    let (played_back, _) = best_correlation(&envelope(spoken_part), &envelope(&load(&heard)));
+    assert!(
+        played_back > 0.8,
+        "the phone hears the recording: {played_back:.3}"
     );
 }

@@ -9,6 +9,15 @@
 //! Layout (58 bytes of header for every format): `RIFF` · `WAVE` · `fmt ` (18 bytes:
 //! WAVEFORMATEX with cbSize 0) · `fact` (sample frames, required for the G.711 formats and
 //! harmless for PCM) · `data`. Blocking I/O: call from a blocking thread.
+//!
+//! Encrypted recordings ([`RecordingFile::create_encrypted`]) are AES-CBC ciphertext as
+//! `openssl enc` writes it. CBC chains every block to the one before, so the header cannot be
+//! patched in place: while the file grows its RIFF and `data` sizes say "unknown" (0xFFFFFFFF,
+//! which streaming WAV readers take as "read to the end"), whole blocks reach the disk as each
+//! chunk is appended, and [`RecordingFile::finish`] rewrites the file once with the true sizes
+//! and the PKCS#7 tail (a second pass over it, into a temporary file renamed over the old one).
+//! A host killed mid-recording leaves ciphertext without padding: it decrypts with
+//! `openssl enc -d -nopad` to a WAV of unknown length that holds all but the last second.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -16,6 +25,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use super::RecordFormat;
+use crate::cipher::{AesCbcCipher, CbcEncryptWriter};
 
 /// Bytes before the audio data.
 pub const HEADER_BYTES: u64 = 58;
@@ -30,17 +40,37 @@ const RIFF_SIZE_AT: u64 = 4;
 const FACT_SAMPLES_AT: u64 = 46;
 const DATA_SIZE_AT: u64 = 54;
 
+/// The declared size of a chunk whose length is not known yet (an encrypted file that grows).
+const UNKNOWN_SIZE: u32 = u32::MAX;
+
+/// Where the bytes go.
+#[derive(Debug)]
+enum Sink {
+    /// Plain WAV: data appended at its offset, sizes patched in place.
+    Plain(File),
+    /// AES-CBC ciphertext, streamed; sizes fixed by a rewrite at the end.
+    Encrypted {
+        writer: CbcEncryptWriter<File>,
+        cipher: AesCbcCipher,
+    },
+}
+
 /// A WAV file being recorded.
 #[derive(Debug)]
 pub struct RecordingFile {
-    file: File,
+    sink: Sink,
     path: PathBuf,
     format: RecordFormat,
     channels: u16,
     data_bytes: u64,
 }
 
-fn header(format: RecordFormat, channels: u16) -> [u8; HEADER_BYTES as usize] {
+/// The header for `data_bytes` of audio (`None`: not known yet).
+fn header(
+    format: RecordFormat,
+    channels: u16,
+    data_bytes: Option<u32>,
+) -> [u8; HEADER_BYTES as usize] {
     let tag = match format {
         RecordFormat::Pcm16 => WAVE_FORMAT_PCM,
         RecordFormat::Mulaw => WAVE_FORMAT_MULAW,
@@ -53,8 +83,13 @@ fn header(format: RecordFormat, channels: u16) -> [u8; HEADER_BYTES as usize] {
         out[at..at + bytes.len()].copy_from_slice(bytes);
         at += bytes.len();
     };
+    let block = u32::from(block_align);
+    let (riff, frames, data) = match data_bytes {
+        Some(data) => ((HEADER_BYTES - 8) as u32 + data, data / block, data),
+        None => (UNKNOWN_SIZE, 0, UNKNOWN_SIZE),
+    };
     put(b"RIFF");
-    put(&((HEADER_BYTES - 8) as u32).to_le_bytes());
+    put(&riff.to_le_bytes());
     put(b"WAVE");
     put(b"fmt ");
     put(&18u32.to_le_bytes());
@@ -67,23 +102,41 @@ fn header(format: RecordFormat, channels: u16) -> [u8; HEADER_BYTES as usize] {
     put(&0u16.to_le_bytes());
     put(b"fact");
     put(&4u32.to_le_bytes());
-    put(&0u32.to_le_bytes());
+    put(&frames.to_le_bytes());
     put(b"data");
-    put(&0u32.to_le_bytes());
+    put(&data.to_le_bytes());
     out
 }
 
 impl RecordingFile {
     /// Create (or truncate) `path` and write the header. The file is a valid, empty WAV.
     pub fn create(path: &Path, format: RecordFormat, channels: u16) -> io::Result<Self> {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(path)?;
-        file.write_all(&header(format, channels))?;
+        let mut file = create_file(path)?;
+        file.write_all(&header(format, channels, Some(0)))?;
         Ok(Self {
-            file,
+            sink: Sink::Plain(file),
+            path: path.to_owned(),
+            format,
+            channels,
+            data_bytes: 0,
+        })
+    }
+
+    /// Create (or truncate) `path` as an AES-CBC encrypted recording and write the header
+    /// (sizes unknown until [`Self::finish`]; see the module docs).
+    pub fn create_encrypted(
+        path: &Path,
+        format: RecordFormat,
+        channels: u16,
+        cipher: &AesCbcCipher,
+    ) -> io::Result<Self> {
+        let mut writer = CbcEncryptWriter::new(cipher, create_file(path)?);
+        writer.write_all(&header(format, channels, None))?;
+        Ok(Self {
+            sink: Sink::Encrypted {
+                writer,
+                cipher: cipher.clone(),
+            },
             path: path.to_owned(),
             format,
             channels,
@@ -117,28 +170,79 @@ impl RecordingFile {
         if HEADER_BYTES - 8 + new_total > u64::from(u32::MAX) {
             return Err(io::Error::other("a WAV file cannot hold more than 4 GiB"));
         }
-        self.file
-            .write_all_at(bytes, HEADER_BYTES + self.data_bytes)?;
-        self.data_bytes = new_total;
-        self.write_sizes()
+        match &mut self.sink {
+            Sink::Plain(file) => {
+                file.write_all_at(bytes, HEADER_BYTES + self.data_bytes)?;
+                self.data_bytes = new_total;
+                let block = u64::from(self.format.bytes_per_sample()) * u64::from(self.channels);
+                let riff = (HEADER_BYTES - 8 + self.data_bytes) as u32;
+                let frames = (self.data_bytes / block) as u32;
+                file.write_all_at(&riff.to_le_bytes(), RIFF_SIZE_AT)?;
+                file.write_all_at(&frames.to_le_bytes(), FACT_SAMPLES_AT)?;
+                file.write_all_at(&(self.data_bytes as u32).to_le_bytes(), DATA_SIZE_AT)
+            }
+            Sink::Encrypted { writer, .. } => {
+                writer.write_all(bytes)?;
+                self.data_bytes = new_total;
+                Ok(())
+            }
+        }
     }
 
-    fn write_sizes(&self) -> io::Result<()> {
-        let block = u64::from(self.format.bytes_per_sample()) * u64::from(self.channels);
-        let riff = (HEADER_BYTES - 8 + self.data_bytes) as u32;
-        let frames = (self.data_bytes / block) as u32;
-        self.file.write_all_at(&riff.to_le_bytes(), RIFF_SIZE_AT)?;
-        self.file
-            .write_all_at(&frames.to_le_bytes(), FACT_SAMPLES_AT)?;
-        self.file
-            .write_all_at(&(self.data_bytes as u32).to_le_bytes(), DATA_SIZE_AT)
-    }
-
-    /// Finish the file: everything is on disk when this returns.
+    /// Finish the file: everything is on disk when this returns. An encrypted file is
+    /// rewritten once with its true sizes (see the module docs).
     pub fn finish(self) -> io::Result<u64> {
-        self.file.sync_data()?;
+        match self.sink {
+            Sink::Plain(file) => file.sync_data()?,
+            Sink::Encrypted { writer, cipher } => {
+                writer.finish()?.sync_data()?;
+                let data = u32::try_from(self.data_bytes).map_err(io::Error::other)?;
+                reencrypt_with_sizes(
+                    &self.path,
+                    &cipher,
+                    &header(self.format, self.channels, Some(data)),
+                )?;
+            }
+        }
         Ok(self.data_bytes)
     }
+}
+
+fn create_file(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)
+}
+
+/// Replace the header of the encrypted WAV at `path` with `header`: decrypt, patch, encrypt
+/// into a temporary file beside it, and rename that over the original (so a crash here leaves
+/// either the old file or the new one, never a half-written mix).
+fn reencrypt_with_sizes(
+    path: &Path,
+    cipher: &AesCbcCipher,
+    header: &[u8; HEADER_BYTES as usize],
+) -> io::Result<()> {
+    let mut plain = cipher
+        .decrypt(&std::fs::read(path)?)
+        .map_err(io::Error::other)?;
+    if plain.len() < header.len() {
+        return Err(io::Error::other("the encrypted recording lost its header"));
+    }
+    plain[..header.len()].copy_from_slice(header);
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".partial");
+    let temporary = PathBuf::from(temporary);
+    let mut file = create_file(&temporary)?;
+    let written = file
+        .write_all(&cipher.encrypt(&plain))
+        .and_then(|()| file.sync_data());
+    if let Err(error) = written.and_then(|()| std::fs::rename(&temporary, path)) {
+        let _ = std::fs::remove_file(&temporary);
+        return Err(error);
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -86,6 +86,7 @@ fn options(options: wit::RecordOptions) -> port::RecordOptions {
         beep: options.beep,
         format: options.format.into(),
         layout: port::RecordLayout::Received,
+        cipher: options.cipher.map(Into::into),
     }
 }
 

@@ -28,6 +28,7 @@ fn options(options: wit::WholeCallOptions) -> port::RecordOptions {
             wit::WholeCallLayout::Stereo => port::RecordLayout::Stereo,
             wit::WholeCallLayout::Mixed => port::RecordLayout::Mixed,
         },
+        cipher: options.cipher.map(Into::into),
         ..port::RecordOptions::default()
     }
 }

@@ -49,7 +49,7 @@ pub(crate) fn spawn(media_dir: &Path, request: FileRequest, reply: Reply<FileRes
 }
 
 /// Parse the app's hex key and vector.
-fn parse_cipher(cipher: &CipherParameters) -> Result<AesCbcCipher, CallError> {
+pub(crate) fn parse_cipher(cipher: &CipherParameters) -> Result<AesCbcCipher, CallError> {
     AesCbcCipher::from_hex(&cipher.key, &cipher.vector)
         .map_err(|error| CallError::Error(format!("invalid cipher: {error}")))
 }

@@ -17,6 +17,7 @@ use callhost_runtime::port::{
 };
 use tracing::{debug, info};
 
+use super::files;
 use super::leg::Leg;
 use crate::media_path;
 
@@ -110,9 +111,15 @@ pub(crate) async fn start(
         Err(error) => return fail(leg, error.to_string()),
     };
     let (format, audio) = (format(options.format), audio(options.layout));
-    let created =
-        tokio::task::spawn_blocking(move || RecordingFile::create(&path, format, audio.channels()))
-            .await;
+    let cipher = match options.cipher.as_ref().map(files::parse_cipher).transpose() {
+        Ok(cipher) => cipher,
+        Err(CallError::Error(message) | CallError::Hangup(message)) => return fail(leg, message),
+    };
+    let created = tokio::task::spawn_blocking(move || match cipher {
+        Some(cipher) => RecordingFile::create_encrypted(&path, format, audio.channels(), &cipher),
+        None => RecordingFile::create(&path, format, audio.channels()),
+    })
+    .await;
     let file = match created {
         Ok(Ok(file)) => file,
         Ok(Err(error)) => return fail(leg, format!("cannot record to `{filename}`: {error}")),

@@ -21,6 +21,12 @@ pub fn best_correlation(needle: &[f64], haystack: &[f64]) -> (f64, usize) {
         let length = centered.iter().map(|v| v * v).sum::<f64>().sqrt();
         (centered, length)
     };
+    assert!(
+        needle.len() <= haystack.len(),
+        "{} frames looked for in {} frames",
+        needle.len(),
+        haystack.len()
+    );
     let (needle, needle_length) = norm(needle);
     let mut best = (f64::MIN, 0);
     for lag in 0..=haystack.len().saturating_sub(needle.len()) {

@@ -110,6 +110,17 @@ fn run_checked(command: &mut Command) -> Output {
     output
 }
 
+/// Removes a test's files however the test ends (media files outlive the host).
+pub struct RemoveOnDrop(pub Vec<PathBuf>);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        for path in &self.0 {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
 /// A free UDP+TCP port on 127.0.0.1 whose next three ports are free too (SIPp puts
 /// RTCP and video beside its `-mp` port). Ports come from 10000–20999, below the
 /// kernel's ephemeral range, so a socket some other test binds to port 0 can never

@@ -142,8 +142,9 @@ fn recording(channel: &Channel) -> i32 {
         barge_in: true,
         beep: true,
         format: RecordFormat::Mulaw,
+        cipher: None,
     };
-    match file_recorder::record(channel, "message.wav", options) {
+    match file_recorder::record(channel, "message.wav", &options) {
         Ok(RecorderCause::Silence) => {}
         _ => return -131,
     }
@@ -153,8 +154,9 @@ fn recording(channel: &Channel) -> i32 {
     {
         return -132;
     }
-    let whole = WholeCallOptions { format: RecordFormat::Pcm16, layout: WholeCallLayout::Mixed, seconds_max: Some(60), max_bytes: None };
-    if whole_call_recorder::start(channel, "call.wav", whole).is_err()
+    let cipher = AesCbcCipher { key: "00112233445566778899aabbccddeeff".into(), vector: "0f0e0d0c0b0a09080706050403020100".into() };
+    let whole = WholeCallOptions { format: RecordFormat::Pcm16, layout: WholeCallLayout::Mixed, seconds_max: Some(60), max_bytes: None, cipher: Some(cipher) };
+    if whole_call_recorder::start(channel, "call.wav", &whole).is_err()
         || whole_call_recorder::state(channel) != RecorderState::Recording
         || whole_call_recorder::stop(channel).is_err()
         || whole_call_recorder::wait_until_finished(channel) != Ok(RecorderCause::Aborted)
