@@ -300,6 +300,16 @@ impl Decoder {
         }
         Ok(())
     }
+
+    /// Conceal `samples` missing 8 kHz samples with the codec's own packet-loss concealment,
+    /// appending them to `out`. Returns false (appending nothing) for codecs without one
+    /// (G.711, G.722): the caller conceals those itself.
+    pub fn conceal(&mut self, samples: usize, out: &mut Vec<i16>) -> bool {
+        match &mut self.state {
+            DecoderState::Opus(decoder) => decoder.conceal(samples, out).is_ok(),
+            _ => false,
+        }
+    }
 }
 
 #[cfg(test)]

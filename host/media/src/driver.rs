@@ -7,8 +7,13 @@
 //! beyond that the core skips frames (time moves on, nothing is sent) rather than flooding
 //! the peer's jitter buffer. The timer runs only after `start_sending`.
 //!
-//! The task ends when the command channel closes (the `MediaSession` was dropped); the socket
-//! and the port lease drop with it.
+//! RTCP: the session's second socket (RTP port + 1) receives the peer's reports and sends ours;
+//! after each frame tick the core says whether a report is due ([`SessionCore::poll_rtcp`]).
+//! Arrival and report times are measured from the task's start on the same monotonic clock;
+//! the wall clock only stamps sender reports.
+//!
+//! The task ends when the command channel closes (the `MediaSession` was dropped): it sends an
+//! RTCP BYE, and the sockets and the port lease drop with it.
 //!
 //! Bridging: `MediaSession::connect` hands each of the two drivers one `BridgeEnd`, a pair of
 //! bounded channels. A driver sends its decoded received frames and received digits to the
@@ -18,13 +23,14 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::Instrument;
 
+use crate::engine::MediaSockets;
 use crate::ports::PortLease;
 use crate::prompt::Prompt;
 use crate::recorder::file::RecordingFile;
@@ -151,7 +157,7 @@ impl FrameClock {
 
 /// The driver loop; spawn it once per session.
 pub(crate) async fn run(
-    socket: UdpSocket,
+    sockets: MediaSockets,
     lease: PortLease,
     mut core: SessionCore,
     mut commands: mpsc::UnboundedReceiver<Command>,
@@ -159,7 +165,13 @@ pub(crate) async fn run(
     shared: Arc<SessionShared>,
 ) {
     tracing::debug!(port = lease.port(), remote = %core.destination(), "media session started");
+    let MediaSockets {
+        rtp: socket,
+        rtcp: rtcp_socket,
+    } = sockets;
+    let session_start = Instant::now();
     let mut buffer = vec![0u8; RECEIVE_BUFFER_BYTES].into_boxed_slice();
+    let mut rtcp_buffer = vec![0u8; RECEIVE_BUFFER_BYTES].into_boxed_slice();
     let mut clock: Option<FrameClock> = None;
     let mut bridge: Option<BridgeEnd> = None;
     let mut writers = RecordingWriters::default();
@@ -188,6 +200,12 @@ pub(crate) async fn run(
                     send_due_frames(&mut core, clock, &socket, &shared.counters);
                     sleep.as_mut().reset(clock.deadline());
                 }
+                // Audio the jitter buffer released on those ticks goes to the other leg.
+                forward_decoded(&mut core, &mut bridge, &shared);
+                let now = session_start.elapsed();
+                if let Some((destination, report)) = core.poll_rtcp(now, SystemTime::now()) {
+                    send_rtcp(&rtcp_socket, destination, &report);
+                }
             }
             message = receive_bridged(&mut bridge), if bridge.is_some() => match message {
                 Some(BridgeMessage::Audio(frame)) => core.push_bridged_frame(*frame),
@@ -197,12 +215,17 @@ pub(crate) async fn run(
             },
             received = socket.recv_from(&mut buffer) => match received {
                 Ok((length, source)) => {
-                    core.on_datagram(source, &buffer[..length]);
-                    while let Some(frame) = core.poll_decoded_frame() {
-                        send_to_bridge(&mut core, &mut bridge, &shared, BridgeMessage::Audio(Box::new(frame)));
-                    }
+                    core.on_datagram_at(session_start.elapsed(), source, &buffer[..length]);
+                    // Before sending starts, audio is decoded on arrival.
+                    forward_decoded(&mut core, &mut bridge, &shared);
                 }
                 Err(error) => tracing::debug!(%error, "RTP receive error"),
+            },
+            received = rtcp_socket.recv_from(&mut rtcp_buffer) => match received {
+                Ok((length, source)) => {
+                    core.on_rtcp_at(session_start.elapsed(), source, &rtcp_buffer[..length]);
+                }
+                Err(error) => tracing::debug!(%error, "RTCP receive error"),
             },
         }
         while let Some(event) = core.poll_event() {
@@ -224,7 +247,26 @@ pub(crate) async fn run(
         core.stop_recording(slot, RecordingCause::Hangup);
     }
     writers.pass_on(&mut core);
-    tracing::debug!(port = lease.port(), "media session stopped");
+    if let Some((destination, goodbye)) = core.goodbye(session_start.elapsed(), SystemTime::now()) {
+        send_rtcp(&rtcp_socket, destination, &goodbye);
+    }
+    let stats = shared.counters.snapshot();
+    tracing::debug!(port = lease.port(), ?stats, "media session stopped");
+}
+
+/// Pass the core's decoded received frames to the other leg, if bridged.
+fn forward_decoded(core: &mut SessionCore, bridge: &mut Option<BridgeEnd>, shared: &SessionShared) {
+    while let Some(frame) = core.poll_decoded_frame() {
+        let message = BridgeMessage::Audio(Box::new(frame));
+        send_to_bridge(core, bridge, shared, message);
+    }
+}
+
+/// Send one RTCP compound packet; like RTP, a full socket buffer drops it.
+fn send_rtcp(socket: &UdpSocket, destination: std::net::SocketAddr, report: &[u8]) {
+    if let Err(error) = socket.try_send_to(report, destination) {
+        tracing::trace!(%error, %destination, "RTCP send failed");
+    }
 }
 
 fn apply(

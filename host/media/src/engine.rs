@@ -54,6 +54,13 @@ impl MediaConfig {
     }
 }
 
+/// A session's two sockets: RTP on the even port, RTCP on the odd one.
+#[derive(Debug)]
+pub(crate) struct MediaSockets {
+    pub(crate) rtp: UdpSocket,
+    pub(crate) rtcp: UdpSocket,
+}
+
 #[derive(Debug)]
 struct EngineInner {
     config: MediaConfig,
@@ -71,16 +78,23 @@ impl EngineInner {
         }
     }
 
-    /// Bind an even port of the range as a non-blocking tokio socket (needs a runtime).
-    fn bind(&self) -> Result<(UdpSocket, PortLease), MediaError> {
-        let (std_socket, lease) = self.ports.bind(self.config.bind_ip)?;
-        let bind_error = |source| MediaError::Bind {
-            address: SocketAddr::new(self.config.bind_ip, lease.port()),
-            source,
+    /// Bind an even port of the range and the odd one above it as non-blocking tokio sockets
+    /// (needs a runtime).
+    fn bind(&self) -> Result<(MediaSockets, PortLease), MediaError> {
+        let (rtp, rtcp, lease) = self.ports.bind(self.config.bind_ip)?;
+        let convert = |socket: std::net::UdpSocket, port: u16| {
+            let bind_error = |source| MediaError::Bind {
+                address: SocketAddr::new(self.config.bind_ip, port),
+                source,
+            };
+            socket.set_nonblocking(true).map_err(bind_error)?;
+            UdpSocket::from_std(socket).map_err(bind_error)
         };
-        std_socket.set_nonblocking(true).map_err(bind_error)?;
-        let socket = UdpSocket::from_std(std_socket).map_err(bind_error)?;
-        Ok((socket, lease))
+        let sockets = MediaSockets {
+            rtp: convert(rtp, lease.port())?,
+            rtcp: convert(rtcp, lease.port() + 1)?,
+        };
+        Ok((sockets, lease))
     }
 }
 
@@ -146,12 +160,12 @@ impl MediaEngine {
         let offer = SessionDescription::parse(offer_sdp)?;
         let preferences = codecs.unwrap_or(&inner.config.codecs);
         let negotiated = negotiate(&offer, preferences, inner.config.bind_ip)?;
-        let (socket, lease) = inner.bind()?;
+        let (sockets, lease) = inner.bind()?;
         let (signalling, answer) =
             Signalling::answering(&offer, negotiated, inner.local_address(lease.port()));
         let session = MediaSession::start(
             Arc::clone(inner),
-            socket,
+            sockets,
             lease,
             signalling,
             &Handle::current(),
@@ -173,12 +187,12 @@ impl MediaEngine {
         let inner = &self.inner;
         let codecs = codecs.unwrap_or(&inner.config.codecs);
         let offer = LocalOffer::initial(codecs).ok_or(MediaError::NoCodecs)?;
-        let (socket, lease) = inner.bind()?;
+        let (sockets, lease) = inner.bind()?;
         let origin = new_origin();
         let sdp = build_offer(&offer, origin, inner.advertised_ip, lease.port());
         let pending = PendingMedia {
             engine: Arc::clone(inner),
-            socket,
+            sockets,
             lease,
             offer,
             origin,
@@ -212,7 +226,7 @@ impl MediaEngine {
 #[derive(Debug)]
 pub struct PendingMedia {
     engine: Arc<EngineInner>,
-    socket: UdpSocket,
+    sockets: MediaSockets,
     lease: PortLease,
     offer: LocalOffer,
     origin: AnswerOrigin,
@@ -244,7 +258,7 @@ impl PendingMedia {
         let signalling = Signalling::offered(&self.offer, self.origin, answer_sdp, local)?;
         Ok(MediaSession::start(
             self.engine,
-            self.socket,
+            self.sockets,
             self.lease,
             signalling,
             &self.runtime,

@@ -1,5 +1,5 @@
-//! callhost-media: the media layer of callhost — RTP sessions, SDP offer/answer, G.711,
-//! RFC 4733 DTMF, in-band DTMF detection, WAV prompts.
+//! callhost-media: the media layer of callhost — RTP sessions with RTCP reports and an adaptive
+//! jitter buffer, SDP offer/answer, G.711, RFC 4733 DTMF, in-band DTMF detection, WAV prompts.
 //!
 //! Layering: everything except [`driver`] and [`engine`] is sans-IO (pure functions and state
 //! machines tested with byte fixtures). [`driver`] owns each session's UDP socket and 20 ms
@@ -26,10 +26,12 @@ pub mod engine;
 pub mod error;
 pub mod g711;
 pub mod inband_dtmf;
+pub mod jitter;
 pub mod ports;
 pub mod prompt;
 pub mod recorder;
 pub mod resample;
+pub mod rtcp;
 pub mod rtp;
 pub mod sdp;
 pub mod session;
@@ -44,4 +46,4 @@ pub use codec::Codec;
 pub use engine::{MediaConfig, MediaEngine, MediaSession, PendingMedia};
 pub use error::MediaError;
 pub use prompt::{Prompt, PromptCache, PromptError};
-pub use session::{MediaEvent, MediaStats};
+pub use session::{MediaEvent, MediaStats, RemoteReport};

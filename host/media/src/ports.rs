@@ -2,8 +2,9 @@
 //! round-robin so a just-freed port is not reused at once (late packets of the old call
 //! would land in the new one). A port is held by a [`PortLease`] and freed when it drops.
 //!
-//! Binding is synchronous (a plain `bind` syscall); the caller converts the socket for tokio.
-//! Ports taken by other processes are skipped. The odd RTCP port is left alone (no RTCP yet).
+//! Each lease is a pair: the even RTP port and the odd RTCP port above it (RFC 3550 §11).
+//! Binding is synchronous (plain `bind` syscalls); the caller converts the sockets for tokio.
+//! A pair where either port is taken by another process is skipped.
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::{Arc, Mutex};
@@ -39,7 +40,7 @@ pub struct PortAllocator {
     inner: Arc<PortAllocatorInner>,
 }
 
-/// An allocated port; dropping it returns the port to the allocator.
+/// An allocated port pair; dropping it returns the pair to the allocator.
 #[derive(Debug)]
 pub struct PortLease {
     inner: Arc<PortAllocatorInner>,
@@ -47,7 +48,7 @@ pub struct PortLease {
 }
 
 impl PortLease {
-    /// The port number.
+    /// The RTP port number (even; RTCP uses the next one).
     pub fn port(&self) -> u16 {
         self.inner.first_even + 2 * self.index as u16
     }
@@ -84,8 +85,9 @@ impl PortAllocator {
         })
     }
 
-    /// Bind a UDP socket on `ip` at the next free even port.
-    pub fn bind(&self, ip: IpAddr) -> Result<(UdpSocket, PortLease), MediaError> {
+    /// Bind UDP sockets on `ip` at the next free even port (RTP) and the odd one above it
+    /// (RTCP): `(rtp, rtcp, lease)`.
+    pub fn bind(&self, ip: IpAddr) -> Result<(UdpSocket, UdpSocket, PortLease), MediaError> {
         let mut state = self.inner.lock();
         let count = state.in_use.len();
         for _ in 0..count {
@@ -94,20 +96,25 @@ impl PortAllocator {
             if state.in_use[index] {
                 continue;
             }
-            let address = SocketAddr::new(ip, self.inner.first_even + 2 * index as u16);
-            match UdpSocket::bind(address) {
-                Ok(socket) => {
+            let port = self.inner.first_even + 2 * index as u16;
+            let Some(rtcp_port) = port.checked_add(1) else {
+                continue;
+            };
+            let bind = |port| {
+                let address = SocketAddr::new(ip, port);
+                UdpSocket::bind(address).map_err(|source| (address, source))
+            };
+            match bind(port).and_then(|rtp| Ok((rtp, bind(rtcp_port)?))) {
+                Ok((rtp, rtcp)) => {
                     state.in_use[index] = true;
-                    return Ok((
-                        socket,
-                        PortLease {
-                            inner: Arc::clone(&self.inner),
-                            index,
-                        },
-                    ));
+                    let lease = PortLease {
+                        inner: Arc::clone(&self.inner),
+                        index,
+                    };
+                    return Ok((rtp, rtcp, lease));
                 }
-                Err(error) if error.kind() == std::io::ErrorKind::AddrInUse => continue,
-                Err(source) => return Err(MediaError::Bind { address, source }),
+                Err((_, error)) if error.kind() == std::io::ErrorKind::AddrInUse => continue,
+                Err((address, source)) => return Err(MediaError::Bind { address, source }),
             }
         }
         Err(MediaError::NoFreePort {
@@ -123,7 +130,7 @@ mod tests {
 
     const LOCALHOST: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 
-    /// An even port `base` such that `base`, `base + 2`, … (`count` ports) were all free just now.
+    /// An even port `base` such that `base`, `base + 1`, … (`count` pairs) were all free just now.
     fn free_even_window(count: u16) -> u16 {
         for _ in 0..100 {
             let probe = UdpSocket::bind((LOCALHOST, 0)).unwrap();
@@ -132,8 +139,8 @@ mod tests {
             if base.checked_add(2 * count).is_none() {
                 continue;
             }
-            let held: Result<Vec<_>, _> = (0..count)
-                .map(|index| UdpSocket::bind((LOCALHOST, base + 2 * index)))
+            let held: Result<Vec<_>, _> = (0..2 * count)
+                .map(|index| UdpSocket::bind((LOCALHOST, base + index)))
                 .collect();
             if held.is_ok() {
                 return base;
@@ -163,30 +170,33 @@ mod tests {
     fn hands_out_even_ports_round_robin_and_reuses_freed_ones() {
         let base = free_even_window(2);
         let allocator = PortAllocator::new(base..=base + 3).unwrap();
-        let (first_socket, first) = allocator.bind(LOCALHOST).unwrap();
-        let (_second_socket, second) = allocator.bind(LOCALHOST).unwrap();
+        let (first_socket, first_rtcp, first) = allocator.bind(LOCALHOST).unwrap();
+        let (_second_socket, _second_rtcp, second) = allocator.bind(LOCALHOST).unwrap();
         let mut ports = [first.port(), second.port()];
         ports.sort_unstable();
         assert_eq!(ports, [base, base + 2]);
         assert!(ports.iter().all(|port| port % 2 == 0));
         assert_eq!(first_socket.local_addr().unwrap().port(), first.port());
+        assert_eq!(first_rtcp.local_addr().unwrap().port(), first.port() + 1);
         assert!(matches!(
             allocator.bind(LOCALHOST),
             Err(MediaError::NoFreePort { .. })
         ));
         let freed = first.port();
-        drop(first_socket);
+        drop((first_socket, first_rtcp));
         drop(first);
-        let (_socket, again) = allocator.bind(LOCALHOST).unwrap();
+        let (_socket, _rtcp, again) = allocator.bind(LOCALHOST).unwrap();
         assert_eq!(again.port(), freed);
     }
 
     #[test]
     fn ports_taken_by_someone_else_are_skipped() {
-        let base = free_even_window(2);
+        let base = free_even_window(3);
         let _squatter = UdpSocket::bind((LOCALHOST, base)).unwrap();
-        let allocator = PortAllocator::new(base..=base + 2).unwrap();
-        let (_socket, lease) = allocator.bind(LOCALHOST).unwrap();
-        assert_eq!(lease.port(), base + 2);
+        // Only the odd port of the second pair is taken: the whole pair is skipped.
+        let _rtcp_squatter = UdpSocket::bind((LOCALHOST, base + 3)).unwrap();
+        let allocator = PortAllocator::new(base..=base + 5).unwrap();
+        let (_socket, _rtcp, lease) = allocator.bind(LOCALHOST).unwrap();
+        assert_eq!(lease.port(), base + 4);
     }
 }

@@ -141,6 +141,8 @@ pub struct MediaDescription {
     pub ptime: Option<u32>,
     /// Media-level direction attribute.
     pub direction: Option<Direction>,
+    /// `a=rtcp:<port> [IN IP4|IP6 <address>]` (RFC 3605): where the peer wants RTCP.
+    pub rtcp: Option<(u16, Option<IpAddr>)>,
 }
 
 impl MediaDescription {
@@ -319,6 +321,8 @@ fn parse_media_attribute(
         }
         // A malformed ptime is only a hint we would not follow anyway.
         "ptime" => media.ptime = argument.trim().parse().ok(),
+        // RFC 3605; malformed: ignored, RTCP then goes to the RTP port + 1 as by default.
+        "rtcp" => media.rtcp = parse_rtcp_attribute(argument),
         _ => {
             if let Some(direction) = Direction::from_attribute(name) {
                 media.direction = Some(direction);
@@ -326,6 +330,17 @@ fn parse_media_attribute(
         }
     }
     Ok(())
+}
+
+/// `<port> [<nettype> <addrtype> <address>]` (RFC 3605 §2.1).
+fn parse_rtcp_attribute(argument: &str) -> Option<(u16, Option<IpAddr>)> {
+    let mut parts = argument.split_whitespace();
+    let port = parts.next()?.parse().ok().filter(|port| *port != 0)?;
+    let address = match (parts.next(), parts.next(), parts.next()) {
+        (Some("IN"), Some("IP4" | "IP6"), Some(address)) => address.parse().ok(),
+        _ => None,
+    };
+    Some((port, address))
 }
 
 fn parse_rtpmap(argument: &str) -> Option<RtpMap> {
@@ -364,6 +379,41 @@ mod tests {
         c=IN IP6 2001:db8::1\r\n\
         a=rtpmap:99 h263-1998/90000\r\n\
         a=sendonly\r\n";
+
+    #[test]
+    fn rtcp_attributes_give_the_peers_rtcp_address() {
+        let with = |attribute: &str| {
+            let sdp = format!(
+                "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n\
+                 m=audio 49170 RTP/AVP 0\r\n{attribute}"
+            );
+            let offer = SessionDescription::parse(&sdp).expect("valid");
+            let negotiated = negotiate(
+                &offer,
+                &[crate::codec::Codec::Pcmu],
+                "0.0.0.0".parse().unwrap(),
+            )
+            .expect("acceptable");
+            (offer.media[0].rtcp, negotiated.remote_rtcp)
+        };
+        assert_eq!(with(""), (None, None));
+        assert_eq!(
+            with("a=rtcp:53020\r\n"),
+            (
+                Some((53020, None)),
+                Some("192.0.2.1:53020".parse().unwrap())
+            )
+        );
+        assert_eq!(
+            with("a=rtcp:53020 IN IP4 198.51.100.7\r\n"),
+            (
+                Some((53020, Some("198.51.100.7".parse().unwrap()))),
+                Some("198.51.100.7:53020".parse().unwrap())
+            )
+        );
+        assert_eq!(with("a=rtcp:nonsense\r\n"), (None, None), "ignored");
+        assert_eq!(with("a=rtcp:0\r\n"), (None, None), "ignored");
+    }
 
     #[test]
     fn parses_session_and_media_sections() {

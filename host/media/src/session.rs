@@ -1,7 +1,13 @@
 //! The sans-IO media session core: everything one call's RTP stream does, without sockets or
 //! clocks. The driver ([`crate::driver`]) calls [`SessionCore::on_frame`] once per 20 ms
-//! deadline and [`SessionCore::on_datagram`] per received datagram, sends what the core
-//! returns, and forwards [`SessionCore::poll_event`] results to the call.
+//! deadline, [`SessionCore::on_datagram_at`] / [`SessionCore::on_rtcp_at`] per received
+//! datagram (with its arrival time) and [`SessionCore::poll_rtcp`] after each frame, sends what
+//! the core returns, and forwards [`SessionCore::poll_event`] results to the call.
+//!
+//! Receiving (`session/receive.rs`): sequence, loss and jitter accounting ([`reception`]),
+//! RFC 4733 digits on arrival, and audio through the adaptive [`JitterBuffer`], released one
+//! frame per tick of our own clock. RTCP (`session/control.rs`): SR/RR + SDES reports, BYE,
+//! and the peer's reports about us (loss, jitter, round trip) in [`MediaStats::remote`].
 //!
 //! One SSRC per session; sequence numbers and timestamps are continuous across prompts,
 //! silence and DTMF (RFC 3550 §5.1, RFC 4733 §2.5.1.2): the timestamp advances one frame of
@@ -12,29 +18,34 @@
 //! Codecs: the session owns one stateful [`Encoder`] and [`Decoder`] for the negotiated codec
 //! (replaced when a re-INVITE changes it); the frames they see are always 8 kHz.
 //!
-//! Bridging ([`bridge`]): with decoding on, received audio is decoded into 20 ms frames
-//! ([`SessionCore::poll_decoded_frame`]); while connected, the other leg's frames
+//! Bridging ([`bridge`]): with decoding on, received audio comes out as 20 ms frames in playout
+//! order ([`SessionCore::poll_decoded_frame`]); while connected, the other leg's frames
 //! ([`SessionCore::push_bridged_frame`]) replace silence in our own stream, and a prompt played
 //! meanwhile is *mixed* over them. Digits can be forwarded into our stream as RFC 4733 events
 //! ([`SessionCore::forward_digit`]).
-//! Depends on [`crate::rtp`], [`crate::telephone_event`], [`crate::sdp`], [`crate::prompt`].
+//! Depends on [`crate::rtp`], [`crate::rtcp`], [`crate::jitter`], [`crate::telephone_event`],
+//! [`crate::sdp`], [`crate::prompt`].
 
 pub mod bridge;
+mod control;
 pub mod latch;
+mod receive;
 pub mod reception;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use crate::codec::{Codec, Decoder, Encoder, MAX_PAYLOAD_LENGTH};
 use crate::inband_dtmf::{self, InbandDtmfDetector};
+use crate::jitter::JitterBuffer;
 use crate::prompt::Prompt;
 use crate::recorder::{
     RecordingCause, RecordingJob, RecordingOutput, RecordingSlot, RecordingSummary,
 };
-use crate::rtp::{self, RTP_HEADER_LENGTH, RtpHeader};
+use crate::rtp::{RTP_HEADER_LENGTH, RtpHeader};
 use crate::sdp::Negotiated;
 use crate::source::AudioSource;
 use crate::telephone_event::sender::{DtmfItem, JobFinished};
@@ -43,6 +54,7 @@ use crate::telephone_event::{
     event_to_digit,
 };
 use bridge::{AudioFrame, BridgeBuffer, DecodedAudio};
+use control::RtcpState;
 use latch::RemoteAddressLatch;
 use reception::ReceptionStatistics;
 
@@ -51,6 +63,9 @@ pub const FRAME_SAMPLES: usize = 160;
 
 /// RFC 3389 comfort noise: accepted from the peer (it is audio silence), never sent.
 const COMFORT_NOISE_PAYLOAD_TYPE: u8 = 13;
+
+/// The frame clock's period.
+const FRAME_DURATION: Duration = Duration::from_millis(20);
 
 /// The DTMF job id of digits forwarded from the other leg: their completion is not reported
 /// (the handle numbers its own jobs from 1).
@@ -104,6 +119,27 @@ pub struct MediaCounters {
     send_errors: AtomicU64,
     dtmf_digits_received: AtomicU64,
     dtmf_events_dropped: AtomicU64,
+    jitter_micros: AtomicU64,
+    rtcp_packets_sent: AtomicU64,
+    rtcp_packets_received: AtomicU64,
+    late_packets_dropped: AtomicU64,
+    frames_concealed: AtomicU64,
+    playout_delay_micros: AtomicU64,
+    /// The peer's latest report about our stream (written at most once per RTCP packet).
+    remote: Mutex<Option<RemoteReport>>,
+}
+
+/// What the peer's latest RTCP report block about our stream says (RFC 3550 §6.4.1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RemoteReport {
+    /// Cumulative packets of ours the peer lost (negative with duplicates).
+    pub packets_lost: i64,
+    /// Fraction lost in the peer's last interval, per 256.
+    pub fraction_lost: u8,
+    /// The peer's interarrival jitter for our stream.
+    pub jitter_micros: u64,
+    /// Round-trip time from LSR/DLSR, once the peer has reported on one of our SRs.
+    pub round_trip_micros: Option<u64>,
 }
 
 /// A snapshot of a session's counters.
@@ -137,6 +173,20 @@ pub struct MediaStats {
     pub dtmf_digits_received: u64,
     /// Digits dropped because the call had too many unread events.
     pub dtmf_events_dropped: u64,
+    /// Interarrival jitter of the received stream (RFC 3550 A.8).
+    pub jitter_micros: u64,
+    /// RTCP compound packets sent.
+    pub rtcp_packets_sent: u64,
+    /// Valid RTCP compound packets received.
+    pub rtcp_packets_received: u64,
+    /// The peer's view of our stream, from its latest report block about us.
+    pub remote: Option<RemoteReport>,
+    /// Audio packets the jitter buffer dropped because they arrived after their playout time.
+    pub late_packets_dropped: u64,
+    /// 20 ms frames of received audio that contained concealment of missing packets.
+    pub frames_concealed: u64,
+    /// The jitter buffer's current target playout delay.
+    pub playout_delay_micros: u64,
 }
 
 impl MediaCounters {
@@ -158,7 +208,21 @@ impl MediaCounters {
             send_errors: read(&self.send_errors),
             dtmf_digits_received: read(&self.dtmf_digits_received),
             dtmf_events_dropped: read(&self.dtmf_events_dropped),
+            jitter_micros: read(&self.jitter_micros),
+            rtcp_packets_sent: read(&self.rtcp_packets_sent),
+            rtcp_packets_received: read(&self.rtcp_packets_received),
+            remote: *self.remote(),
+            late_packets_dropped: read(&self.late_packets_dropped),
+            frames_concealed: read(&self.frames_concealed),
+            playout_delay_micros: read(&self.playout_delay_micros),
         }
+    }
+
+    fn remote(&self) -> MutexGuard<'_, Option<RemoteReport>> {
+        // Only a plain value is written under the lock: a poisoned one is still consistent.
+        self.remote
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub(crate) fn count_send_error(&self) {
@@ -235,8 +299,12 @@ pub struct SessionCore {
     received_samples: u64,
     /// Running recordings (at most one per slot).
     recordings: Vec<(RecordingSlot, RecordingJob)>,
-    /// Received audio for the recordings, on our frame clock (while any records).
-    recording_input: Option<(DecodedAudio, BridgeBuffer)>,
+    /// Received audio waiting for playout on our frame clock (once sending has started).
+    jitter: JitterBuffer,
+    /// Frames the clock has advanced: the time base `on_datagram` uses.
+    frames_advanced: u64,
+    /// RTCP reporting state.
+    rtcp: RtcpState,
     /// Encoded audio for the recording writers.
     recording_output: VecDeque<RecordingOutput>,
 }
@@ -290,6 +358,7 @@ impl SessionCore {
         origin: StreamOrigin,
         counters: Arc<MediaCounters>,
     ) -> Self {
+        let codec = negotiated.codec;
         Self {
             ssrc: origin.ssrc,
             sequence_number: origin.sequence_number,
@@ -314,7 +383,9 @@ impl SessionCore {
             last_digit: None,
             received_samples: 0,
             recordings: Vec::new(),
-            recording_input: None,
+            jitter: JitterBuffer::new(codec),
+            frames_advanced: 0,
+            rtcp: RtcpState::new(),
             recording_output: VecDeque::new(),
         }
     }
@@ -399,7 +470,9 @@ impl SessionCore {
         }
     }
 
-    /// The next 20 ms of received audio, decoded to linear samples (only with decoding on).
+    /// The next 20 ms of received audio, decoded to linear samples (only with decoding on):
+    /// once sending has started, the frames the jitter buffer released on the frame clock;
+    /// before, packets decoded on arrival.
     pub fn poll_decoded_frame(&mut self) -> Option<AudioFrame> {
         self.decoded.as_mut()?.pop_frame()
     }
@@ -442,6 +515,7 @@ impl SessionCore {
         if negotiated.codec != self.negotiated.codec {
             self.encoder = Encoder::new(negotiated.codec);
             self.decoder = Decoder::new(negotiated.codec);
+            self.jitter.reset(negotiated.codec);
         }
         self.negotiated = negotiated;
     }
@@ -451,8 +525,6 @@ impl SessionCore {
     pub fn start_recording(&mut self, slot: RecordingSlot, job: RecordingJob) {
         self.stop_recording(slot, RecordingCause::Aborted);
         self.recordings.push((slot, job));
-        self.recording_input
-            .get_or_insert_with(|| (DecodedAudio::new(), BridgeBuffer::new()));
     }
 
     /// End the recording in `slot`, if one runs, with `cause`.
@@ -460,9 +532,6 @@ impl SessionCore {
         if let Some(index) = self.recordings.iter().position(|(s, _)| *s == slot) {
             let (_, mut job) = self.recordings.remove(index);
             self.recording_output.push_back(job.finish(cause));
-        }
-        if self.recordings.is_empty() {
-            self.recording_input = None;
         }
     }
 
@@ -489,15 +558,9 @@ impl SessionCore {
         }
     }
 
-    /// Give this frame to every recording (beeps are mixed into `sent` first).
-    fn record_frame(&mut self, sent: &mut [i16; FRAME_SAMPLES]) {
-        let Some((decoded, playout)) = &mut self.recording_input else {
-            return;
-        };
-        while let Some(frame) = decoded.pop_frame() {
-            playout.push(frame);
-        }
-        let received = playout.next_frame().unwrap_or([0; FRAME_SAMPLES]);
+    /// Give this frame to every recording (beeps are mixed into `sent` first); `received` is
+    /// the frame the jitter buffer released for this tick.
+    fn record_frame(&mut self, sent: &mut [i16; FRAME_SAMPLES], received: &AudioFrame) {
         let mut beeping = Vec::new();
         for (slot, job) in &mut self.recordings {
             if job.beep_into(sent) {
@@ -509,7 +572,7 @@ impl SessionCore {
             if beeping.contains(slot) {
                 continue;
             }
-            if let Some(output) = job.on_frame(&received, sent) {
+            if let Some(output) = job.on_frame(received, sent) {
                 if output.end.is_some() {
                     ended.push(*slot);
                 }
@@ -517,9 +580,6 @@ impl SessionCore {
             }
         }
         self.recordings.retain(|(slot, _)| !ended.contains(slot));
-        if self.recordings.is_empty() {
-            self.recording_input = None;
-        }
     }
 
     /// The next event for the call, if any.
@@ -622,6 +682,8 @@ impl SessionCore {
     /// Move prompt, DTMF and timestamp on by one frame; returns the frame's start timestamp,
     /// its audio and what the DTMF sender wants in it.
     fn advance_frame(&mut self) -> (u32, [i16; FRAME_SAMPLES], SenderFrame) {
+        self.frames_advanced += 1;
+        let received = self.release_received_frame();
         let frame_timestamp = self.timestamp;
         self.timestamp = self
             .timestamp
@@ -644,98 +706,13 @@ impl SessionCore {
             }
         }
         if !self.recordings.is_empty() {
-            self.record_frame(&mut samples);
+            self.record_frame(&mut samples, &received.unwrap_or([0; FRAME_SAMPLES]));
         }
         let events = &mut self.events;
         let action = self
             .dtmf_sender
             .on_frame(frame_timestamp, &mut |job| report_dtmf_job(events, job));
         (frame_timestamp, samples, action)
-    }
-
-    /// Handle a received datagram: latch, loss accounting, RFC 4733 digits and
-    /// digits keyed in band (one report per key press either way).
-    pub fn on_datagram(&mut self, source: SocketAddr, datagram: &[u8]) {
-        let packet = match rtp::parse(datagram) {
-            Ok(packet) => packet,
-            Err(error) => {
-                tracing::trace!(%source, %error, "ignored non-RTP datagram");
-                bump(&self.counters.invalid_packets_received, 1);
-                return;
-            }
-        };
-        let payload_type = packet.header.payload_type;
-        let is_telephone_event = self.negotiated.telephone_event_payload_type.is_some()
-            && (Some(payload_type) == self.negotiated.telephone_event_payload_type
-                || Some(payload_type) == self.negotiated.local_telephone_event_payload_type);
-        let is_audio = payload_type == self.negotiated.codec_payload_type;
-        if !is_telephone_event && !is_audio && payload_type != COMFORT_NOISE_PAYLOAD_TYPE {
-            bump(&self.counters.invalid_packets_received, 1);
-            return;
-        }
-        bump(&self.counters.packets_received, 1);
-        bump(&self.counters.bytes_received, datagram.len() as u64);
-        self.latch.observe(source, packet.header.ssrc);
-        self.reception
-            .on_packet(packet.header.ssrc, packet.header.sequence_number);
-        self.counters
-            .packets_lost
-            .store(self.reception.lost(), Ordering::Relaxed);
-        self.counters.packets_out_of_order.store(
-            self.reception.out_of_order + self.reception.duplicates,
-            Ordering::Relaxed,
-        );
-        let digits_before = self.counters.dtmf_digits_received.load(Ordering::Relaxed);
-        if is_audio {
-            let samples = &mut self.received_audio;
-            samples.clear();
-            if let Err(error) = self.decoder.decode(packet.payload, samples) {
-                tracing::debug!(%source, %error, "undecodable audio payload");
-            }
-            let (ssrc, sequence_number) = (packet.header.ssrc, packet.header.sequence_number);
-            if let Some(decoded) = &mut self.decoded {
-                decoded.push_samples(ssrc, sequence_number, &self.received_audio);
-            }
-            if let Some((decoded, _)) = &mut self.recording_input {
-                decoded.push_samples(ssrc, sequence_number, &self.received_audio);
-            }
-        }
-        if is_audio {
-            let samples = &self.received_audio;
-            self.received_samples += samples.len() as u64;
-            for digit in self.inband.push(samples) {
-                let at = self.received_samples;
-                if report_digit(
-                    &mut self.last_digit,
-                    &mut self.events,
-                    digit,
-                    DigitSource::InBand,
-                    at,
-                ) {
-                    bump(&self.counters.dtmf_digits_received, 1);
-                }
-            }
-        }
-        if is_telephone_event {
-            bump(&self.counters.telephone_event_packets_received, 1);
-            let (events, counters, last) = (&mut self.events, &self.counters, &mut self.last_digit);
-            let at = self.received_samples;
-            self.dtmf_receiver
-                .on_packet(&packet.header, packet.payload, &mut |received| {
-                    if report_digit(
-                        last,
-                        events,
-                        received.digit,
-                        DigitSource::TelephoneEvent,
-                        at,
-                    ) {
-                        bump(&counters.dtmf_digits_received, 1);
-                    }
-                });
-        }
-        if self.counters.dtmf_digits_received.load(Ordering::Relaxed) != digits_before {
-            self.end_recordings_on_digit();
-        }
     }
 }
 

@@ -93,6 +93,18 @@ impl OpusDecoder {
         out.extend_from_slice(&self.scratch[..count]);
         Ok(())
     }
+
+    /// Packet-loss concealment (RFC 6716 §4.4): libopus extrapolates `samples` samples (a
+    /// multiple of 2.5 ms, at most 120 ms) from its state, given no packet.
+    pub fn conceal(&mut self, samples: usize, out: &mut Vec<i16>) -> Result<(), CodecError> {
+        let samples = samples.min(MAX_PACKET_SAMPLES);
+        let count = self
+            .coder
+            .decode(&[], &mut self.scratch[..samples], false)
+            .map_err(|error| opus_error("conceal", error))?;
+        out.extend_from_slice(&self.scratch[..count.min(samples)]);
+        Ok(())
+    }
 }
 
 impl Default for OpusDecoder {

@@ -9,13 +9,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
-use tokio::net::UdpSocket;
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 use tracing::Instrument;
 
-use super::EngineInner;
 use super::signalling::Signalling;
+use super::{EngineInner, MediaSockets};
 use crate::codec::Codec;
 use crate::driver::{self, Command, SessionShared};
 use crate::error::MediaError;
@@ -49,7 +48,7 @@ impl MediaSession {
     /// caller's current span.
     pub(super) fn start(
         engine: Arc<EngineInner>,
-        socket: UdpSocket,
+        sockets: MediaSockets,
         lease: PortLease,
         signalling: Signalling,
         runtime: &Handle,
@@ -66,7 +65,7 @@ impl MediaSession {
         let (event_sender, event_receiver) = mpsc::unbounded_channel();
         runtime.spawn(
             driver::run(
-                socket,
+                sockets,
                 lease,
                 core,
                 command_receiver,

@@ -41,6 +41,18 @@ pub struct Negotiated {
     pub direction: Direction,
     /// The peer's `a=ptime`, if any (we still send 20 ms).
     pub remote_ptime: Option<u32>,
+    /// Where the peer wants RTCP when its SDP says (`a=rtcp`, RFC 3605); otherwise RTCP goes
+    /// to [`Self::remote`]'s port + 1 (RFC 3550 §11).
+    pub remote_rtcp: Option<SocketAddr>,
+}
+
+/// The RTCP address an `a=rtcp` attribute gives, with the stream's address as the default IP.
+pub(crate) fn remote_rtcp(
+    media: &super::MediaDescription,
+    remote_ip: IpAddr,
+) -> Option<SocketAddr> {
+    let (port, address) = media.rtcp?;
+    Some(SocketAddr::new(address.unwrap_or(remote_ip), port))
 }
 
 impl Negotiated {
@@ -185,6 +197,7 @@ pub fn negotiate(
                 .unwrap_or_default()
                 .answer(),
             remote_ptime: media.ptime,
+            remote_rtcp: remote_rtcp(media, remote_ip),
         });
     }
     Err(match unusable_address {

@@ -180,6 +180,7 @@ pub fn negotiate_answer(
         // The answer's direction seen from our side, and never more than we offered.
         direction: answered.answer().intersect(offer.direction),
         remote_ptime: media.ptime,
+        remote_rtcp: super::answer::remote_rtcp(media, remote_ip),
     })
 }
 

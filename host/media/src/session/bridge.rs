@@ -1,13 +1,16 @@
-//! The sans-IO halves of connecting two calls' media: [`DecodedAudio`] turns the received RTP
-//! stream into linear 20 ms frames (the decoded-frame path bridging and recording use), and
-//! [`BridgeBuffer`] is the small playout buffer that feeds the other leg's frames into this
-//! leg's own paced stream. [`mix_into`] adds a prompt over bridged audio.
+//! The sans-IO halves of connecting two calls' media: [`DecodedAudio`] holds received audio as
+//! linear 20 ms frames for the other leg (frames the jitter buffer released, or before sending
+//! starts, packets decoded on arrival and cut into frames), and [`BridgeBuffer`] is the small
+//! playout buffer that feeds the other leg's frames into this leg's own paced stream.
+//! [`mix_into`] adds a prompt over bridged audio.
 //!
-//! Why a buffer at all: each leg's frames arrive on its peer's clock and leave on our 20 ms
-//! clock, so arrival jitter and clock drift must be absorbed. The buffer starts playing once
-//! [`BRIDGE_PREFILL_FRAMES`] are waiting, holds at most [`BRIDGE_BUFFER_FRAMES`] (dropping the
-//! oldest, so delay never grows past ~60 ms), and yields nothing (the caller sends silence)
-//! when it runs dry, refilling before it plays again. Pure state, no I/O or clock.
+//! Why a second buffer: network jitter is absorbed by the sending leg's jitter buffer, but its
+//! frames leave on that leg's 20 ms clock and are played on ours, so the phase difference (and
+//! any burst after a late wake-up) between the two local clocks must be absorbed. The buffer
+//! starts playing once [`BRIDGE_PREFILL_FRAMES`] are waiting, holds at most
+//! [`BRIDGE_BUFFER_FRAMES`] (dropping the oldest, so delay never grows past ~60 ms), and yields
+//! nothing (the caller sends silence) when it runs dry, refilling before it plays again. Pure
+//! state, no I/O or clock.
 
 use std::collections::VecDeque;
 
@@ -72,6 +75,17 @@ impl DecodedAudio {
                 self.frames.push_back(frame);
             }
         }
+    }
+
+    /// Add a whole frame already in playout order (from the jitter buffer), dropping the
+    /// oldest waiting frame when full. A partial frame from [`Self::push_samples`] is dropped.
+    pub fn push_frame(&mut self, frame: AudioFrame) {
+        self.partial.clear();
+        if self.frames.len() == MAX_DECODED_FRAMES {
+            self.frames.pop_front();
+            self.dropped_frames += 1;
+        }
+        self.frames.push_back(frame);
     }
 
     /// The oldest complete frame, if any.

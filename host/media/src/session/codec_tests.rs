@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::codec::{Decoder, Encoder};
+use crate::rtp;
 use crate::sdp::Direction;
 use crate::telephone_event::EventReport;
 use crate::telephone_event::sender::parse_digits;
@@ -25,6 +26,7 @@ fn core_with(codec: Codec, payload_type: u8, telephone_event: Option<u8>) -> Ses
         local_telephone_event_payload_type: telephone_event,
         direction: Direction::SendReceive,
         remote_ptime: None,
+        remote_rtcp: None,
     };
     SessionCore::new(negotiated, true, ORIGIN, Arc::new(MediaCounters::default()))
 }

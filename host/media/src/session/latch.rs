@@ -42,6 +42,11 @@ impl RemoteAddressLatch {
         self.latched.unwrap_or(self.signalled)
     }
 
+    /// True if symmetric RTP (and so RTCP) latching is on.
+    pub fn is_enabled(&self) -> bool {
+        self.enabled
+    }
+
     /// True once the destination came from received RTP rather than SDP.
     pub fn is_latched(&self) -> bool {
         self.latched.is_some()

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::g711;
+use crate::rtp;
 use crate::sdp::Direction;
 use crate::telephone_event::EventReport;
 use crate::telephone_event::sender::parse_digits;
@@ -23,6 +24,7 @@ fn negotiated(telephone_event: Option<u8>) -> Negotiated {
         local_telephone_event_payload_type: telephone_event,
         direction: Direction::SendReceive,
         remote_ptime: None,
+        remote_rtcp: None,
     }
 }
 
