@@ -34,7 +34,7 @@ target_triple="wasm32-wasip2"
 standard_apps=(hello ivr dialer basic-inbound check-state hangup-exception error-exception logger
     outbound-retry outbound-start connect-calls connect-while-playing call-service sip-property
     transfer-service hold-resume recorder record-outbound whole-call-record speaking-clock
-    ringback-tone play-encrypted record-encrypted file-manager)
+    ringback-tone play-encrypted record-encrypted file-manager call-quality)
 # Installed only with --with-test-apps: apps that exist for the host's tests.
 test_apps=(hostile-loop hostile-alloc hostile-panic versioned call-probe)
 

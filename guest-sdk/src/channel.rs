@@ -217,6 +217,13 @@ impl Channel {
         self.raw.details().into()
     }
 
+    /// The call's audio figures: packets, loss, jitter, the far end's RTCP report.
+    /// Live while the call has media, the final ones after it ended; `None` when
+    /// the call never had media. Never blocks for long.
+    pub fn media_statistics(&self) -> Option<crate::MediaStatistics> {
+        self.raw.media_statistics().map(Into::into)
+    }
+
     /// Sends 180 Ringing and waits `seconds` (0: send and return at once). The state
     /// becomes [`CallState::RingIncoming`].
     ///

@@ -108,6 +108,7 @@ pub mod log;
 mod mirror;
 mod recorder;
 mod sip;
+mod statistics;
 mod tone_player;
 
 pub use app::{AppContext, IntoExitCode};
@@ -123,6 +124,7 @@ pub use recorder::{
     WholeCallLayout, WholeCallOptions, WholeCallRecorder,
 };
 pub use sip::{HeaderField, Sip, SipBody, SipState};
+pub use statistics::{MediaStatistics, RemoteReport};
 pub use tone_player::{
     RINGBACK, RINGBACK_EU, RINGBACK_UK, ToneComponent, ToneManager, ToneMix, TonePlayer,
     ToneSegment,

@@ -124,7 +124,9 @@ impl ToneManager {
     }
 
     /// Make `name` the ringtone: [`Channel::ring`] then sends 183 Session Progress
-    /// and plays it as early media until [`Channel::answer`].
+    /// and plays it as early media until [`Channel::answer`], and a caller handed
+    /// on with [`Channel::transfer_to_inbound_service`] hears it while the service
+    /// rings (the predefined `RINGBACK` when no default was set).
     pub fn set_default(&self, name: &str) -> Result<()> {
         Ok(raw::set_default(name)?)
     }

@@ -105,6 +105,24 @@ class Account(pj.Account):
         call.answer(ringing)
 
 
+def read_rtcp(call):
+    """pjmedia's RTCP view of the audio stream (None before media): `tx_*` come from
+    the far end's reports about what we sent, `rtt_*` from its LSR/DLSR echo."""
+    try:
+        stat = call.getStreamStat(0).rtcp
+    except pj.Error:
+        return None
+    return {
+        "rx_packets": stat.rxStat.pkt,
+        "rx_loss": stat.rxStat.loss,
+        "tx_report_updates": stat.txStat.updateCount,
+        "tx_loss": stat.txStat.loss,
+        "tx_jitter_us": stat.txStat.jitterUsec.last,
+        "rtt_count": stat.rttUsec.n,
+        "rtt_last_us": stat.rttUsec.last,
+    }
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--uri", help="call this URI, e.g. sip:ivr@127.0.0.1:5060")
@@ -190,8 +208,13 @@ def main():
         answered = False
 
     dtmf_sent = False
+    rtcp = None
+    rtcp_read_at = 0.0
     while not call.disconnected and time.monotonic() - started < args.timeout:
         endpoint.libHandleEvents(10)
+        if call.connected_at is not None and time.monotonic() - rtcp_read_at >= 0.5:
+            rtcp = read_rtcp(call) or rtcp
+            rtcp_read_at = time.monotonic()
         if args.listen and not answered and time.monotonic() - account.incoming_at >= args.answer_after:
             ok = pj.CallOpParam()
             ok.statusCode = 200
@@ -231,6 +254,7 @@ def main():
         "last_status": call.last_status,
         "recording": args.record,
         "codec": call.codec,
+        "rtcp": rtcp,
         "seconds": round(time.monotonic() - started, 2),
     }
     # Drop pjsua objects before the library goes, or pjsua2 may crash on exit.

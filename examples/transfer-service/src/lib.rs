@@ -2,14 +2,37 @@
 //! another inbound service of this host (`transfer-to-inbound-service`).
 //!
 //! An inbound app: answers, hands the caller through its extra channel to the
-//! service named in its application parameters (e.g. `hello`); the channel is
+//! service named in its application parameters (e.g. `hello`); while that service
+//! rings, the caller hears the tutorial's custom ringtone MY_RING_TONE (400+600 Hz,
+//! 3 s on, 3 s off), made the default with the tone manager. The channel is
 //! TRANSFERRED while the caller talks to that service. When the service hangs up,
 //! the call comes back (ANSWERED): the app says so in its log and hangs up. When
 //! the caller hangs up first, the wait ends IDLE. Exit codes as in the tutorial:
 //! 0, 0 after a Hangup, -101 after an Error (a transfer that failed names the
 //! extra channel's cause).
 
-use callhost_sdk::{AppContext, CallError, CallOptions, CallState, Channel, Result, log};
+use callhost_sdk::{
+    AppContext, CallError, CallOptions, CallState, Channel, Result, ToneComponent, ToneManager,
+    ToneSegment, log,
+};
+
+/// The tutorial's ringback: 400 Hz and 600 Hz summed for 3 s, then 3 s of silence.
+fn make_ringtone_default() -> Result<()> {
+    let tone_manager = ToneManager::new();
+    let sequence = [
+        ToneSegment::sum(
+            ToneComponent::new(400, -19.0),
+            ToneComponent::new(600, -19.0),
+            3000,
+        ),
+        ToneSegment::silence(3000),
+    ];
+    tone_manager
+        .create_tone("MY_RING_TONE", &sequence, true)
+        .map_err(|error| CallError::error(format!("Failed to create the ringtone: {error}")))?;
+    // During the transfer the caller hears the default ringtone.
+    tone_manager.set_default("MY_RING_TONE")
+}
 
 fn run(channel: Channel, context: AppContext) -> i32 {
     let mut out_channel = None;
@@ -23,6 +46,7 @@ fn run(channel: Channel, context: AppContext) -> i32 {
         log::info("Answered an inbound call");
         // Retrievable transfer requires an extra channel.
         let out = out_channel.insert(channel.extra_channel(0).map_err(|_| CallError::error("Failed to get the extra channels"))?);
+        make_ringtone_default()?;
         let destination = context.application_parameters.trim();
         let state = channel.transfer_to_inbound_service(out, destination, &CallOptions::new())?;
         if state != CallState::Transferred {

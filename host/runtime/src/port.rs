@@ -403,6 +403,34 @@ pub enum FileResponse {
     Validate(ValidateResult),
 }
 
+/// The far end's latest RTCP report about our stream (WIT `channel.remote-report`).
+#[allow(missing_docs)]
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RemoteReport {
+    pub packets_lost: i64,
+    /// 0.0–1.0 since its previous report.
+    pub fraction_lost: f32,
+    pub jitter: Duration,
+    pub round_trip: Option<Duration>,
+}
+
+/// A leg's audio figures (WIT `channel.media-statistics`).
+#[allow(missing_docs)]
+#[derive(Debug, Clone, PartialEq)]
+pub struct MediaStatistics {
+    pub codec: String,
+    pub packets_sent: u64,
+    pub packets_received: u64,
+    pub packets_lost: u64,
+    pub jitter: Duration,
+    pub late_packets: u64,
+    pub concealed_frames: u64,
+    pub playout_delay: Duration,
+    pub rtcp_packets_sent: u64,
+    pub rtcp_packets_received: u64,
+    pub remote: Option<RemoteReport>,
+}
+
 /// Everything the never-blocking WIT functions read.
 #[allow(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -480,6 +508,10 @@ pub type Reply<T> = oneshot::Sender<Result<T, CallError>>;
 #[allow(missing_docs)]
 #[derive(Debug)]
 pub enum CallCommand {
+    /// The leg's audio figures (live, or the final ones after the call ended).
+    MediaStatistics {
+        reply: Reply<Option<MediaStatistics>>,
+    },
     Ring {
         seconds: u32,
         reply: Reply<()>,

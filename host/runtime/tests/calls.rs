@@ -94,6 +94,7 @@ async fn a_normal_call_uses_every_interface_in_order() {
              interdigit_timeout: Some(2.5s), overall_timeout: None, clear: false }",
             "dtmf-play 4,5",
             "hang-up",
+            "media-statistics",
         ]
     );
     // The guest could not write to its read-only media directory.

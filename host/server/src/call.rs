@@ -21,8 +21,10 @@ mod hold;
 mod leg;
 mod local;
 pub mod outbound;
+mod play;
 mod record;
 pub mod sip_api;
+mod statistics;
 mod tones;
 
 use std::future::Future;
@@ -387,6 +389,7 @@ impl Instance {
                 if leg.state() != CallState::Idle {
                     warn!(leg = leg.id, "the media session stopped");
                 }
+                statistics::finish(leg);
                 leg.media = None;
             }
         }
@@ -582,6 +585,7 @@ impl Instance {
         let (answered_tx, answered) = oneshot::channel();
         let host = self.host.clone();
         outbound::place_local(&host, &mut self.legs[via], service, options, answered_tx).await;
+        tones::start_transfer_ringback(&self.legs[index]);
         self.transfers.push(PendingTransfer {
             leg: index,
             via,
@@ -611,6 +615,10 @@ impl Instance {
             let PendingTransfer {
                 leg, via, reply, ..
             } = self.transfers.swap_remove(index);
+            // The ringback ends whatever the outcome (no play job can run meanwhile).
+            if let Some(media) = &self.legs[leg].media {
+                media.stop_playing();
+            }
             let result = match outcome {
                 _ if self.legs[leg].state() == CallState::Idle => Ok(CallState::Idle),
                 Ok(CallState::Answered) => match self.connect_transfer(leg, via) {

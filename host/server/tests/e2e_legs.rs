@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::audio::{load, sox_tone, tone_power};
+use common::audio::{load, sox_tone, tone_power, tone_share};
 use common::{Host, HostOptions, PjsuaCallee, field, pjsua_call, scratch};
 
 /// A 6 s sine WAV at `frequency`.
@@ -172,4 +172,57 @@ fn a_caller_transferred_to_another_service_is_retrieved_when_it_hangs_up() {
     assert!(transferred < retrieved, "{log}");
     assert!(log.contains("transferred to service hello"), "{log}");
     assert!(log.contains("the call was retrieved"), "{log}");
+}
+
+#[test]
+fn a_caller_hears_the_apps_ringtone_while_the_transfer_target_rings() {
+    let dir = scratch("transfer-ringback");
+    // The target rings 4 s (plain 180 on a local call) before it answers and speaks.
+    let config = "[services.front]\napp = \"transfer-service\"\nparameters = \"ringing\"\n\
+                  [services.ringing]\napp = \"ringback-tone\"\nparameters = \"4\"\n";
+    let host = Host::start(
+        &dir,
+        HostOptions {
+            apps: &["transfer-service", "ringback-tone"],
+            config: Some(config),
+        },
+    );
+    let heard = dir.join("heard.wav");
+    let caller = pjsua_call(&[
+        "--uri",
+        &format!("sip:front@{}", host.sip),
+        "--record",
+        heard.to_str().unwrap(),
+        "--timeout",
+        "40",
+    ]);
+    assert_eq!(caller["connected"], true, "{caller}");
+    let log = host.wait_for_log("call transferred", Duration::from_secs(30));
+    let samples = load(&heard);
+    // Both frequencies of the pair, each with a good share of the block's power.
+    let is_ringtone =
+        |block: &[i16]| tone_share(block, 400.0) > 0.3 && tone_share(block, 600.0) > 0.3;
+    // MY_RING_TONE: 400 + 600 Hz for 3 s, within the first 4 s of the call.
+    let ringing = samples[..(4 * 8000).min(samples.len())]
+        .chunks(1600)
+        .filter(|block| is_ringtone(block))
+        .count();
+    assert!(
+        ringing >= 10,
+        "only {ringing} of the first 20 blocks of 200 ms hold the ringtone:\n{log}"
+    );
+    // Then the ringtone stops and the target's greeting comes through the bridge.
+    let after = &samples[(6 * 8000).min(samples.len())..];
+    assert!(
+        !after.chunks(1600).any(is_ringtone),
+        "the ringtone went on after the answer"
+    );
+    let loud = after
+        .chunks(160)
+        .filter(|frame| frame.iter().map(|&s| i64::from(s).abs()).sum::<i64>() / 160 > 300)
+        .count();
+    assert!(
+        loud > 50,
+        "the caller hears the greeting: {loud} loud frames"
+    );
 }

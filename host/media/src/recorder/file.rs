@@ -49,10 +49,7 @@ enum Sink {
     /// Plain WAV: data appended at its offset, sizes patched in place.
     Plain(File),
     /// AES-CBC ciphertext, streamed; sizes fixed by a rewrite at the end.
-    Encrypted {
-        writer: CbcEncryptWriter<File>,
-        cipher: AesCbcCipher,
-    },
+    Encrypted(Box<(CbcEncryptWriter<File>, AesCbcCipher)>),
 }
 
 /// A WAV file being recorded.
@@ -133,10 +130,7 @@ impl RecordingFile {
         let mut writer = CbcEncryptWriter::new(cipher, create_file(path)?);
         writer.write_all(&header(format, channels, None))?;
         Ok(Self {
-            sink: Sink::Encrypted {
-                writer,
-                cipher: cipher.clone(),
-            },
+            sink: Sink::Encrypted(Box::new((writer, cipher.clone()))),
             path: path.to_owned(),
             format,
             channels,
@@ -181,8 +175,8 @@ impl RecordingFile {
                 file.write_all_at(&frames.to_le_bytes(), FACT_SAMPLES_AT)?;
                 file.write_all_at(&(self.data_bytes as u32).to_le_bytes(), DATA_SIZE_AT)
             }
-            Sink::Encrypted { writer, .. } => {
-                writer.write_all(bytes)?;
+            Sink::Encrypted(encrypted) => {
+                encrypted.0.write_all(bytes)?;
                 self.data_bytes = new_total;
                 Ok(())
             }
@@ -194,7 +188,8 @@ impl RecordingFile {
     pub fn finish(self) -> io::Result<u64> {
         match self.sink {
             Sink::Plain(file) => file.sync_data()?,
-            Sink::Encrypted { writer, cipher } => {
+            Sink::Encrypted(encrypted) => {
+                let (writer, cipher) = *encrypted;
                 writer.finish()?.sync_data()?;
                 let data = u32::try_from(self.data_bytes).map_err(io::Error::other)?;
                 reencrypt_with_sizes(

@@ -312,6 +312,20 @@ impl wit::HostChannel for CallView<'_> {
             .map_err(Into::into))
     }
 
+    async fn media_statistics(
+        &mut self,
+        channel: Resource<ChannelHandle>,
+    ) -> wasmtime::Result<Option<wit::MediaStatistics>> {
+        let port = self.port(&channel)?;
+        // A call task that has gone has no figures left to give.
+        let statistics = port
+            .request(|reply| CallCommand::MediaStatistics { reply })
+            .await
+            .ok()
+            .flatten();
+        Ok(statistics.map(media_statistics))
+    }
+
     async fn drop(&mut self, channel: Resource<ChannelHandle>) -> wasmtime::Result<()> {
         self.table.delete(channel)?;
         Ok(())
@@ -319,6 +333,31 @@ impl wit::HostChannel for CallView<'_> {
 }
 
 /// A service name (1 to 256 characters, trimmed) and checked call options.
+fn milliseconds(duration: std::time::Duration) -> f32 {
+    duration.as_secs_f32() * 1000.0
+}
+
+fn media_statistics(statistics: port::MediaStatistics) -> wit::MediaStatistics {
+    wit::MediaStatistics {
+        codec: statistics.codec,
+        packets_sent: statistics.packets_sent,
+        packets_received: statistics.packets_received,
+        packets_lost: statistics.packets_lost,
+        jitter_ms: milliseconds(statistics.jitter),
+        late_packets: statistics.late_packets,
+        concealed_frames: statistics.concealed_frames,
+        playout_delay_ms: u32::try_from(statistics.playout_delay.as_millis()).unwrap_or(u32::MAX),
+        rtcp_packets_sent: statistics.rtcp_packets_sent,
+        rtcp_packets_received: statistics.rtcp_packets_received,
+        remote: statistics.remote.map(|remote| wit::RemoteReport {
+            packets_lost: remote.packets_lost,
+            fraction_lost: remote.fraction_lost,
+            jitter_ms: milliseconds(remote.jitter),
+            round_trip_ms: remote.round_trip.map(milliseconds),
+        }),
+    }
+}
+
 fn service_and_options(
     service: String,
     options: wit::CallOptions,

@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use callhost_runtime::port::{
     CallCause, CallCommand, CallDetails, CallError, CallPort, CallSnapshot, CallState,
-    DetectorCause, DtmfPlayerCause, FileRequest, FileResponse, HeaderField, PlayerCause,
-    PlayerState, Recorder, RecorderCause, RecorderState, RecorderStatus, RecordingSummary, SipBody,
-    Tone, ValidateResult,
+    DetectorCause, DtmfPlayerCause, FileRequest, FileResponse, HeaderField, MediaStatistics,
+    PlayerCause, PlayerState, Recorder, RecorderCause, RecorderState, RecorderStatus,
+    RecordingSummary, RemoteReport, SipBody, Tone, ValidateResult,
 };
 use tokio::sync::{mpsc, watch};
 
@@ -378,6 +378,9 @@ fn serve_leg(
                 CallCommand::Files { request, reply } => {
                     let _ = reply.send(fake_files(request));
                 }
+                CallCommand::MediaStatistics { reply } => {
+                    let _ = reply.send(Ok(Some(fake_media_statistics())));
+                }
                 CallCommand::SipReceived { messages, reply } => {
                     let body = SipBody {
                         body: if messages { "a message" } else { "an info" }.into(),
@@ -389,6 +392,28 @@ fn serve_leg(
         }
     });
     port
+}
+
+/// Figures of a fake PCMA call: 1 s each way, one packet lost, a far end that reported.
+fn fake_media_statistics() -> MediaStatistics {
+    MediaStatistics {
+        codec: "PCMA".into(),
+        packets_sent: 50,
+        packets_received: 49,
+        packets_lost: 1,
+        jitter: Duration::from_micros(2500),
+        late_packets: 0,
+        concealed_frames: 1,
+        playout_delay: Duration::from_millis(40),
+        rtcp_packets_sent: 1,
+        rtcp_packets_received: 1,
+        remote: Some(RemoteReport {
+            packets_lost: 0,
+            fraction_lost: 0.0,
+            jitter: Duration::from_millis(1),
+            round_trip: Some(Duration::from_micros(1500)),
+        }),
+    }
 }
 
 /// The fake media directory holds `hello.wav` (encrypted with an all-zero
@@ -489,6 +514,7 @@ fn describe(command: &CallCommand) -> String {
         CallCommand::RecordStop { recorder, .. } => format!("record-stop {recorder:?}"),
         CallCommand::RecordWait { recorder, .. } => format!("record-wait {recorder:?}"),
         CallCommand::Files { request, .. } => format!("files {request:?}"),
+        CallCommand::MediaStatistics { .. } => "media-statistics".into(),
     }
 }
 

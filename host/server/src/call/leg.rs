@@ -24,13 +24,12 @@ use callhost_media::tone::ToneSequence;
 use callhost_media::tts::Speaker;
 use callhost_media::{MediaEngine, MediaEvent, MediaSession, PendingMedia};
 use callhost_runtime::port::{
-    CallCause, CallCommand, CallError, CallSnapshot, CallState, CipherParameters, DetectorCause,
-    DtmfPlayerCause, HeaderField, PlayerCause, PlayerState, Reply, SipBody,
+    CallCause, CallCommand, CallError, CallSnapshot, CallState, DetectorCause, DtmfPlayerCause,
+    HeaderField, PlayerCause, PlayerState, Reply, SipBody,
 };
 use callhost_sip::{CallEvent, ClientCall, ServerCall, SipError};
 
 use crate::digits::{Collected, Collection, earliest, info_digit};
-use crate::media_path;
 use crate::status_callback::StatusReporter;
 
 use super::local::{self, LocalLink};
@@ -101,13 +100,6 @@ impl Signalling {
     }
 }
 
-pub(crate) struct PlayJob {
-    id: u64,
-    barge_in: bool,
-    /// Why the host stopped it, if it did (a stop request or barge-in).
-    stop_cause: Option<PlayerCause>,
-}
-
 /// An outgoing call in progress on this leg (before it is answered or idle).
 pub(crate) struct Outgoing {
     /// When the app's answer timeout runs out.
@@ -140,12 +132,12 @@ pub(crate) struct Leg {
     pub engine: MediaEngine,
     ring: Option<(Instant, Reply<()>)>,
     idle_waiters: Vec<(Option<Instant>, Reply<CallState>)>,
-    play: Option<PlayJob>,
-    play_waiters: Vec<Reply<PlayerCause>>,
+    pub(super) play: Option<super::play::PlayJob>,
+    pub(super) play_waiters: Vec<Reply<PlayerCause>>,
     /// Digits received while no collection was running.
     buffered: VecDeque<char>,
     collection: Option<(Collection, Reply<String>)>,
-    dtmf: Option<(u64, Reply<DtmfPlayerCause>)>,
+    pub(super) dtmf: Option<(u64, Reply<DtmfPlayerCause>)>,
     pub outgoing: Option<Outgoing>,
     /// When the current call was answered (for durations).
     pub answered_at: Option<Instant>,
@@ -170,6 +162,8 @@ pub(crate) struct Leg {
     pub ringtone: Option<Arc<ToneSequence>>,
     /// True while the ringtone plays before answer.
     pub early_media: bool,
+    /// The audio figures kept when the call ended (the media session is gone then).
+    pub final_statistics: Option<callhost_runtime::port::MediaStatistics>,
 }
 
 /// Sleep until `deadline`, or forever when there is none.
@@ -220,6 +214,7 @@ impl Leg {
             speech: None,
             ringtone: None,
             early_media: false,
+            final_statistics: None,
         }
     }
 
@@ -229,6 +224,10 @@ impl Leg {
 
     pub(crate) fn update(&self, change: impl FnOnce(&mut CallSnapshot)) {
         self.snapshot.send_modify(change);
+    }
+
+    pub(crate) fn has_buffered_digits(&self) -> bool {
+        !self.buffered.is_empty()
     }
 
     pub(crate) fn is_busy_with_media(&self) -> bool {
@@ -325,6 +324,7 @@ impl Leg {
             }
         }
         super::outbound::report_completed(self, raw);
+        super::statistics::finish(self);
         // The media session of a call that is over has nothing more to do.
         self.media = None;
     }
@@ -404,7 +404,7 @@ impl Leg {
                 cipher,
                 reply,
             } => {
-                let result = self.start_play(&filename, barge_in, cipher).await;
+                let result = super::play::start_file(self, &filename, barge_in, cipher).await;
                 let _ = reply.send(result);
             }
             CallCommand::SayStart {
@@ -421,26 +421,8 @@ impl Leg {
             CallCommand::SetRingtone { tone, reply } => {
                 let _ = reply.send(super::tones::set_ringtone(self, tone.as_ref()));
             }
-            CallCommand::PlayStop { reply } => {
-                if let Some(job) = &mut self.play {
-                    job.stop_cause.get_or_insert(PlayerCause::Aborted);
-                    if let Some(media) = &self.media {
-                        media.stop_playing();
-                    }
-                }
-                let _ = reply.send(Ok(()));
-            }
-            CallCommand::PlayWait { reply } => {
-                if self.play.is_some() {
-                    self.play_waiters.push(reply);
-                } else if self.state() == CallState::Idle
-                    && self.snapshot.borrow().player_cause == PlayerCause::Hangup
-                {
-                    let _ = reply.send(Err(CallError::Hangup("the call is idle".into())));
-                } else {
-                    let _ = reply.send(Ok(self.snapshot.borrow().player_cause));
-                }
-            }
+            CallCommand::PlayStop { reply } => super::play::stop(self, reply),
+            CallCommand::PlayWait { reply } => super::play::wait(self, reply),
             CallCommand::GetDigits { options, reply } => {
                 if self.state() == CallState::Idle {
                     let _ = reply.send(Err(CallError::Hangup("the call is idle".into())));
@@ -460,7 +442,7 @@ impl Leg {
                 }
             }
             CallCommand::ClearDigits => self.buffered.clear(),
-            CallCommand::DtmfPlay { digits, reply } => self.play_dtmf(&digits, reply),
+            CallCommand::DtmfPlay { digits, reply } => super::play::play_dtmf(self, &digits, reply),
             CallCommand::WaitForOutgoing { reply } => match &mut self.outgoing {
                 Some(outgoing) => outgoing.waiters.push(reply),
                 None => {
@@ -496,6 +478,9 @@ impl Leg {
             }
             CallCommand::Files { request, reply } => {
                 super::files::spawn(&self.media_dir, request, reply)
+            }
+            CallCommand::MediaStatistics { reply } => {
+                let _ = reply.send(Ok(super::statistics::current(self)));
             }
             other => super::sip_api::command(self, other),
         }
@@ -628,122 +613,6 @@ impl Leg {
         Ok(())
     }
 
-    async fn start_play(
-        &mut self,
-        filename: &str,
-        barge_in: bool,
-        cipher: Option<CipherParameters>,
-    ) -> Result<(), CallError> {
-        self.require_media("play")?;
-        let fail = |leg: &Self, message: String| {
-            leg.update(|snapshot| snapshot.player_cause = PlayerCause::Error);
-            Err(CallError::Error(message))
-        };
-        let path = match media_path::resolve(&self.media_dir, filename) {
-            Ok(path) => path,
-            Err(error) => return fail(self, error.to_string()),
-        };
-        let engine = self.engine.clone();
-        let loaded = tokio::task::spawn_blocking(move || {
-            super::files::load_prompt(&engine, &path, cipher.as_ref())
-        })
-        .await;
-        let prompt = match loaded {
-            Ok(Ok(prompt)) => prompt,
-            Ok(Err(error)) => return fail(self, format!("cannot play `{filename}`: {error}")),
-            Err(join) => {
-                return fail(
-                    self,
-                    format!("cannot play `{filename}`: loader failed: {join}"),
-                );
-            }
-        };
-        self.begin_play_job(barge_in, |media| media.play(prompt))?;
-        debug!(file = filename, barge_in, "playing");
-        Ok(())
-    }
-
-    /// Start a play job (a file, speech, a tone) with `start`, replacing the
-    /// current one (which ends ABORTED). Digits typed ahead interrupt a
-    /// barge-in job at once.
-    pub(crate) fn begin_play_job(
-        &mut self,
-        barge_in: bool,
-        start: impl FnOnce(&MediaSession) -> u64,
-    ) -> Result<(), CallError> {
-        if let Some(mut old) = self.play.take() {
-            old.stop_cause.get_or_insert(PlayerCause::Aborted);
-            self.finish_play(old, false);
-        }
-        let Some(id) = self.media.as_ref().map(start) else {
-            self.update(|snapshot| snapshot.player_cause = PlayerCause::Error);
-            return Err(CallError::Error("the media session has stopped".into()));
-        };
-        self.play = Some(PlayJob {
-            id,
-            barge_in,
-            stop_cause: None,
-        });
-        self.update(|snapshot| {
-            snapshot.player_state = PlayerState::Playing;
-            snapshot.player_cause = PlayerCause::None;
-        });
-        if barge_in && !self.buffered.is_empty() {
-            self.barge_in();
-        }
-        Ok(())
-    }
-
-    fn barge_in(&mut self) {
-        if let Some(job) = &mut self.play
-            && job.barge_in
-            && job.stop_cause.is_none()
-        {
-            job.stop_cause = Some(PlayerCause::BargeIn);
-            if let Some(media) = &self.media {
-                media.stop_playing();
-            }
-        }
-    }
-
-    fn finish_play(&mut self, job: PlayJob, completed: bool) {
-        let cause = if completed {
-            PlayerCause::Normal
-        } else {
-            job.stop_cause.unwrap_or(PlayerCause::Aborted)
-        };
-        self.update(|snapshot| {
-            snapshot.player_state = PlayerState::Idle;
-            snapshot.player_cause = cause;
-        });
-        for reply in self.play_waiters.drain(..) {
-            let _ = reply.send(Ok(cause));
-        }
-    }
-
-    fn play_dtmf(&mut self, digits: &str, reply: Reply<DtmfPlayerCause>) {
-        if let Err(error) = self.require_media("DTMF play") {
-            let _ = reply.send(Err(error));
-            return;
-        }
-        let Some(media) = &self.media else {
-            let _ = reply.send(Err(CallError::Error(
-                "the media session has stopped".into(),
-            )));
-            return;
-        };
-        match media.send_dtmf(digits) {
-            Ok(id) => {
-                self.update(|snapshot| snapshot.dtmf_player_cause = DtmfPlayerCause::None);
-                self.dtmf = Some((id, reply));
-            }
-            Err(error) => {
-                self.update(|snapshot| snapshot.dtmf_player_cause = DtmfPlayerCause::Error);
-                let _ = reply.send(Err(CallError::Error(error.to_string())));
-            }
-        }
-    }
-
     fn finish_collection(&mut self, done: Collected) {
         if let Some((_, reply)) = self.collection.take() {
             info!(digits = %done.digits, cause = ?done.cause, "get-digits finished");
@@ -759,7 +628,7 @@ impl Leg {
             return;
         }
         self.buffered.push_back(digit);
-        self.barge_in();
+        super::play::barge_in_now(self);
         if let Some((collection, _)) = &mut self.collection
             && let Some(done) = collection.absorb(&mut self.buffered, Instant::now())
         {
@@ -771,11 +640,7 @@ impl Leg {
         match event {
             MediaEvent::Dtmf { digit } => self.digit_received(digit, "RTP (RFC 4733 or in band)"),
             MediaEvent::PlayFinished { id, completed } => {
-                if self.play.as_ref().is_some_and(|job| job.id == id)
-                    && let Some(job) = self.play.take()
-                {
-                    self.finish_play(job, completed);
-                }
+                super::play::finished(self, id, completed)
             }
             MediaEvent::DtmfFinished { id, completed } => {
                 if self

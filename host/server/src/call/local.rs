@@ -94,6 +94,7 @@ pub(crate) async fn start(
     callee.signalling = Signalling::LocalCallee(LocalLink { peer: to_caller });
     callee.sip_events = Some(callee_events);
     callee.media = Some(media);
+    callee.final_statistics = None;
     callee.local_sdp = answer_sdp;
     let invocation = Invocation {
         instance_id: instance_id.clone(),

@@ -338,6 +338,7 @@ async fn answered(leg: &mut Leg, answer_sdp: Option<String>, headers: Vec<(Strin
         Ok(media) => {
             media.start_sending();
             leg.media = Some(media);
+            leg.final_statistics = None;
             leg.answered_at = Some(Instant::now());
             leg.update(|snapshot| snapshot.state = CallState::Answered);
             info!(leg = leg.id, "outgoing call answered");

@@ -59,7 +59,7 @@ pub(crate) fn start_tone(
 ) -> Result<(), CallError> {
     leg.require_media("tone play")?;
     let sequence = resolve(tone)?;
-    leg.begin_play_job(false, |media| media.play_tone(sequence, limit))?;
+    super::play::begin(leg, false, |media| media.play_tone(sequence, limit))?;
     debug!(?limit, "playing a tone");
     Ok(())
 }
@@ -95,6 +95,20 @@ pub(crate) async fn start_early_media(leg: &mut Leg) -> Result<(), CallError> {
     Ok(())
 }
 
+/// While a transfer's service rings, the caller hears the app's default ringtone
+/// (the predefined `RINGBACK` when the app set none), as the seed's tone player
+/// does during a retrievable transfer. It stops when the transfer resolves.
+pub(crate) fn start_transfer_ringback(leg: &Leg) {
+    let tone = leg
+        .ringtone
+        .clone()
+        .or_else(|| tone::predefined("RINGBACK").map(Arc::new));
+    if let (Some(media), Some(tone)) = (&leg.media, tone) {
+        media.play_tone(tone, None);
+        debug!("ringback while the transfer's service rings");
+    }
+}
+
 /// `say`/`start-say`: render `text` and play it as the leg's play job. The
 /// reply goes once it plays (or failed).
 pub(crate) async fn start_say(leg: &mut Leg, text: String, barge_in: bool, reply: Reply<()>) {
@@ -124,7 +138,7 @@ async fn say(leg: &mut Leg, text: String, barge_in: bool) -> Result<(), CallErro
     // The call may have ended while the speech was rendered.
     leg.require_media("say")?;
     let seconds = prompt.duration().as_secs_f32();
-    leg.begin_play_job(barge_in, |media| media.play(prompt))?;
+    super::play::begin(leg, barge_in, |media| media.play(prompt))?;
     debug!(seconds, barge_in, "saying");
     Ok(())
 }

@@ -125,6 +125,16 @@ fn normal(channel: &Channel) -> i32 {
     if channel.cause() != Some(CallCause::Normal) || channel.raw_cause() != Some(200) {
         return -114;
     }
+    // The fake call's figures arrive converted to milliseconds.
+    match channel.media_statistics() {
+        Some(figures)
+            if figures.codec == "PCMA"
+                && (figures.packets_sent, figures.packets_lost) == (50, 1)
+                && figures.jitter_ms == 2.5
+                && figures.playout_delay_ms == 40
+                && figures.remote.is_some_and(|remote| remote.round_trip_ms == Some(1.5)) => {}
+        _ => return -115,
+    }
     write(Level::Error, "scenario normal done");
     7
 }
