@@ -2,6 +2,9 @@
 //! Opus call `hello`; the host answers with that codec (its log says which) and the phone's
 //! recording carries the spoken prompt (envelope correlation). A service limited to PCMU
 //! refuses the G.722-only offer with 488, and the host's default codec list is unchanged.
+//! The other direction: each phone's own audio reaches the `recorder` demo through the
+//! jitter buffer and the codec's decoder (the recording holds the phone's tone), and with
+//! G.722 the phone then hears it played back.
 
 mod common;
 
@@ -9,54 +12,12 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use common::audio::{best_correlation, envelope, load, tone_share};
 use common::{Host, HostOptions, field, free_port, pjsua_call, prompts, scratch};
 
 /// Host config: every codec, G.711 first; `narrow` is `hello` limited to PCMU.
 const CONFIG: &str = "[media]\ncodecs = [\"PCMU\", \"PCMA\", \"G722\", \"OPUS\"]\n\n\
                       [services.narrow]\napp = \"hello\"\ncodecs = [\"PCMU\"]\n";
-
-/// RMS of each 20 ms frame (160 samples at 8 kHz).
-fn envelope(samples: &[i16]) -> Vec<f64> {
-    samples
-        .chunks(160)
-        .map(|frame| {
-            (frame.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / frame.len() as f64).sqrt()
-        })
-        .collect()
-}
-
-/// Best normalized correlation of `needle` against `haystack` over all lags.
-fn best_correlation(needle: &[f64], haystack: &[f64]) -> (f64, usize) {
-    let centred = |values: &[f64]| {
-        let mean = values.iter().sum::<f64>() / values.len() as f64;
-        let centred: Vec<f64> = values.iter().map(|v| v - mean).collect();
-        let length = centred.iter().map(|v| v * v).sum::<f64>().sqrt();
-        (centred, length)
-    };
-    let (needle, needle_length) = centred(needle);
-    let mut best = (f64::MIN, 0);
-    for lag in 0..=haystack.len().saturating_sub(needle.len()) {
-        let (window, window_length) = centred(&haystack[lag..lag + needle.len()]);
-        if window_length == 0.0 {
-            continue;
-        }
-        let dot: f64 = needle.iter().zip(&window).map(|(a, b)| a * b).sum();
-        let correlation = dot / (needle_length * window_length);
-        if correlation > best.0 {
-            best = (correlation, lag);
-        }
-    }
-    best
-}
-
-/// A WAV file as 8 kHz mono samples (any rate or channel count is converted).
-fn load(path: &Path) -> Vec<i16> {
-    let bytes = std::fs::read(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
-    callhost_media::Prompt::from_wav_bytes(&bytes)
-        .unwrap_or_else(|error| panic!("{}: {error}", path.display()))
-        .samples()
-        .to_vec()
-}
 
 /// The phone heard the `hello` prompt: loud enough, and shaped like it.
 fn assert_heard_the_prompt(recording: &Path, peer_output: &str) {
@@ -215,4 +176,93 @@ fn baresip_offering_only_opus_is_answered_in_opus_and_hears_the_prompt() {
         .find(|path| path.to_string_lossy().ends_with("-dec.wav"))
         .unwrap_or_else(|| panic!("baresip wrote no decoded audio in {dumps:?}\n{output}"));
     assert_heard_the_prompt(&heard, &output);
+}
+
+/// Frames of 20 ms in `samples` that are mostly `frequency`.
+fn tone_frames(samples: &[i16], frequency: f64) -> usize {
+    samples
+        .chunks_exact(160)
+        .filter(|frame| tone_share(frame, frequency) > 0.8)
+        .count()
+}
+
+#[test]
+fn a_g722_phone_is_recorded_and_hears_itself_played_back() {
+    let dir = scratch("codecs-g722-record");
+    let host = Host::start(
+        &dir,
+        HostOptions {
+            apps: &["recorder"],
+            config: Some(CONFIG),
+        },
+    );
+    // 3 s of 600 Hz, then the silence that ends the recording.
+    let played = dir.join("tone-then-silence.wav");
+    let sox = Command::new("sox")
+        .args(["-n", "-r", "8000", "-c", "1", "-b", "16"])
+        .arg(&played)
+        .args(["synth", "3", "sine", "600", "vol", "0.5", "pad", "0", "5"])
+        .output()
+        .expect("run sox");
+    assert!(
+        sox.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sox.stderr)
+    );
+    let heard = dir.join("heard.wav");
+    let result = pjsua_call(&[
+        "--uri",
+        &format!("sip:recorder@{}", host.sip),
+        "--codec",
+        "G722",
+        "--play",
+        played.to_str().unwrap(),
+        "--record",
+        heard.to_str().unwrap(),
+        "--timeout",
+        "40",
+    ]);
+    assert_eq!(result["codec"], "G722", "{result}");
+    assert_eq!(result["remote_hangup"], true, "{result}");
+    let recording = load(&host.recording_path("recorder", "File"));
+    let recorded_tone = tone_frames(&recording, 600.0);
+    assert!(
+        recorded_tone >= 100,
+        "the recording holds {recorded_tone} frames of the phone's 600 Hz (of ~150)"
+    );
+    let played_back = tone_frames(&load(&heard), 600.0);
+    assert!(
+        played_back >= 100,
+        "the phone heard {played_back} frames of its own tone played back"
+    );
+}
+
+#[test]
+fn an_opus_phone_is_recorded() {
+    let dir = scratch("codecs-opus-record");
+    let host = Host::start(
+        &dir,
+        HostOptions {
+            apps: &["recorder"],
+            config: Some(CONFIG),
+        },
+    );
+    // baresip sends its 440 Hz tone for 8 s, then hangs up: the recording ends HANGUP.
+    let output = baresip_opus_dial(
+        &dir.join("baresip"),
+        &format!("sip:recorder@{}", host.sip),
+        &dir.join("baresip-dumps"),
+        8,
+    );
+    let log = host.wait_for_log("recording finished", Duration::from_secs(30));
+    assert!(
+        log.contains("answered codec=\"opus\""),
+        "{log}\n--- baresip\n{output}"
+    );
+    let recording = load(&host.recording_path("recorder", "File"));
+    let tone = tone_frames(&recording, 440.0);
+    assert!(
+        tone >= 200,
+        "the recording holds {tone} frames of baresip's 440 Hz (of ~350)"
+    );
 }

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use common::audio::{best_correlation, envelope, load};
 use common::{
     Host, HostOptions, RemoveOnDrop, field, invite, pjsua_call, prompts, raw_request, scratch,
 };
@@ -45,45 +46,6 @@ fn media_of(app: &str) -> PathBuf {
     let dir = prompts().join(app);
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-fn load(path: &Path) -> Vec<i16> {
-    let bytes = std::fs::read(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
-    callhost_media::Prompt::from_wav_bytes(&bytes)
-        .unwrap_or_else(|error| panic!("{}: {error}", path.display()))
-        .samples()
-        .to_vec()
-}
-
-/// RMS of each 20 ms frame (160 samples at 8 kHz).
-fn envelope(samples: &[i16]) -> Vec<f64> {
-    samples
-        .chunks(160)
-        .map(|frame| {
-            (frame.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / frame.len() as f64).sqrt()
-        })
-        .collect()
-}
-
-/// Best normalized correlation of `needle` against `haystack` over all lags.
-fn best_correlation(needle: &[f64], haystack: &[f64]) -> f64 {
-    let norm = |values: &[f64]| {
-        let mean = values.iter().sum::<f64>() / values.len() as f64;
-        let centered: Vec<f64> = values.iter().map(|v| v - mean).collect();
-        let length = centered.iter().map(|v| v * v).sum::<f64>().sqrt();
-        (centered, length)
-    };
-    let (needle, needle_length) = norm(needle);
-    let mut best = f64::MIN;
-    for lag in 0..=haystack.len().saturating_sub(needle.len()) {
-        let (window, window_length) = norm(&haystack[lag..lag + needle.len()]);
-        if window_length == 0.0 {
-            continue;
-        }
-        let dot: f64 = needle.iter().zip(&window).map(|(a, b)| a * b).sum();
-        best = best.max(dot / (needle_length * window_length));
-    }
-    best
 }
 
 #[test]
@@ -141,7 +103,7 @@ fn an_openssl_encrypted_prompt_is_validated_and_played_to_pjsua() {
     // The host hangs up right after the last frame, so the phone's recording may
     // lose the prompt's tail: match the first three quarters.
     let prompt = envelope(&load(&hello));
-    let correlation = best_correlation(&prompt[..prompt.len() * 3 / 4], &heard);
+    let (correlation, _) = best_correlation(&prompt[..prompt.len() * 3 / 4], &heard);
     assert!(
         correlation > 0.9,
         "what pjsua heard does not match the decrypted prompt: envelope correlation {correlation:.3}"

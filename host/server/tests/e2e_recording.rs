@@ -50,17 +50,6 @@ fn speech_then_silence(dir: &Path, silence: u32) -> (PathBuf, PathBuf) {
     (speech8k, padded)
 }
 
-/// The file a recording was written to, from the host's "recording" log line.
-fn recording_path(host: &Host, app: &str, recorder: &str) -> PathBuf {
-    let log = host.wait_for_log(&format!("recorder={recorder}"), Duration::from_secs(30));
-    let line = log
-        .lines()
-        .find(|line| line.contains(&format!("recorder={recorder}")) && line.contains(" recording "))
-        .expect("a recording log line");
-    let file = field(line, "file").expect("file= in the recording line");
-    prompts().join(app).join(file)
-}
-
 /// The header's data size and the file's length agree, and the samples decode.
 fn check_wav_is_whole(path: &Path) -> Vec<u8> {
     let bytes = std::fs::read(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
@@ -107,7 +96,7 @@ fn recorder_stops_on_silence_keeps_the_speech_and_plays_it_back() {
     assert_eq!(field(finished, "cause"), Some("Silence"), "{finished}");
     assert_eq!(field(finished, "audio"), Some("true"), "{finished}");
 
-    let path = recording_path(&host, "recorder", "File");
+    let path = host.recording_path("recorder", "File");
     check_wav_is_whole(&path);
     let recorded = load(&path);
     let spoken = load(&speech);
@@ -165,7 +154,7 @@ fn a_host_killed_mid_recording_leaves_a_playable_wav() {
     let phone = std::thread::spawn(move || {
         pjsua_call(&["--uri", &uri, "--play", &played_path, "--timeout", "20"])
     });
-    let path = recording_path(&host, "recorder", "File");
+    let path = host.recording_path("recorder", "File");
     // Six seconds into the recording, the host dies without any chance to clean up.
     std::thread::sleep(Duration::from_secs(6));
     drop(host); // SIGKILL
@@ -217,7 +206,7 @@ fn whole_call_recording_holds_both_directions_and_ends_aborted() {
             .any(|line| field(line, "exit_code") == Some("0")),
         "the whole-call recording ended ABORTED: {exit:?}\n{log}"
     );
-    let path = recording_path(&host, "whole-call-record", "WholeCall");
+    let path = host.recording_path("whole-call-record", "WholeCall");
     let bytes = check_wav_is_whole(&path);
     let (format, data) = callhost_media::wav::parse(&bytes).unwrap();
     assert_eq!(format.channels, 2);

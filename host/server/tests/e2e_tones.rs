@@ -12,19 +12,8 @@ use std::net::{SocketAddr, UdpSocket};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::audio::tone_power;
 use common::{Host, HostOptions, field, pjsua_python, repo, scratch};
-
-/// Power of `frequency` in `samples` (Goertzel).
-fn tone_power(samples: &[i16], frequency: f64) -> f64 {
-    let coefficient = 2.0 * (2.0 * std::f64::consts::PI * frequency / 8000.0).cos();
-    let (mut previous, mut before) = (0.0f64, 0.0f64);
-    for &sample in samples {
-        let current = f64::from(sample) + coefficient * previous - before;
-        before = previous;
-        previous = current;
-    }
-    previous * previous + before * before - coefficient * previous * before
-}
 
 fn rms(samples: &[i16]) -> f64 {
     let sum: f64 = samples.iter().map(|&s| f64::from(s).powi(2)).sum();

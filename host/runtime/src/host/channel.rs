@@ -32,6 +32,24 @@ impl CallView<'_> {
     pub(crate) fn port(&self, channel: &Resource<ChannelHandle>) -> wasmtime::Result<&CallPort> {
         Ok(self.table.get(channel)?.port())
     }
+
+    /// Hands the instance's default tone (if one was set) to the leg as its ringtone.
+    async fn send_ringtone(
+        &mut self,
+        channel: &Resource<ChannelHandle>,
+    ) -> wasmtime::Result<Result<(), CallError>> {
+        let Some(tone) = self.tones.default_tone() else {
+            return Ok(Ok(()));
+        };
+        let port = self.port(channel)?;
+        Ok(port
+            .request(|reply| CallCommand::SetRingtone {
+                tone: Some(tone),
+                reply,
+            })
+            .await
+            .map_err(Into::into))
+    }
 }
 
 impl wit::Host for CallView<'_> {}
@@ -76,18 +94,10 @@ impl wit::HostChannel for CallView<'_> {
         seconds: u32,
     ) -> wasmtime::Result<Result<(), CallError>> {
         // The ringtone is the instance's default tone; the leg plays it as early media.
-        let ringtone = self.tones.default_tone();
-        let port = self.port(&channel)?;
-        if ringtone.is_some()
-            && let Err(error) = port
-                .request(|reply| CallCommand::SetRingtone {
-                    tone: ringtone,
-                    reply,
-                })
-                .await
-        {
-            return Ok(Err(error.into()));
+        if let Err(error) = self.send_ringtone(&channel).await? {
+            return Ok(Err(error));
         }
+        let port = self.port(&channel)?;
         Ok(port
             .request(|reply| CallCommand::Ring { seconds, reply })
             .await
@@ -232,6 +242,11 @@ impl wit::HostChannel for CallView<'_> {
             Ok(checked) => checked,
             Err(error) => return Ok(Err(error)),
         };
+        // While the service rings, the caller hears the instance's default tone.
+        if let Err(error) = self.send_ringtone(&channel).await? {
+            return Ok(Err(error));
+        }
+        let port = self.port(&channel)?;
         Ok(port
             .request(|reply| CallCommand::Transfer {
                 via,

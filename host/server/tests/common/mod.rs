@@ -270,6 +270,19 @@ impl Host {
         }
     }
 
+    /// The file `app`'s `recorder` ("File" or "WholeCall") records to, from the
+    /// host's "recording" log line (waited for).
+    pub fn recording_path(&self, app: &str, recorder: &str) -> PathBuf {
+        let tag = format!("recorder={recorder}");
+        let log = self.wait_for_log(&tag, Duration::from_secs(30));
+        let line = log
+            .lines()
+            .find(|line| line.contains(&tag) && line.contains(" recording "))
+            .expect("a recording log line");
+        let file = field(line, "file").expect("file= in the recording line");
+        prompts().join(app).join(file)
+    }
+
     /// Wait until the log contains `needle`.
     pub fn wait_for_log(&self, needle: &str, limit: Duration) -> String {
         self.wait_for_log_count(needle, 1, limit)
