@@ -6,8 +6,8 @@
 #
 #   --out DIR          where to install <app>.wasm (default: ../plugins next to this
 #                      script, i.e. the repository's watched plugins directory)
-#   --with-test-apps   also install the test apps (hostile-loop, hostile-alloc,
-#                      hostile-panic, versioned); by default only the demo services
+#   --with-test-apps   also install the test and benchmark apps (hostile-*, versioned,
+#                      call-probe, answer-hangup, prompt-loop); by default only the demo services
 #                      and the tutorial ports are installed
 #   --only APPS        build and install only these apps (comma-separated or
 #                      repeated); a test app also needs --with-test-apps
@@ -36,7 +36,7 @@ standard_apps=(hello ivr dialer basic-inbound check-state hangup-exception error
     transfer-service hold-resume recorder record-outbound whole-call-record speaking-clock
     ringback-tone play-encrypted record-encrypted file-manager call-quality)
 # Installed only with --with-test-apps: apps that exist for the host's tests.
-test_apps=(hostile-loop hostile-alloc hostile-panic versioned call-probe)
+test_apps=(hostile-loop hostile-alloc hostile-panic versioned call-probe answer-hangup prompt-loop)
 
 usage() {
     sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//'

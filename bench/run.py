@@ -1,0 +1,527 @@
+#!/usr/bin/env python3
+"""callhost's benchmarks (issue 5): each figure measured side by side with its anchor
+in one run, on this machine, and written to BENCHMARKS.md with the machine and date.
+
+Run through `scripts/bench` (it installs the peers and builds the release host and the
+bench apps first). Every peer binds 127.0.0.1; every load is bounded in calls and time.
+
+    P1  call rate: a SIPp uac ladder against callhost (answer-hangup app), SIPp's own
+        uas and a pjsua2 answering machine; the highest rate with 0 failed calls and
+        0 retransmissions.
+    P2/P4/P5  held media calls (bench/loadgen): loss and lateness both ways, calls per
+        host CPU core, RSS per call, RTP send pacing.
+    P3  instantiation p50/p99 (host/runtime/examples/instantiate_bench.rs).
+    P6  hot reload under a 500 CPS run: new version serving within 250 ms, 0 failed.
+    soak  half the P1 rate for --soak-seconds: 0 failed, RSS/fds/ports flat.
+"""
+
+import argparse
+import csv
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+WORK = REPO / "target" / "bench"
+PLUGINS = WORK / "plugins"          # every bench app, built by scripts/bench
+CALLHOST = REPO / "target" / "release" / "callhost"
+PJSUA_PYTHON = REPO / "tests" / ".venv" / "bin" / "python"
+UAC_SCENARIO = REPO / "tests" / "sipp" / "host-wait-bye.xml"
+UAS_SCENARIO = REPO / "bench" / "sipp" / "uas-answer-hangup.xml"
+SOCKET_BUFFER = 4 * 1024 * 1024
+
+# Loopback ports of this run (checked free before use).
+HOST_SIP = 25060
+UAC_SIP = 25070
+ANCHOR_SIP = 25080
+
+
+def log(message):
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def port_free(port):
+    for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+        probe = socket.socket(socket.AF_INET, kind)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        finally:
+            probe.close()
+    return True
+
+
+def wait_port_free(port, limit=10.0):
+    deadline = time.monotonic() + limit
+    while not port_free(port):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"bench: port {port} stays busy; is another run going?")
+        time.sleep(0.2)
+
+
+def proc_rss_kib(pid):
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def proc_cpu_seconds(pid):
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def proc_fds(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def proc_udp_sockets(pid):
+    """UDP sockets the process holds (inodes of its fds found in /proc/net/udp)."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    count = 0
+    for table in ("/proc/net/udp", "/proc/net/udp6"):
+        with open(table) as rows:
+            next(rows)
+            count += sum(1 for row in rows if row.split()[9] in inodes)
+    return count
+
+
+class Host:
+    """The release callhost binary with the given apps, quiet logs, on HOST_SIP."""
+
+    def __init__(self, name, apps, log_filter="warn", max_calls=4000, extra_config=""):
+        self.dir = WORK / name
+        shutil.rmtree(self.dir, ignore_errors=True)
+        plugins = self.dir / "plugins"
+        media = self.dir / "media"
+        plugins.mkdir(parents=True)
+        media.mkdir()
+        for app in apps:
+            shutil.copy(PLUGINS / f"{app}.wasm", plugins / f"{app}.wasm")
+            (media / app).mkdir()
+        prompt = REPO / "target" / "bench" / "prompt.wav"
+        if prompt.exists():
+            for app in apps:
+                shutil.copy(prompt, media / app / "prompt.wav")
+        self.plugins = plugins
+        config = self.dir / "callhost.toml"
+        config.write_text(
+            f'[sip]\nlisten = "127.0.0.1:{HOST_SIP}"\ntcp = false\nsession_expires = 0\n'
+            f'[media]\ndir = "{media}"\nrtp_ports = "30000-45999"\n'
+            f'[plugins]\ndir = "{plugins}"\n'
+            f"[limits]\nmax_calls = {max_calls}\ncall_seconds = 600\n"
+            f'[admin]\nlisten = ""\n{extra_config}'
+        )
+        wait_port_free(HOST_SIP)
+        self.log_path = self.dir / "callhost.log"
+        env = dict(os.environ, CALLHOST_LOG=log_filter)
+        self.process = subprocess.Popen(
+            [str(CALLHOST), "run", "--config", str(config)],
+            stdout=open(self.log_path, "w"),
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
+        deadline = time.monotonic() + 60
+        while "callhost is running" not in self.log_text():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"bench: callhost did not start:\n{self.log_text()[-3000:]}")
+            time.sleep(0.1)
+        self.pid = self.process.pid
+
+    def log_text(self):
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+# ---------------------------------------------------------------- SIPp helpers
+
+
+def sipp_uac(rate, calls, work, service="answer-hangup", limit=None, wait=60):
+    """One bounded SIPp uac run against HOST_SIP (or whatever listens there). Returns
+    the final counters of SIPp's statistics file."""
+    work.mkdir(parents=True, exist_ok=True)
+    stats = work / f"uac-{rate}.csv"
+    stats.unlink(missing_ok=True)
+    wait_port_free(UAC_SIP)
+    command = [
+        "sipp", f"127.0.0.1:{HOST_SIP}", "-sf", str(UAC_SCENARIO), "-s", service,
+        "-i", "127.0.0.1", "-p", str(UAC_SIP), "-mp", "26000",
+        "-r", str(rate), "-rp", "1000", "-m", str(calls),
+        "-l", str(limit or max(rate * 4, 100)),
+        "-buff_size", str(SOCKET_BUFFER), "-max_socket", "64",
+        "-timeout", f"{int(calls / rate) + wait}s", "-timeout_error",
+        "-nostdin", "-trace_stat", "-stf", str(stats), "-fd", "1",
+    ]
+    started = time.monotonic()
+    done = subprocess.run(command, cwd=work, stdin=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    elapsed = time.monotonic() - started
+    counters = read_sipp_stats(stats)
+    counters["exit"] = done.returncode
+    counters["seconds"] = elapsed
+    if not counters.get("rows"):
+        counters["output"] = done.stdout[-2000:]
+    return counters
+
+
+def read_sipp_stats(path):
+    """The last row of SIPp's -trace_stat CSV: cumulative successes, failures,
+    retransmissions."""
+    if not path.exists():
+        return {"rows": 0, "successful": 0, "failed": 0, "retransmissions": 0}
+    with open(path, newline="") as table:
+        rows = list(csv.reader(table, delimiter=";"))
+    if len(rows) < 2:
+        return {"rows": 0, "successful": 0, "failed": 0, "retransmissions": 0}
+    header, last = rows[0], rows[-1]
+    value = dict(zip(header, last))
+    return {
+        "rows": len(rows) - 1,
+        "successful": int(value.get("SuccessfulCall(C)", 0)),
+        "failed": int(value.get("FailedCall(C)", 0)),
+        "retransmissions": int(value.get("Retransmissions(C)", 0)),
+        "created": int(value.get("TotalCallCreated", 0)),
+    }
+
+
+class SippUas:
+    def __init__(self, work):
+        work.mkdir(parents=True, exist_ok=True)
+        wait_port_free(HOST_SIP)
+        self.process = subprocess.Popen(
+            ["sipp", "-sf", str(UAS_SCENARIO), "-i", "127.0.0.1", "-p", str(HOST_SIP),
+             "-mp", "27000", "-buff_size", str(SOCKET_BUFFER), "-nostdin",
+             "-timeout", "3600s", "-bg"],
+            cwd=work, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True)
+        # With -bg SIPp forks and prints the background PID.
+        output = self.process.communicate(timeout=20)[0]
+        match = re.search(r"PID=\[(\d+)\]", output)
+        if not match:
+            raise SystemExit(f"bench: SIPp uas did not start: {output}")
+        self.pid = int(match.group(1))
+        time.sleep(0.5)
+
+    def stop(self):
+        try:
+            os.kill(self.pid, signal.SIGUSR1)  # SIPp: quit after the calls in progress
+            time.sleep(1)
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+class PjsuaAnswer:
+    def __init__(self, work, seconds):
+        work.mkdir(parents=True, exist_ok=True)
+        wait_port_free(HOST_SIP)
+        ready = work / "ready"
+        ready.unlink(missing_ok=True)
+        self.process = subprocess.Popen(
+            [str(PJSUA_PYTHON), str(REPO / "bench" / "peers" / "pjsua_answer.py"),
+             "--port", str(HOST_SIP), "--seconds", str(seconds), "--ready-file", str(ready)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.pid = self.process.pid
+        deadline = time.monotonic() + 30
+        while not ready.exists():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"bench: pjsua2 did not start: {self.process.stdout.read()}")
+            time.sleep(0.1)
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+# ---------------------------------------------------------------- P1 call rate
+
+RATE_LADDER = [100, 200, 400, 700, 1000, 1300, 1600, 2000, 2400, 2800, 3200, 3600, 4000, 4500, 5000, 6000]
+
+
+def ladder(peer_name, start_peer, args):
+    """Steps up the SIPp uac rate against one peer until the first step with a failed
+    call or a retransmission. Returns (best clean rate, steps)."""
+    steps = []
+    best = 0
+    for rate in RATE_LADDER:
+        if rate > args.max_rate:
+            break
+        calls = max(int(rate * args.step_seconds), 200)
+        peer = start_peer()
+        try:
+            cpu_before = proc_cpu_seconds(peer.pid)
+            counters = sipp_uac(rate, calls, WORK / "p1" / peer_name)
+            peer_cpu = proc_cpu_seconds(peer.pid) - cpu_before
+        finally:
+            peer.stop()
+        counters.update(rate=rate, calls=calls, peer_cpu_seconds=round(peer_cpu, 2))
+        clean = (counters["failed"] == 0 and counters["retransmissions"] == 0
+                 and counters["successful"] == calls)
+        counters["clean"] = clean
+        steps.append(counters)
+        log(f"P1 {peer_name:8} {rate:5} cps: {counters['successful']}/{calls} ok, "
+            f"{counters['failed']} failed, {counters['retransmissions']} retrans, "
+            f"peer cpu {peer_cpu:.2f}s over {counters['seconds']:.1f}s")
+        if not clean:
+            break
+        best = rate
+    return best, steps
+
+
+def bench_p1(args, results):
+    peers = {
+        "callhost": lambda: Host("p1-host", ["answer-hangup"]),
+        "sipp-uas": lambda: SippUas(WORK / "p1" / "uas"),
+        "pjsua2": lambda: PjsuaAnswer(WORK / "p1" / "pjsua", seconds=args.step_seconds + 70),
+    }
+    runs = {name: [] for name in peers}
+    for repetition in range(args.reps):
+        for name, start in peers.items():
+            best, steps = ladder(name, start, args)
+            runs[name].append({"best": best, "steps": steps})
+            log(f"P1 {name}: run {repetition + 1}: {best} cps clean")
+    results["P1"] = runs
+
+
+# ---------------------------------------------------------------- P3 instantiation
+
+
+def bench_p3(args, results):
+    example = REPO / "target" / "release" / "examples" / "instantiate_bench"
+    figures = []
+    for _ in range(args.reps):
+        done = subprocess.run([str(example), str(PLUGINS / "answer-hangup.wasm")],
+                              capture_output=True, text=True, timeout=600)
+        if done.returncode != 0:
+            raise SystemExit(f"bench: instantiate_bench failed:\n{done.stdout}{done.stderr}")
+        figures.append(parse_instantiate(done.stdout))
+        log(f"P3 {figures[-1]}")
+    results["P3"] = figures
+
+
+def parse_duration_us(text):
+    number, unit = re.match(r"([\d.]+)\s*(ns|µs|us|ms|s)", text).groups()
+    scale = {"ns": 1e-3, "µs": 1.0, "us": 1.0, "ms": 1e3, "s": 1e6}[unit]
+    return float(number) * scale
+
+
+def parse_instantiate(output):
+    figures = {}
+    for line in output.splitlines():
+        match = re.match(r"(instantiate(?: \+ main)?): p50 (\S+) p99 (\S+)", line)
+        if match:
+            key = "whole_call" if "main" in match.group(1) else "instantiate"
+            figures[key] = {"p50_us": round(parse_duration_us(match.group(2)), 1),
+                            "p99_us": round(parse_duration_us(match.group(3)), 1)}
+    return figures
+
+
+# ---------------------------------------------------------------- P6 hot reload
+
+LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z)")
+
+
+def log_time(line):
+    match = LOG_TIME.match(line)
+    if not match:
+        return None
+    return datetime.datetime.fromisoformat(match.group(1).replace("Z", "+00:00")).timestamp()
+
+
+def bench_p6(args, results):
+    """Swap answer-hangup 1.0.0 for 2.0.0 (an atomic rename into the watched
+    directory) in the middle of a 500 CPS run."""
+    runs = []
+    new_build = WORK / "plugins-v2" / "answer-hangup.wasm"
+    for repetition in range(args.reps):
+        host = Host("p6-host", ["answer-hangup"],
+                    log_filter="warn,callhost::call=info,callhost_runtime::registry=info")
+        try:
+            rate, seconds = 500, 12
+            load = subprocess.Popen(
+                [sys.executable, __file__, "--uac-only", str(rate), str(rate * seconds)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)
+            time.sleep(5)
+            staged = host.plugins / ".answer-hangup.wasm.new"
+            shutil.copy(new_build, staged)
+            renamed_at = time.time()
+            os.rename(staged, host.plugins / "answer-hangup.wasm")
+            counters = json.loads(load.communicate(timeout=seconds + 120)[0])
+        finally:
+            host.stop()
+        loaded_at = first_new = last_old = None
+        for line in host.log_text().splitlines():
+            if 'version="2.0.0"' in line and "plugin loaded" in line and loaded_at is None:
+                loaded_at = log_time(line)
+            elif 'app.version="2.0.0"' in line and first_new is None:
+                first_new = log_time(line)
+            elif 'app.version="1.0.0"' in line and "incoming call" not in line:
+                last_old = log_time(line)
+        run = {
+            "calls": counters["calls"], "successful": counters["successful"],
+            "failed": counters["failed"], "retransmissions": counters["retransmissions"],
+            "loaded_ms": round((loaded_at - renamed_at) * 1000, 1) if loaded_at else None,
+            "first_new_call_ms": round((first_new - renamed_at) * 1000, 1) if first_new else None,
+            "old_version_last_line_ms": round((last_old - renamed_at) * 1000, 1) if last_old else None,
+        }
+        runs.append(run)
+        log(f"P6 run {repetition + 1}: {run}")
+    results["P6"] = runs
+
+
+# ---------------------------------------------------------------- soak
+
+
+def bench_soak(args, results):
+    """Half the measured (or given) P1 rate for --soak-seconds: every call must
+    succeed, and the host's RSS, open files and UDP sockets must not grow."""
+    rate = args.soak_rate
+    if not rate:
+        best = [run["best"] for run in results.get("P1", {}).get("callhost", [])]
+        rate = int(statistics.median(best) / 2) if best else 1000
+    calls = int(rate * args.soak_seconds)
+    host = Host("soak-host", ["answer-hangup"])
+    samples = []
+    try:
+        load = subprocess.Popen(
+            [sys.executable, __file__, "--uac-only", str(rate), str(calls)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)
+        started = time.monotonic()
+        while load.poll() is None and time.monotonic() - started < args.soak_seconds + 180:
+            samples.append({
+                "t": round(time.monotonic() - started, 1), "rss_kib": proc_rss_kib(host.pid),
+                "fds": proc_fds(host.pid), "udp": proc_udp_sockets(host.pid),
+            })
+            time.sleep(5)
+        counters = json.loads(load.communicate(timeout=60)[0])
+        samples.append({"t": round(time.monotonic() - started, 1), "rss_kib": proc_rss_kib(host.pid),
+                        "fds": proc_fds(host.pid), "udp": proc_udp_sockets(host.pid), "after": True})
+    finally:
+        host.stop()
+    steady = [sample for sample in samples if not sample.get("after")]
+    third = max(len(steady) // 3, 1)
+    first, last = steady[1:third + 1] or steady[:1], steady[-third:]
+    result = {
+        "rate": rate, "seconds": args.soak_seconds, "calls": calls,
+        "successful": counters["successful"], "failed": counters["failed"],
+        "retransmissions": counters["retransmissions"],
+        "rss_first_third_kib": int(statistics.mean(s["rss_kib"] for s in first)),
+        "rss_last_third_kib": int(statistics.mean(s["rss_kib"] for s in last)),
+        "fds_max": max(s["fds"] for s in samples), "fds_after": samples[-1]["fds"],
+        "udp_max": max(s["udp"] for s in samples), "udp_after": samples[-1]["udp"],
+        "samples": samples,
+    }
+    log(f"soak: {dict((k, v) for k, v in result.items() if k != 'samples')}")
+    results["soak"] = result
+
+
+# ---------------------------------------------------------------- report
+
+
+def machine():
+    model = ""
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = 0
+    for line in open("/proc/meminfo"):
+        if line.startswith("MemTotal:"):
+            memory = int(line.split()[1]) // (1024 * 1024)
+    sipp_version = subprocess.run(["sipp", "-v"], capture_output=True, text=True).stdout
+    sipp_version = (re.search(r"SIPp (v[\w.\-]+)", sipp_version) or [None, "?"])[1]
+    rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpu": model, "cores": os.cpu_count(), "memory_gib": memory,
+        "kernel": platform.release(), "sipp": sipp_version, "rustc": rustc,
+    }
+
+
+def spread(values):
+    values = sorted(values)
+    if not values:
+        return "n/a"
+    median = statistics.median(values)
+    return f"{median:g} (min {values[0]:g}, max {values[-1]:g}, n={len(values)})"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", default="P1,P3",
+                        help="comma-separated figures to measure (P1,P2,P3,P6,soak)")
+    parser.add_argument("--reps", type=int, default=3, help="repetitions of each figure")
+    parser.add_argument("--step-seconds", type=float, default=5.0,
+                        help="seconds of calls per P1 ladder step")
+    parser.add_argument("--max-rate", type=int, default=6000)
+    parser.add_argument("--json", default=str(WORK / "results.json"))
+    parser.add_argument("--soak-seconds", type=float, default=600)
+    parser.add_argument("--soak-rate", type=int, default=0,
+                        help="calls per second for the soak (default: half the P1 result)")
+    parser.add_argument("--uac-only", nargs=2, type=int, metavar=("RATE", "CALLS"),
+                        help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.uac_only:
+        # A background load for P6 and the soak: one SIPp uac run, its counters as JSON.
+        rate, calls = args.uac_only
+        counters = sipp_uac(rate, calls, WORK / "uac-only", limit=rate * 4, wait=120)
+        counters.update(rate=rate, calls=calls)
+        print(json.dumps(counters))
+        return
+    wanted = {name.strip().upper() for name in args.only.split(",")}
+    results = {"machine": machine()}
+    if "P1" in wanted:
+        bench_p1(args, results)
+    if "P3" in wanted:
+        bench_p3(args, results)
+    if "P6" in wanted:
+        bench_p6(args, results)
+    if "SOAK" in wanted:
+        bench_soak(args, results)
+    Path(args.json).write_text(json.dumps(results, indent=2))
+    log(f"results in {args.json}")
+
+
+if __name__ == "__main__":
+    main()
