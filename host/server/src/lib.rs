@@ -13,6 +13,7 @@ pub mod call;
 pub mod config;
 pub mod digits;
 pub mod media_path;
+pub mod open_files;
 pub mod originate;
 pub mod server;
 pub mod status_callback;

@@ -49,6 +49,7 @@ pub fn runtime_config(config: &Config) -> RuntimeConfig {
 
 /// Run the host until `shutdown` resolves, then drain calls in progress.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    crate::open_files::raise(config.max_calls);
     let runtime = Runtime::new(runtime_config(&config)).context("cannot start the Wasm runtime")?;
     let registry = PluginRegistry::start(runtime.clone(), config.plugins_dir.clone())
         .await
