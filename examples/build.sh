@@ -36,7 +36,8 @@ standard_apps=(hello ivr dialer basic-inbound check-state hangup-exception error
     transfer-service hold-resume recorder record-outbound whole-call-record speaking-clock
     ringback-tone play-encrypted record-encrypted file-manager call-quality)
 # Installed only with --with-test-apps: apps that exist for the host's tests.
-test_apps=(hostile-loop hostile-alloc hostile-panic versioned call-probe answer-hangup prompt-loop)
+test_apps=(hostile-loop hostile-alloc hostile-panic hostile-recursion hostile-flood
+    hostile-args hostile-handles versioned call-probe answer-hangup prompt-loop)
 
 usage() {
     sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//'

@@ -272,7 +272,7 @@ pub(crate) fn describe_trap(error: &wasmtime::Error, stderr_tail: &[String]) -> 
         // Displays as "wasm trap: …".
         Some(trap) => trap.to_string(),
         // A host function's error: its own message, not the backtrace context.
-        None => error.root_cause().to_string(),
+        None => describe_host_error(&error.root_cause().to_string()),
     };
     let stderr: Vec<&str> = stderr_tail
         .iter()
@@ -296,6 +296,19 @@ pub(crate) fn describe_trap(error: &wasmtime::Error, stderr_tail: &[String]) -> 
         }
     }
     text
+}
+
+/// A host-side error that ended the instance, said plainly. wasmtime reports a
+/// guest handle it cannot find ("unknown handle index 7") or of the wrong
+/// resource type; both mean the app used a handle it does not own.
+fn describe_host_error(message: &str) -> String {
+    let bad_handle = message.starts_with("unknown handle index")
+        || (message.starts_with("handle index") && message.contains("wrong type"));
+    if bad_handle {
+        format!("invalid resource handle (stale or forged): {message}")
+    } else {
+        message.to_owned()
+    }
 }
 
 /// The innermost frames outside the language runtime (panic machinery,
@@ -384,10 +397,19 @@ mod tests {
 
     #[test]
     fn a_host_error_is_described_by_its_message() {
-        let error = wasmtime::Error::msg("unknown handle index 3");
+        let error = wasmtime::Error::msg("resource not present");
         assert_eq!(
             describe_trap(&error, &["thread panicked".into(), "".into()]),
-            "unknown handle index 3; guest stderr: thread panicked"
+            "resource not present; guest stderr: thread panicked"
+        );
+    }
+
+    #[test]
+    fn a_stale_or_forged_handle_is_named_as_such() {
+        let error = wasmtime::Error::msg("unknown handle index 3");
+        assert_eq!(
+            describe_trap(&error, &[]),
+            "invalid resource handle (stale or forged): unknown handle index 3"
         );
     }
 }

@@ -17,6 +17,7 @@
 #![deny(unsafe_code)]
 
 mod app;
+mod arguments;
 pub mod bindings;
 mod cache;
 mod call;

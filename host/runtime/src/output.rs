@@ -4,15 +4,18 @@
 //! stdout and stderr are WASI output streams that never block and never fail:
 //! bytes are split into lines, each line becomes one `tracing` event. The last
 //! few stderr lines are kept so a trap's exit record can quote the panic
-//! message a Rust guest prints just before it aborts. A per-call byte budget
-//! stops a chatty guest from flooding the host log. Depends on wasmtime-wasi's
-//! stream traits and `tracing` only.
+//! message a Rust guest prints just before it aborts. A chatty guest cannot
+//! flood the host log: lines are rate-limited per call (a token bucket; what is
+//! dropped is counted and noted in one line), a per-call byte budget caps the
+//! total, and an overlong `log.write` line is cut short and charged only for
+//! what is kept. Depends on wasmtime-wasi's stream traits and `tracing` only.
 
 use std::collections::VecDeque;
 use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWrite;
 use tracing::Span;
@@ -23,6 +26,13 @@ use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 const MAX_LINE_BYTES: usize = 4096;
 /// Bytes of guest output one call may log before further output is dropped.
 const MAX_LOGGED_BYTES_PER_CALL: usize = 1024 * 1024;
+/// Lines one call may log at once before the rate limit applies.
+const LOG_BURST_LINES: f64 = 200.0;
+/// Lines per second one call may log once its burst is spent.
+const LOG_LINES_PER_SECOND: f64 = 50.0;
+/// Shortest time between two notes of dropped lines (the last one comes when
+/// the call ends), so the notes cannot become a flood of their own.
+const DROPPED_NOTE_INTERVAL: Duration = Duration::from_secs(5);
 /// stderr lines kept for the exit record of a trapped call.
 const STDERR_TAIL_LINES: usize = 12;
 /// What a stream reports it can accept at once (it accepts anything).
@@ -71,6 +81,44 @@ struct LogState {
     stderr_tail: VecDeque<String>,
     logged_bytes: usize,
     overflow_reported: bool,
+    rate: LineRate,
+    /// Lines dropped (by the rate limit or the byte budget) since the last note.
+    dropped_lines: u64,
+    /// When the last note of dropped lines was logged.
+    last_note: Option<Instant>,
+}
+
+/// A token bucket over log lines: [`LOG_BURST_LINES`] at once, then
+/// [`LOG_LINES_PER_SECOND`].
+#[derive(Debug)]
+struct LineRate {
+    tokens: f64,
+    refilled: Option<Instant>,
+}
+
+impl Default for LineRate {
+    fn default() -> Self {
+        LineRate {
+            tokens: LOG_BURST_LINES,
+            refilled: None,
+        }
+    }
+}
+
+impl LineRate {
+    /// Take one line's token at `now`; false when the bucket is empty.
+    fn take(&mut self, now: Instant) -> bool {
+        if let Some(refilled) = self.refilled {
+            let seconds = now.saturating_duration_since(refilled).as_secs_f64();
+            self.tokens = (self.tokens + seconds * LOG_LINES_PER_SECOND).min(LOG_BURST_LINES);
+        }
+        self.refilled = Some(now);
+        if self.tokens < 1.0 {
+            return false;
+        }
+        self.tokens -= 1.0;
+        true
+    }
 }
 
 impl CallLog {
@@ -91,12 +139,27 @@ impl CallLog {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// One line from `log.write`.
+    /// One line from `log.write`; an overlong one is cut to [`MAX_LINE_BYTES`]
+    /// (and charged only for that).
     pub(crate) fn write_line(&self, level: LineLevel, message: &str) {
+        self.write_line_at(level, message, Instant::now());
+    }
+
+    fn write_line_at(&self, level: LineLevel, message: &str, now: Instant) {
         let mut state = self.state();
-        if self.charge(&mut state, message.len()) {
-            let message = truncate_to_char_boundary(message, MAX_LINE_BYTES);
+        let kept = truncate_to_char_boundary(message, MAX_LINE_BYTES);
+        if !self.admit(&mut state, kept.len(), now) {
+            return;
+        }
+        if kept.len() == message.len() {
             self.emit(level, "log", message);
+        } else {
+            let note = format!(
+                "{kept}… [line of {} bytes cut to {}]",
+                message.len(),
+                kept.len()
+            );
+            self.emit(level, "log", &note);
         }
     }
 
@@ -125,18 +188,21 @@ impl CallLog {
         }
     }
 
-    /// Emit unterminated output. Called once when the call ends.
+    /// Emit unterminated output and note lines dropped since the last note.
+    /// Called once when the call ends.
     pub(crate) fn flush(&self) {
         let mut state = self.state();
+        let state = &mut *state;
         for stream in [StdStream::Stdout, StdStream::Stderr] {
             let partial = std::mem::take(match stream {
                 StdStream::Stdout => &mut state.stdout_partial,
                 StdStream::Stderr => &mut state.stderr_partial,
             });
             if !partial.is_empty() {
-                self.finish_line(&mut state, stream, &partial);
+                self.finish_line(state, stream, &partial);
             }
         }
+        self.note_dropped(state);
     }
 
     /// The last stderr lines (oldest first), e.g. a Rust panic message.
@@ -153,13 +219,48 @@ impl CallLog {
             }
             state.stderr_tail.push_back(line.to_owned());
         }
-        if self.charge(state, line.len()) {
+        if self.admit(state, line.len(), Instant::now()) {
             let level = match stream {
                 StdStream::Stdout => LineLevel::Info,
                 StdStream::Stderr => LineLevel::Warning,
             };
             self.emit(level, stream.name(), line);
         }
+    }
+
+    /// Whether a line of `bytes` may be logged at `now`: within the line rate
+    /// and the byte budget. A dropped line is counted; a line admitted after
+    /// some were dropped is preceded by a note of how many, at most once per
+    /// [`DROPPED_NOTE_INTERVAL`].
+    fn admit(&self, state: &mut LogState, bytes: usize, now: Instant) -> bool {
+        if !state.rate.take(now) || !self.charge(state, bytes) {
+            state.dropped_lines += 1;
+            return false;
+        }
+        let noted_lately = state
+            .last_note
+            .is_some_and(|last| now.saturating_duration_since(last) < DROPPED_NOTE_INTERVAL);
+        if state.dropped_lines > 0 && !noted_lately {
+            self.note_dropped(state);
+            state.last_note = Some(now);
+        }
+        true
+    }
+
+    /// Log how many lines were dropped since the last note, if any.
+    fn note_dropped(&self, state: &mut LogState) {
+        if state.dropped_lines == 0 {
+            return;
+        }
+        tracing::warn!(
+            target: APP_LOG_TARGET,
+            parent: &self.span,
+            app = %self.app,
+            dropped_lines = state.dropped_lines,
+            "app log rate limit: {} lines dropped (at most {LOG_LINES_PER_SECOND} a second after a burst of {LOG_BURST_LINES}, {MAX_LOGGED_BYTES_PER_CALL} bytes a call)",
+            state.dropped_lines
+        );
+        state.dropped_lines = 0;
     }
 
     /// Count `bytes` against the call's log budget; false once it is spent.
@@ -337,14 +438,66 @@ mod tests {
     }
 
     #[test]
-    fn output_beyond_the_budget_is_dropped_but_never_fails() {
+    fn output_beyond_the_limits_is_dropped_but_never_fails() {
         let log = log();
         let mut stream = GuestOutput::new(log.clone(), StdStream::Stdout);
         let chunk = bytes::Bytes::from(vec![b'y'; 1000]);
         for _ in 0..(MAX_LOGGED_BYTES_PER_CALL / 1000 + 10) {
             assert!(stream.write(chunk.clone()).is_ok());
         }
-        assert!(log.state().overflow_reported);
+        assert!(log.state().dropped_lines > 0);
+    }
+
+    #[test]
+    fn output_beyond_the_byte_budget_is_dropped() {
+        let log = log();
+        let start = Instant::now();
+        let line = "z".repeat(MAX_LINE_BYTES);
+        // One line a second stays well inside the line rate.
+        for second in 0..(MAX_LOGGED_BYTES_PER_CALL / MAX_LINE_BYTES + 10) {
+            let now = start + Duration::from_secs(second as u64);
+            log.write_line_at(LineLevel::Info, &line, now);
+        }
+        let state = log.state();
+        assert!(state.overflow_reported);
+        assert_eq!(state.dropped_lines, 10);
+    }
+
+    #[test]
+    fn a_burst_beyond_the_line_rate_is_dropped_and_counted() {
+        let log = log();
+        let start = Instant::now();
+        for line in 0..(LOG_BURST_LINES as u64 + 100) {
+            log.write_line_at(LineLevel::Info, &format!("line {line}"), start);
+        }
+        assert_eq!(log.state().dropped_lines, 100);
+        // A second later the bucket has refilled a little: the next line is
+        // admitted, after the note that resets the count.
+        let later = start + Duration::from_secs(1);
+        log.write_line_at(LineLevel::Info, "after the pause", later);
+        assert_eq!(log.state().dropped_lines, 0);
+        assert!(log.state().logged_bytes < 10_000);
+        // Notes come at most once per interval; the rest is counted for the
+        // next note (or the one at the end of the call).
+        for line in 0..1000 {
+            log.write_line_at(LineLevel::Info, &format!("more {line}"), later);
+        }
+        let soon = later + Duration::from_secs(1);
+        log.write_line_at(LineLevel::Info, "still flooding", soon);
+        assert_eq!(log.state().dropped_lines, 1000 - 49);
+        log.flush();
+        assert_eq!(log.state().dropped_lines, 0);
+    }
+
+    #[test]
+    fn an_overlong_log_line_is_cut_and_charged_for_what_is_kept() {
+        let log = log();
+        let huge = "x".repeat(50 * 1024 * 1024);
+        log.write_line_at(LineLevel::Info, &huge, Instant::now());
+        let state = log.state();
+        assert_eq!(state.logged_bytes, MAX_LINE_BYTES);
+        assert!(!state.overflow_reported);
+        assert_eq!(state.dropped_lines, 0);
     }
 
     #[test]

@@ -242,6 +242,23 @@ async fn a_panic_traps_with_the_panic_message() {
 }
 
 #[tokio::test]
+async fn oversized_arguments_are_refused_before_they_reach_the_call() {
+    let runtime = Runtime::new(config()).expect("runtime");
+    let app = scenarios(&runtime).await;
+    let call = FakeCall::start(Behaviour::default());
+    let record = run(&runtime, &app, &call, invocation("oversized")).await;
+    // 10 means every oversized string came back as a short "argument too large".
+    assert_eq!(
+        record.outcome,
+        ExitOutcome::Returned(10),
+        "{record}; commands {:?}",
+        call.commands()
+    );
+    // None of them reached the call task.
+    assert_eq!(call.commands(), ["answer"]);
+}
+
+#[tokio::test]
 async fn stack_exhaustion_traps_only_that_call() {
     let runtime = Runtime::new(config()).expect("runtime");
     let app = scenarios(&runtime).await;

@@ -4,6 +4,7 @@
 use wasmtime::component::Resource;
 
 use super::types::seconds;
+use crate::arguments::{MAX_END_DIGITS_BYTES, check_size};
 use crate::bindings::callhost::call::dtmf_detector as wit;
 use crate::bindings::callhost::call::types::CallError;
 use crate::host::channel::ChannelHandle;
@@ -27,6 +28,7 @@ impl From<port::DetectorCause> for wit::DetectorCause {
 pub(crate) fn digits_options(
     options: wit::GetDigitsOptions,
 ) -> Result<GetDigitsOptions, CallError> {
+    check_size("set of end digits", &options.end, MAX_END_DIGITS_BYTES)?;
     Ok(GetDigitsOptions {
         count: options.count,
         end: options.end,

@@ -29,12 +29,13 @@ impl From<port::DtmfPlayerCause> for wit::DtmfPlayerCause {
 
 /// The digits in canonical form (upper-case A–D), or the app's error.
 pub(crate) fn check_digits(digits: &str) -> Result<String, CallError> {
-    let digits = digits.to_ascii_uppercase();
+    // Checked before the upper-case copy: the string may be megabytes long.
     if digits.is_empty() || digits.len() > MAX_DTMF_PLAY_LENGTH {
         return Err(invalid_argument(format!(
             "a DTMF string must hold 1 to {MAX_DTMF_PLAY_LENGTH} characters"
         )));
     }
+    let digits = digits.to_ascii_uppercase();
     if let Some(bad) = digits
         .chars()
         .find(|character| !DTMF_PLAY_CHARACTERS.contains(*character))

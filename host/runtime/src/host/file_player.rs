@@ -6,6 +6,7 @@
 
 use wasmtime::component::Resource;
 
+use crate::arguments::{MAX_FILE_NAME_BYTES, MAX_SPEECH_TEXT_BYTES, check_size};
 use crate::bindings::callhost::call::file_player as wit;
 use crate::bindings::callhost::call::types::CallError;
 use crate::host::channel::ChannelHandle;
@@ -39,6 +40,7 @@ async fn start_play(
     filename: String,
     options: wit::PlayOptions,
 ) -> Result<(), CallError> {
+    check_size("file name", &filename, MAX_FILE_NAME_BYTES)?;
     let barge_in = options.barge_in;
     let cipher = options.cipher.map(Into::into);
     port.request(|reply| CallCommand::PlayStart {
@@ -63,6 +65,7 @@ async fn start_say(
     text: String,
     options: wit::PlayOptions,
 ) -> Result<(), CallError> {
+    check_size("speech text", &text, MAX_SPEECH_TEXT_BYTES)?;
     let barge_in = options.barge_in;
     port.request(|reply| CallCommand::SayStart {
         text,

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use wasmtime::component::Resource;
 
+use crate::arguments::{MAX_FILE_NAME_BYTES, check_size};
 use crate::bindings::callhost::call::file_recorder as wit;
 use crate::bindings::callhost::call::types::CallError;
 use crate::host::channel::ChannelHandle;
@@ -97,6 +98,7 @@ pub(crate) async fn start(
     filename: String,
     options: port::RecordOptions,
 ) -> Result<(), CallError> {
+    check_size("file name", &filename, MAX_FILE_NAME_BYTES)?;
     port.request(|reply| CallCommand::RecordStart {
         recorder,
         filename,

@@ -8,6 +8,7 @@
 //! store without a call (never the case for a running `main`) answers `error`.
 //! Depends on the generated bindings and the port only.
 
+use crate::arguments::{MAX_FILE_NAME_BYTES, check_size};
 use crate::bindings::callhost::call::files as wit;
 use crate::bindings::callhost::call::types::{AesCbcCipher, CallError};
 use crate::port::{
@@ -42,6 +43,16 @@ async fn file_request(
     port: Option<&CallPort>,
     request: FileRequest,
 ) -> Result<FileResponse, CallError> {
+    let names: Vec<&str> = match &request {
+        FileRequest::Exists { name }
+        | FileRequest::Delete { name }
+        | FileRequest::Validate { name, .. } => vec![name],
+        FileRequest::Rename { from, to } => vec![from, to],
+        FileRequest::List { directory } => directory.iter().map(String::as_str).collect(),
+    };
+    for name in names {
+        check_size("file name", name, MAX_FILE_NAME_BYTES)?;
+    }
     let Some(port) = port else {
         return Err(CallError::Error(
             "the file manager is only available during a call".into(),

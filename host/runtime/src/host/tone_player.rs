@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use wasmtime::component::Resource;
 
+use crate::arguments::{MAX_TONE_NAME_BYTES, check_size};
 use crate::bindings::callhost::call::file_player::PlayerCause;
 use crate::bindings::callhost::call::tone_player as wit;
 use crate::bindings::callhost::call::types::CallError;
@@ -64,6 +65,10 @@ fn segment(segment: wit::ToneSegment) -> port::ToneSegment {
 }
 
 fn unknown(name: &str) -> CallError {
+    // The name is quoted back, so an oversized one is described by its size.
+    if let Err(error) = check_size("tone name", name, MAX_TONE_NAME_BYTES) {
+        return error;
+    }
     CallError::Error(format!("no tone is called `{name}`"))
 }
 
@@ -74,6 +79,9 @@ impl wit::Host for CallView<'_> {
         segments: Vec<wit::ToneSegment>,
         repeat: bool,
     ) -> wasmtime::Result<Result<(), CallError>> {
+        if let Err(error) = check_size("tone name", &name, MAX_TONE_NAME_BYTES) {
+            return Ok(Err(error));
+        }
         if name.is_empty() || PREDEFINED_TONES.contains(&name.as_str()) {
             return Ok(Err(CallError::Error(format!(
                 "`{name}` cannot name a new tone (empty or predefined)"

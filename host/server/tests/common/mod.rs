@@ -142,10 +142,16 @@ pub fn free_port() -> u16 {
 
 /// A block of RTP ports no other host in this test process uses.
 pub fn rtp_block() -> String {
+    rtp_blocks(1)
+}
+
+/// `blocks` adjacent blocks of 200 RTP ports (100 calls each) no other host in
+/// this test process uses (a process's own range holds 5 blocks).
+pub fn rtp_blocks(blocks: u16) -> String {
     static NEXT: AtomicU16 = AtomicU16::new(0);
-    let block = NEXT.fetch_add(1, Ordering::SeqCst);
+    let block = NEXT.fetch_add(blocks, Ordering::SeqCst);
     let base = 21000 + (std::process::id() % 40) as u16 * 1000 + block * 200;
-    format!("{base}-{}", base + 199)
+    format!("{base}-{}", base + 200 * blocks - 1)
 }
 
 /// A running `callhost` process; killed on drop.
@@ -174,6 +180,12 @@ pub struct HostOptions<'a> {
 impl Host {
     /// Start a host in `dir` with the given apps and the generated prompts.
     pub fn start(dir: &Path, options: HostOptions<'_>) -> Host {
+        Host::start_with_rtp_ports(dir, options, &rtp_block())
+    }
+
+    /// [`Host::start`] with the RTP port range `rtp_ports` (e.g. from
+    /// [`rtp_blocks`], for more than 100 calls at once).
+    pub fn start_with_rtp_ports(dir: &Path, options: HostOptions<'_>, rtp_ports: &str) -> Host {
         let plugins = dir.join("plugins");
         std::fs::create_dir_all(&plugins).unwrap();
         for app in options.apps {
@@ -195,7 +207,7 @@ impl Host {
             .arg("--media")
             .arg(prompts())
             .arg("--rtp-ports")
-            .arg(rtp_block())
+            .arg(rtp_ports)
             .env("CALLHOST_LOG", "info,callhost=debug,rsipstack=warn")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap());

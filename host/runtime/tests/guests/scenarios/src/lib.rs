@@ -13,7 +13,10 @@
 //! - `legs`: outbound and multi-leg functions plus the `sip` interface, returns 8
 //!   when every check passes (see `legs`);
 //! - `files`: the `files` interface and an encrypted play, returns 9 when every
-//!   check passes (see `files`).
+//!   check passes (see `files`);
+//! - `oversized`: answers, then passes oversized strings (file names, speech
+//!   text, end digits, a tone name, a 1 MiB log line); returns 10 when each is
+//!   refused with a short "argument too large" error (see `oversized`).
 
 wit_bindgen::generate!({ path: "../../../../../wit", world: "app", additional_derives: [PartialEq] });
 
@@ -43,6 +46,7 @@ impl Guest for Scenarios {
             "legs" => legs(&channel, _outbound_parameters),
             "recording" => recording(&channel),
             "files" => files(&channel),
+            "oversized" => oversized(&channel),
             "wait" => match channel.wait_for_idle(None) {
                 Ok(_) => 0,
                 Err(_) => -100,
@@ -314,3 +318,39 @@ fn recurse(depth: u64) -> u64 {
 }
 
 export!(Scenarios);
+
+/// Oversized strings come back as short errors before they reach the call task.
+fn oversized(channel: &Channel) -> i32 {
+    fn refused<T>(outcome: Result<T, CallError>) -> bool {
+        matches!(outcome, Err(CallError::Error(message))
+            if message.starts_with("argument too large") && message.len() < 200)
+    }
+    if channel.answer().is_err() {
+        return -150;
+    }
+    let name = "n".repeat(5000);
+    let plain = PlayOptions { barge_in: false, cipher: None };
+    if !refused(file_player::play(channel, &name, &plain)) || !refused(file_player::start(channel, &name, &plain)) {
+        return -151;
+    }
+    if !refused(file_player::say(channel, &"s".repeat(20_000), &plain)) {
+        return -152;
+    }
+    let record = RecordOptions { seconds_max: None, milliseconds_max_silence: None, milliseconds_initial_silence: None, max_bytes: None, barge_in: false, beep: false, format: RecordFormat::Pcm16, cipher: None };
+    if !refused(file_recorder::start(channel, &name, &record)) {
+        return -153;
+    }
+    if !refused(files::exists(&name)) || !refused(files::rename("a.wav", &name)) {
+        return -154;
+    }
+    let digits = GetDigitsOptions { count: Some(1), end: "#".repeat(17), seconds_predigits_timeout: None, seconds_interdigit_timeout: None, seconds_timeout: None, clear: false };
+    if !refused(dtmf_detector::get_digits(channel, &digits)) {
+        return -155;
+    }
+    if !refused(callhost::call::tone_player::create_tone(&"t".repeat(200), &[], false)) {
+        return -156;
+    }
+    // Cannot fail: the host cuts it short.
+    write(Level::Info, &"x".repeat(1 << 20));
+    10
+}
