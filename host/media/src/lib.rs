@@ -24,6 +24,9 @@ pub mod codec;
 pub mod driver;
 pub mod engine;
 pub mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod g711;
 pub mod inband_dtmf;
 pub mod jitter;

@@ -43,6 +43,9 @@ mod call;
 mod dialog;
 mod endpoint;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod locate;
 mod message;
 pub mod register;

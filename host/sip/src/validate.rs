@@ -230,7 +230,8 @@ fn check_request(
     }
     let (method, uri, version) = (parts[0], parts[1], parts[2]);
     if !version.eq_ignore_ascii_case("SIP/2.0") {
-        if version.len() > 4 && version[..4].eq_ignore_ascii_case("SIP/") {
+        // Bytes, not `str` slicing: byte 4 may fall inside a multi-byte character.
+        if version.len() > 4 && version.as_bytes()[..4].eq_ignore_ascii_case(b"SIP/") {
             return Err(Failure {
                 status: 505,
                 phrase: "Version Not Supported",
