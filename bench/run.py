@@ -353,6 +353,79 @@ def parse_instantiate(output):
     return figures
 
 
+# ---------------------------------------------------------------- P2/P4/P5 media calls
+
+LOADGEN = REPO / "target" / "release" / "callhost-loadgen"
+STAT_FIELD = re.compile(r"\b(received|lost|late)=(\d+)")
+
+
+def host_media_figures(log_text):
+    """What the host received from the callers, from its `media statistics` lines."""
+    totals = {"legs": 0, "received": 0, "lost": 0, "late": 0}
+    for line in log_text.splitlines():
+        if "media statistics" not in line:
+            continue
+        totals["legs"] += 1
+        for key, value in STAT_FIELD.findall(line):
+            totals[key] += int(value)
+    return totals
+
+
+def bench_p2(args, results):
+    rows = []
+    for calls in [int(count) for count in args.media_calls.split(",")]:
+        for repetition in range(args.reps):
+            host = Host("p2-host", ["prompt-loop"], max_calls=calls + 100,
+                        log_filter="warn,callhost::call::statistics=info")
+            report = WORK / "p2" / f"loadgen-{calls}-{repetition + 1}.json"
+            report.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                done = subprocess.run(
+                    [str(LOADGEN), "--target", f"127.0.0.1:{HOST_SIP}", "--service", "prompt-loop",
+                     "--calls", str(calls), "--rate", str(args.media_rate),
+                     "--hold", str(args.media_hold), "--host-pid", str(host.pid),
+                     "--threads", "2", "--json", str(report)],
+                    stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                    timeout=2 * calls / args.media_rate + args.media_hold + 180)
+                # The host logs each leg's figures when the call ends; give the last BYEs a moment.
+                deadline = time.monotonic() + 30
+                while (host_media_figures(host.log_text())["legs"] < calls
+                       and time.monotonic() < deadline):
+                    time.sleep(0.5)
+            finally:
+                host.stop()
+            if done.returncode != 0 or not report.exists():
+                raise SystemExit(f"bench: loadgen failed:\n{done.stderr[-3000:]}")
+            figures = json.loads(report.read_text())
+            received = host_media_figures(host.log_text())
+            row = {
+                "calls": calls, "run": repetition + 1,
+                "established": figures["calls"]["established"],
+                "failed": figures["calls"]["failed"], "dropped": figures["calls"]["dropped"],
+                "invite_retransmissions": figures["signalling"]["invite_retransmissions"],
+                "sent_to_host": figures["to_host"]["packets_sent"],
+                "frames_skipped_by_generator": figures["to_host"]["frames_skipped"],
+                "generator_send_lateness_p99_ms": figures["to_host"]["send_lateness"]["p99_ms"],
+                "host_received": received["received"], "host_legs_reported": received["legs"],
+                "lost_to_host": received["lost"], "late_at_host": received["late"],
+                "received_from_host": figures["from_host"]["packets_received"],
+                "lost_from_host": figures["from_host"]["lost"],
+                "late_from_host": figures["from_host"]["late"],
+                "host_cores": figures["host"]["cores_used"],
+                "calls_per_core": figures["host"]["calls_per_core"],
+                "rss_per_call_kib": figures["host"]["rss_per_call_kib"],
+                "rss_steady_kib": figures["host"]["rss_steady_kib"],
+                "pacing_p50_ms": figures["host_pacing"]["p50_ms"],
+                "pacing_p99_ms": figures["host_pacing"]["p99_ms"],
+                "pacing_max_ms": figures["host_pacing"]["max_ms"],
+                "generator_cores": figures["generator"]["cores_used_in_window"],
+                "window_s": figures["timing"]["steady_window_s"],
+            }
+            rows.append(row)
+            log(f"P2 {calls} calls run {repetition + 1}: {row}")
+    results["P2"] = rows
+
+
 # ---------------------------------------------------------------- P6 hot reload
 
 LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z)")
@@ -486,16 +559,152 @@ def spread(values):
     return f"{median:g} (min {values[0]:g}, max {values[-1]:g}, n={len(values)})"
 
 
+def median_of(values):
+    values = [value for value in values if value is not None]
+    return statistics.median(values) if values else None
+
+
+def render(results):
+    """BENCHMARKS.md: the machine, then one table per figure, then the hand-written
+    analysis in bench/NOTES.md."""
+    info = results["machine"]
+    lines = [
+        "# callhost benchmarks",
+        "",
+        "Written by `scripts/bench` (bench/run.py); do not edit by hand — the analysis lives in",
+        "`bench/NOTES.md` and is appended below. Each figure is measured side by side with its",
+        "anchor in one run on the same machine; medians with the spread (min–max over the runs).",
+        "",
+        f"- date: {info['date']}",
+        f"- machine: {info['cpu']}, {info['cores']} cores, {info['memory_gib']} GiB, Linux {info['kernel']}",
+        f"- peers: SIPp {info['sipp']}, pjsua2 (PyPI pjsua2-python 2.15.1), {info['rustc']}",
+        "",
+        "| figure | measured | command |",
+        "|---|---|---|",
+    ]
+    for figure, when in sorted(results.get("measured", {}).items()):
+        lines.append(f"| {figure} | {when['date']} | `scripts/bench {when['arguments']}` |".replace(" `", " `", 1))
+    lines.append("")
+    if "P1" in results:
+        runs = results["P1"]
+        lines += [
+            "## P1 call rate (SIPp uac ladder; answer, then the answering side hangs up)",
+            "",
+            "Highest rate with 0 failed calls and 0 retransmissions (target: callhost ≥ 2,000 CPS with",
+            "a fresh Wasm instance per call).",
+            "",
+            "| answering side | clean CPS, median (min–max) | runs | vs SIPp uas |",
+            "|---|---|---|---|",
+        ]
+        ceiling = median_of([run["best"] for run in runs.get("sipp-uas", [])])
+        for name, label in (("callhost", "callhost (answer-hangup.wasm)"),
+                            ("sipp-uas", "SIPp uas (the machine's ceiling)"),
+                            ("pjsua2", "pjsua2 answering machine")):
+            best = [run["best"] for run in runs.get(name, [])]
+            if not best:
+                continue
+            ratio = f"{median_of(best) / ceiling:.2f}" if ceiling else "n/a"
+            lines.append(f"| {label} | {median_of(best):g} ({min(best)}–{max(best)}) | {len(best)} | {ratio} |")
+        lines += ["", "First failing step of each ladder (what stopped it):", ""]
+        for name, ladders in runs.items():
+            for index, run in enumerate(ladders):
+                failing = [step for step in run["steps"] if not step["clean"]]
+                if failing:
+                    step = failing[0]
+                    lines.append(
+                        f"- {name} run {index + 1}: at {step['rate']} CPS {step['successful']}/{step['calls']}"
+                        f" ok, {step['failed']} failed, {step['retransmissions']} retransmissions")
+                else:
+                    lines.append(f"- {name} run {index + 1}: clean up to the ladder's top ({run['best']} CPS)")
+        lines.append("")
+    if "P3" in results:
+        figures = results["P3"]
+        lines += [
+            "## P3 instantiation (store + WASI context + instance, pooling allocator)",
+            "",
+            "Target: p50 ≤ 10 µs, p99 ≤ 30 µs. 2,000 calls of `answer-hangup.wasm` per run.",
+            "",
+            "| figure | p50 µs, median (min–max) | p99 µs, median (min–max) |",
+            "|---|---|---|",
+        ]
+        for key, label in (("instantiate", "instantiate"), ("whole_call", "instantiate + run main (fake call)")):
+            p50 = [figure[key]["p50_us"] for figure in figures if key in figure]
+            p99 = [figure[key]["p99_us"] for figure in figures if key in figure]
+            if p50:
+                lines.append(f"| {label} | {median_of(p50):g} ({min(p50)}–{max(p50)}) | "
+                             f"{median_of(p99):g} ({min(p99)}–{max(p99)}) |")
+        lines.append("")
+    if "P2" in results:
+        lines += render_media(results["P2"])
+    if "P6" in results:
+        runs = results["P6"]
+        lines += [
+            "## P6 hot reload under load (500 CPS of answer-hangup; 2.0.0 renamed over 1.0.0 after 5 s)",
+            "",
+            "Target: the new version serving within 250 ms of the rename, 0 failed calls.",
+            "",
+            "| run | loaded (ms after rename) | first call on 2.0.0 (ms) | calls ok / failed / retransmissions |",
+            "|---|---|---|---|",
+        ]
+        for index, run in enumerate(runs):
+            lines.append(f"| {index + 1} | {run['loaded_ms']} | {run['first_new_call_ms']} | "
+                         f"{run['successful']} / {run['failed']} / {run['retransmissions']} |")
+        lines.append("")
+    if "soak" in results:
+        soak = results["soak"]
+        lines += [
+            f"## Soak ({soak['seconds']:g} s at {soak['rate']} CPS)",
+            "",
+            f"- calls: {soak['successful']} ok, {soak['failed']} failed, {soak['retransmissions']} retransmissions",
+            f"- RSS: {soak['rss_first_third_kib']} KiB (first third) → {soak['rss_last_third_kib']} KiB (last third)",
+            f"- open files: max {soak['fds_max']}, after {soak['fds_after']}; UDP sockets: max {soak['udp_max']},"
+            f" after {soak['udp_after']}",
+            "",
+        ]
+    notes = REPO / "bench" / "NOTES.md"
+    if notes.exists():
+        lines += [notes.read_text().rstrip(), ""]
+    (REPO / "BENCHMARKS.md").write_text("\n".join(lines))
+
+
+def render_media(runs):
+    """P2/P4/P5 rows; filled in from the load generator's JSON."""
+    lines = [
+        "## P2 held media calls, P4 memory per call, P5 RTP pacing (bench/loadgen)",
+        "",
+        "Each call: the caller sends PCMU every 20 ms, the app (`prompt-loop.wasm`) plays a prompt in",
+        "a loop. Targets: P2 ≥ 2 × pjsua2's calls per core (pjsua2 2.15 held about 1,950 on one",
+        "core) with 0 lost; P4 ≤ 100 KB per call at 1,000 calls; P5 p99 ≤ 2 ms at 1,000 calls.",
+        "",
+        "| calls | run | up / failed | lost to host / from host | late at host / from host | host cores | calls per core | RSS per call KiB | pacing p50 / p99 / max ms | generator: cores, skipped frames |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for run in runs:
+        lines.append(
+            f"| {run['calls']} | {run['run']} | {run['established']} / {run['failed'] + run['dropped']} | "
+            f"{run['lost_to_host']} / {run['lost_from_host']} | {run['late_at_host']} / {run['late_from_host']} | "
+            f"{run['host_cores']:.2f} | {run['calls_per_core']:.0f} | {run['rss_per_call_kib']:.1f} | "
+            f"{run['pacing_p50_ms']:.2f} / {run['pacing_p99_ms']:.2f} / {run['pacing_max_ms']:.2f} | "
+            f"{run['generator_cores']:.2f}, {run['frames_skipped_by_generator']} |")
+    lines.append("")
+    return lines
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", default="P1,P3",
+    parser.add_argument("--only", default="P1,P2,P3,P6",
                         help="comma-separated figures to measure (P1,P2,P3,P6,soak)")
     parser.add_argument("--reps", type=int, default=3, help="repetitions of each figure")
     parser.add_argument("--step-seconds", type=float, default=5.0,
                         help="seconds of calls per P1 ladder step")
     parser.add_argument("--max-rate", type=int, default=6000)
-    parser.add_argument("--json", default=str(WORK / "results.json"))
+    parser.add_argument("--json", default=str(REPO / "bench" / "results.json"),
+                        help="results file; figures not measured in this run are kept from it")
+    parser.add_argument("--media-calls", default="1000,2000",
+                        help="held-call counts for P2/P4/P5, comma-separated")
+    parser.add_argument("--media-rate", type=int, default=200, help="call set-up rate for P2")
+    parser.add_argument("--media-hold", type=int, default=20, help="seconds every P2 call is held")
     parser.add_argument("--soak-seconds", type=float, default=600)
     parser.add_argument("--soak-rate", type=int, default=0,
                         help="calls per second for the soak (default: half the P1 result)")
@@ -510,17 +719,27 @@ def main():
         print(json.dumps(counters))
         return
     wanted = {name.strip().upper() for name in args.only.split(",")}
-    results = {"machine": machine()}
+    results = {}
+    if Path(args.json).exists():
+        results = json.loads(Path(args.json).read_text())
+    results["machine"] = machine()
+    measured = results.setdefault("measured", {})
+    for figure in wanted:
+        key = "soak" if figure == "SOAK" else figure
+        measured[key] = {"date": results["machine"]["date"], "arguments": " ".join(sys.argv[1:])}
     if "P1" in wanted:
         bench_p1(args, results)
     if "P3" in wanted:
         bench_p3(args, results)
+    if "P2" in wanted:
+        bench_p2(args, results)
     if "P6" in wanted:
         bench_p6(args, results)
     if "SOAK" in wanted:
         bench_soak(args, results)
     Path(args.json).write_text(json.dumps(results, indent=2))
-    log(f"results in {args.json}")
+    render(results)
+    log(f"results in {args.json} and BENCHMARKS.md")
 
 
 if __name__ == "__main__":
