@@ -243,6 +243,7 @@ fn check_request(
     if !is_token(method) {
         return Err(bad("Malformed method"));
     }
+    check_request_uri_hostport(uri)?;
     check_required_headers(msg)?;
     let cseq_method = check_cseq(msg.first("CSeq").unwrap_or_default())?;
     // Methods are case-sensitive (RFC 3261 §7.1): "invite" is an extension.
@@ -389,6 +390,31 @@ fn check_request_uri(uri: &str) -> Result<(), Failure> {
         return Err(bad("Headers in the Request-URI"));
     }
     Ok(())
+}
+
+/// The `hostport` of a `sip:`/`sips:` Request-URI (RFC 3261 §25.1): a host
+/// without ':' or a bracketed IPv6 reference, then an optional numeric port.
+/// A syntax error, so 400 before any method check: RFC 5118 §4.2's
+/// `sip:2001:db8::10` is not a URI. Other schemes are judged later (416).
+fn check_request_uri_hostport(uri: &str) -> Result<(), Failure> {
+    let Some((scheme, rest)) = uri.split_once(':') else {
+        return Ok(());
+    };
+    if !scheme.eq_ignore_ascii_case("sip") && !scheme.eq_ignore_ascii_case("sips") {
+        return Ok(());
+    }
+    // The user part may hold ';', '?' and escaped '@' but no bare '@'; the
+    // parameters and headers after the host hold no '@' either.
+    let host_part = rest.rfind('@').map_or(rest, |at| &rest[at + 1..]);
+    let hostport = host_part.split([';', '?']).next().unwrap_or_default();
+    let valid = split_host_port(hostport).is_some_and(|(host, port)| {
+        !host.is_empty() && port.is_none_or(|port| port.parse::<u16>().is_ok())
+    });
+    if valid {
+        Ok(())
+    } else {
+        Err(bad("Malformed Request-URI host"))
+    }
 }
 
 /// Syntax of Via, From, To, Contact and Max-Forwards.

@@ -9,6 +9,8 @@
 #![allow(dead_code)]
 
 pub mod audio;
+pub mod netns;
+pub mod raw_sip;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -259,6 +261,11 @@ impl Host {
             "SIPp {scenario} to {service} failed:\n{}",
             run.output
         );
+    }
+
+    /// Whether the host process is still running (it has not exited or crashed).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     /// The whole log so far.

@@ -135,6 +135,75 @@ fn every_rfc4475_file_gets_the_expected_verdict() {
     assert!(wrong.is_empty(), "wrong verdicts:\n{}", wrong.join("\n"));
 }
 
+/// RFC 5118 (IPv6) messages in their wire form (CRLF, corrected
+/// Content-Length; see shared/corpora/rfc5118/manifest.tsv), over UDP.
+const RFC5118: &[(&str, Expect)] = &[
+    // REGISTER: this endpoint is no registrar (405), whatever the URI holds.
+    ("ipv6-good", Expect::Reply(405)),
+    // §4.2: an IPv6 address without [] is no hostport: 400 before the method.
+    ("ipv6-bad", Expect::Reply(400)),
+    ("port-ambiguous", Expect::Reply(405)),
+    ("port-unambiguous", Expect::Reply(405)),
+    // §4.5: received=[…] is tolerated.
+    ("via-received-param-with-delim", Expect::Accept),
+    ("via-received-param-no-delim", Expect::Accept),
+    ("ipv6-in-sdp", Expect::Accept),
+    ("mult-ip-in-header", Expect::Accept),
+    ("mult-ip-in-sdp", Expect::Accept),
+    ("ipv4-mapped-ipv6", Expect::Accept),
+    // gap, §4.10 says tolerate: rsipstack's parser rejects the 3-colon form.
+    ("ipv6-bug-abnf-3-colons", Expect::Reply(400)),
+    ("ipv6-correct-abnf-2-colons", Expect::Accept),
+];
+
+#[test]
+fn every_rfc5118_message_gets_the_expected_verdict() {
+    let dir = corpus_dir().join("../rfc5118/wire");
+    let mut wrong = Vec::new();
+    for (name, expected) in RFC5118 {
+        let bytes = std::fs::read(dir.join(name))
+            .unwrap_or_else(|e| panic!("RFC 5118 corpus file {name}: {e}"));
+        let verdict = inspector().inspect(&bytes, Transport::Udp, source());
+        if verdict_kind(&verdict) != *expected {
+            wrong.push(format!("{name}: expected {expected:?}, got {verdict:?}"));
+        }
+    }
+    let files = std::fs::read_dir(&dir)
+        .expect("RFC 5118 wire corpus")
+        .count();
+    assert_eq!(
+        files,
+        RFC5118.len(),
+        "every RFC 5118 file has an expectation"
+    );
+    assert!(wrong.is_empty(), "wrong verdicts:\n{}", wrong.join("\n"));
+}
+
+#[test]
+fn request_uri_hostport_is_checked_before_the_method() {
+    for (uri, expected) in [
+        ("sip:2001:db8::10", Some(400)),
+        ("sip:user@example.com:50x", Some(400)),
+        ("sip:user@:5060", Some(400)),
+        ("sip:[2001:db8::10]:5070", Some(405)),
+        ("sip:user;par=u%40example.net@example.com", Some(405)),
+        // Not SIP: judged after the method (416 would come later).
+        ("tel:+1-201-555-0123", Some(405)),
+    ] {
+        let request = format!(
+            "SUBSCRIBE {uri} SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKu1\r\n\
+             From: <sip:a@example.com>;tag=1\r\nTo: <sip:b@example.com>\r\nCall-ID: u1\r\n\
+             CSeq: 1 SUBSCRIBE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+        );
+        let verdict = inspector().inspect(request.as_bytes(), Transport::Udp, source());
+        let got = match verdict {
+            Verdict::Reply(rejection) => Some(rejection.status),
+            _ => None,
+        };
+        assert_eq!(got, expected, "{uri}");
+    }
+}
+
 #[test]
 fn replies_copy_the_transaction_headers_and_add_a_to_tag() {
     let bytes = std::fs::read(corpus_dir().join("intmeth.dat")).expect("read");
