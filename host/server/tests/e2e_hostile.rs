@@ -212,7 +212,7 @@ fn hostile_apps_beside_a_hundred_healthy_calls() {
     );
     let (correlation, lag) = best_correlation(&envelope(&welcome), &heard);
     assert!(
-        correlation > 0.9,
+        correlation > 0.8,
         "the pjsua2 call's prompt is damaged: envelope correlation {correlation:.3} at {} ms",
         lag * 20
     );

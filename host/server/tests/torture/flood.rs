@@ -330,7 +330,7 @@ pub fn run() {
     let heard = envelope(&load(&recording));
     let (correlation, lag) = best_correlation(&envelope(&welcome), &heard);
     assert!(
-        correlation > 0.9,
+        correlation > 0.8,
         "the prompt heard during the floods does not match welcome.wav: correlation {correlation:.3} at {} ms",
         lag * 20
     );
