@@ -134,7 +134,8 @@ class Host:
         )
         wait_port_free(HOST_SIP)
         self.log_path = self.dir / "callhost.log"
-        env = dict(os.environ, CALLHOST_LOG=log_filter)
+        # "callhost is running" (callhost::server, info) tells that it is up.
+        env = dict(os.environ, CALLHOST_LOG=f"{log_filter},callhost::server=info")
         self.process = subprocess.Popen(
             [str(CALLHOST), "run", "--config", str(config)],
             stdout=open(self.log_path, "w"),
@@ -145,6 +146,7 @@ class Host:
         deadline = time.monotonic() + 60
         while "callhost is running" not in self.log_text():
             if self.process.poll() is not None or time.monotonic() > deadline:
+                self.process.kill()
                 raise SystemExit(f"bench: callhost did not start:\n{self.log_text()[-3000:]}")
             time.sleep(0.1)
         self.pid = self.process.pid
@@ -272,7 +274,7 @@ class PjsuaAnswer:
 
 # ---------------------------------------------------------------- P1 call rate
 
-RATE_LADDER = [100, 200, 400, 700, 1000, 1300, 1600, 2000, 2400, 2800, 3200, 3600, 4000, 4500, 5000, 6000]
+RATE_LADDER = [10, 25, 50, 100, 200, 400, 700, 1000, 1300, 1600, 2000, 2400, 2800, 3200, 3600, 4000, 4500, 5000, 6000]
 
 
 def ladder(peer_name, start_peer, args):
@@ -461,7 +463,7 @@ def bench_p6(args, results):
             host.stop()
         loaded_at = first_new = last_old = None
         for line in host.log_text().splitlines():
-            if 'version="2.0.0"' in line and "plugin loaded" in line and loaded_at is None:
+            if 'version="2.0.0"' in line and "plugin reloaded" in line and loaded_at is None:
                 loaded_at = log_time(line)
             elif 'app.version="2.0.0"' in line and first_new is None:
                 first_new = log_time(line)
@@ -694,7 +696,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", default="P1,P2,P3,P6",
-                        help="comma-separated figures to measure (P1,P2,P3,P6,soak)")
+                        help="comma-separated figures to measure (P1,P2,P3,P6,soak; 'none' only rewrites BENCHMARKS.md)")
     parser.add_argument("--reps", type=int, default=3, help="repetitions of each figure")
     parser.add_argument("--step-seconds", type=float, default=5.0,
                         help="seconds of calls per P1 ladder step")
@@ -724,7 +726,7 @@ def main():
         results = json.loads(Path(args.json).read_text())
     results["machine"] = machine()
     measured = results.setdefault("measured", {})
-    for figure in wanted:
+    for figure in wanted & {"P1", "P2", "P3", "P6", "SOAK"}:
         key = "soak" if figure == "SOAK" else figure
         measured[key] = {"date": results["machine"]["date"], "arguments": " ".join(sys.argv[1:])}
     if "P1" in wanted:
