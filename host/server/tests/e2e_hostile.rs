@@ -11,14 +11,13 @@
 
 mod common;
 
-use std::path::Path;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use common::audio::{best_correlation, envelope, load};
 use common::{
-    Host, HostOptions, SippRun, field, pjsua_call, prompts, rtp_blocks, scratch, sipp, sipp_dir,
-    sipp_workdir,
+    Host, HostOptions, SippRun, field, ivr_caller_in_background, prompts, rtp_blocks, scratch,
+    sipp, sipp_dir, sipp_workdir,
 };
 
 /// Healthy SIPp calls, all up at once.
@@ -81,30 +80,6 @@ fn sipp_in_background(
     })
 }
 
-/// A pjsua2 call to `ivr` that records what it hears into `recording` and sends
-/// 4711# once the welcome prompt has played.
-fn pjsua_in_background(host: &Host, recording: &Path) -> JoinHandle<serde_json::Value> {
-    let welcome_seconds = load(&prompts().join("ivr/welcome.wav")).len() as f64 / 8000.0;
-    let uri = format!("sip:ivr@{}", host.sip);
-    let recording = recording.to_str().unwrap().to_owned();
-    // The prompt starts about a second after connect (the app rings first).
-    let dtmf_after = format!("{:.1}", welcome_seconds + 1.5);
-    std::thread::spawn(move || {
-        pjsua_call(&[
-            "--uri",
-            &uri,
-            "--record",
-            &recording,
-            "--send-dtmf",
-            "4711#",
-            "--dtmf-after",
-            &dtmf_after,
-            "--timeout",
-            "60",
-        ])
-    })
-}
-
 /// The exit records of one app (its `app=` field).
 fn records_of<'a>(records: &'a [String], app: &str) -> Vec<&'a String> {
     records
@@ -139,7 +114,7 @@ fn hostile_apps_beside_a_hundred_healthy_calls() {
 
     let recording = dir.join("pjsua-heard.wav");
     let healthy = sipp_in_background(&host, "host-dtmf.xml", "ivr", HEALTHY_CALLS, 50);
-    let phone = pjsua_in_background(&host, &recording);
+    let phone = ivr_caller_in_background(&host, &recording);
     // The hostile calls arrive while the healthy ones are up.
     std::thread::sleep(Duration::from_secs(1));
     let hostile: Vec<(&str, JoinHandle<SippRun>)> = HOSTILE

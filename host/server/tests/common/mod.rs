@@ -420,6 +420,33 @@ pub fn pjsua_python() -> PathBuf {
     python
 }
 
+/// A pjsua2 call to `ivr` in the background that records what it hears into
+/// `recording` and sends 4711# once the welcome prompt has played.
+pub fn ivr_caller_in_background(
+    host: &Host,
+    recording: &Path,
+) -> std::thread::JoinHandle<serde_json::Value> {
+    let welcome_seconds = audio::load(&prompts().join("ivr/welcome.wav")).len() as f64 / 8000.0;
+    let uri = format!("sip:ivr@{}", host.sip);
+    let recording = recording.to_str().unwrap().to_owned();
+    // The prompt starts about a second after connect (the app rings first).
+    let dtmf_after = format!("{:.1}", welcome_seconds + 1.5);
+    std::thread::spawn(move || {
+        pjsua_call(&[
+            "--uri",
+            &uri,
+            "--record",
+            &recording,
+            "--send-dtmf",
+            "4711#",
+            "--dtmf-after",
+            &dtmf_after,
+            "--timeout",
+            "60",
+        ])
+    })
+}
+
 /// Run the pjsua2 phone (tests/peers/pjsua_call.py) with `args`; returns its JSON result.
 pub fn pjsua_call(args: &[&str]) -> serde_json::Value {
     let output = Command::new(pjsua_python())

@@ -23,7 +23,8 @@ use std::time::{Duration, Instant};
 use crate::common::audio::{best_correlation, envelope, load};
 use crate::common::raw_sip::Head;
 use crate::common::{
-    Host, HostOptions, field, pjsua_call, prompts, scratch, sipp, sipp_dir, sipp_workdir,
+    Host, HostOptions, field, ivr_caller_in_background, prompts, scratch, sipp, sipp_dir,
+    sipp_workdir,
 };
 
 /// Malformed datagrams in flood (a).
@@ -235,26 +236,7 @@ pub fn run() {
     );
     let welcome = load(&prompts().join("ivr/welcome.wav"));
     let recording = dir.join("pjsua-heard.wav");
-    let phone = {
-        let uri = format!("sip:ivr@{}", host.sip);
-        let recording = recording.to_str().unwrap().to_owned();
-        // The digits go once the whole prompt has played (it starts ~1 s in).
-        let dtmf_after = format!("{:.1}", welcome.len() as f64 / 8000.0 + 1.5);
-        std::thread::spawn(move || {
-            pjsua_call(&[
-                "--uri",
-                &uri,
-                "--record",
-                &recording,
-                "--send-dtmf",
-                "4711#",
-                "--dtmf-after",
-                &dtmf_after,
-                "--timeout",
-                "60",
-            ])
-        })
-    };
+    let phone = ivr_caller_in_background(&host, &recording);
     let sipp_calls = {
         let work = sipp_workdir(&dir);
         let scenario = sipp_dir().join("host-wait-bye.xml");
