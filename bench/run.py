@@ -553,14 +553,6 @@ def machine():
     }
 
 
-def spread(values):
-    values = sorted(values)
-    if not values:
-        return "n/a"
-    median = statistics.median(values)
-    return f"{median:g} (min {values[0]:g}, max {values[-1]:g}, n={len(values)})"
-
-
 def median_of(values):
     values = [value for value in values if value is not None]
     return statistics.median(values) if values else None
