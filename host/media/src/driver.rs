@@ -1,34 +1,52 @@
-//! The I/O driver: one tokio task per session owns its UDP socket and its frame timer and
-//! feeds the sans-IO [`SessionCore`]. This is the only module with sockets and time.
+//! The I/O driver: a few media threads, each owning a set of sessions' UDP sockets and one
+//! shared 20 ms tick, feeding the sans-IO [`SessionCore`]s. This is the only module with
+//! sockets and time.
 //!
-//! Timing: one monotonic clock (`tokio::time::Instant`). Frame *k* is due at
-//! `start + k × 20 ms` (absolute deadlines, so scheduling delays never accumulate into drift).
-//! A late wake-up sends the overdue frames back to back, at most [`MAX_BURST_FRAMES`] of them;
-//! beyond that the core skips frames (time moves on, nothing is sent) rather than flooding
-//! the peer's jitter buffer. The timer runs only after `start_sending`.
+//! Why threads and one tick, not a task and a timer per session: at a thousand calls a
+//! per-session task woke twice per packet (timer, socket readiness), and the scheduler's and
+//! the reactor's work per wake-up cost more than the media itself. A media thread sleeps
+//! until the next tick, then serves every session it owns in turn: commands from the call,
+//! the datagrams waiting in both sockets, the other leg's audio, the frames due, RTCP. The
+//! sessions' packets leave in the same order every tick, so each stream keeps its own 20 ms
+//! spacing; and the media threads keep their pace whatever the async runtime is doing.
+//! [`WORKER_THREADS_MAX`] bounds the threads (one per core below that); a new session joins
+//! the thread with the fewest sessions.
 //!
-//! RTCP: the session's second socket (RTP port + 1) receives the peer's reports and sends ours;
-//! after each frame tick the core says whether a report is due ([`SessionCore::poll_rtcp`]).
-//! Arrival and report times are measured from the task's start on the same monotonic clock;
-//! the wall clock only stamps sender reports.
+//! Timing: one monotonic clock (`std::time::Instant`). A session's frame *k* is due at
+//! `start + k × 20 ms` (absolute deadlines, so scheduling delays never accumulate into drift),
+//! `start` being the first tick after `start_sending`. A late tick sends the overdue frames
+//! back to back, at most [`MAX_BURST_FRAMES`] of them; beyond that the core skips frames
+//! (time moves on, nothing is sent) rather than flooding the peer's jitter buffer.
 //!
-//! The task ends when the command channel closes (the `MediaSession` was dropped): it sends an
-//! RTCP BYE, and the sockets and the port lease drop with it.
+//! Receiving: datagrams are read once per tick, but each carries the kernel's arrival time
+//! (`SO_TIMESTAMPNS`), so jitter, the jitter buffer's playout and RTCP round trips are
+//! measured from when the packet arrived, not from when the tick read it. At most
+//! [`MAX_DATAGRAMS_PER_TICK`] per socket per tick: a flooding peer fills its own socket
+//! buffer, not the thread's time.
 //!
-//! Bridging: `MediaSession::connect` hands each of the two drivers one `BridgeEnd`, a pair of
-//! bounded channels. A driver sends its decoded received frames and received digits to the
-//! other and feeds what it receives into its core's playout buffer. Ending the bridge on
-//! either side (disconnect, a new connect, the task ending) drops that side's channel ends; the
-//! other driver sees its receiver close and goes back to its own output.
+//! RTCP: the session's second socket (RTP port + 1) receives the peer's reports and sends
+//! ours; after each tick's frames the core says whether a report is due
+//! ([`SessionCore::poll_rtcp`]). The wall clock only stamps sender reports.
+//!
+//! A session ends when its command channel closes (the `MediaSession` was dropped): it sends
+//! an RTCP BYE, and the sockets and the port lease drop with it. A panic while serving one
+//! session ends that session only.
+//!
+//! Bridging: `MediaSession::connect` hands each of the two sessions one `BridgeEnd`, a pair of
+//! bounded channels. Each tick a session sends its decoded received frames and received
+//! digits to the other and feeds what it receives into its core's playout buffer. Ending the
+//! bridge on either side (disconnect, a new connect, the session ending) drops that side's
+//! channel ends; the other session sees its receiver close and goes back to its own output.
 
-use std::sync::Arc;
+use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::{Duration, SystemTime};
+use std::sync::{Arc, Mutex, mpsc as thread_channel};
+use std::time::{Duration, Instant, SystemTime};
 
-use tokio::net::UdpSocket;
+use tokio::runtime::Handle;
 use tokio::sync::mpsc;
-use tokio::time::Instant;
-use tracing::Instrument;
 
 use crate::engine::MediaSockets;
 use crate::ports::PortLease;
@@ -43,18 +61,32 @@ use crate::session::{MediaCounters, MediaEvent, SessionCore};
 use crate::source::AudioSource;
 use crate::telephone_event::sender::DtmfItem;
 
-/// The packetisation interval.
+/// The packetisation interval, and the media threads' tick.
 pub const FRAME_DURATION: Duration = Duration::from_millis(20);
 
-/// Most overdue frames sent in one burst after a late wake-up (100 ms of audio).
+/// Most overdue frames sent in one burst after a late tick (100 ms of audio).
 pub const MAX_BURST_FRAMES: u64 = 5;
 
 /// Unread DTMF digits kept for the call; more are dropped (and counted) so a flooding peer
 /// cannot grow memory without bound.
 pub const MAX_PENDING_DTMF: usize = 128;
 
+/// Datagrams read from one socket in one tick (3,200 a second); more wait, and a peer that
+/// keeps sending faster loses them in its own socket buffer.
+pub const MAX_DATAGRAMS_PER_TICK: usize = 64;
+
+/// Most media threads, whatever the core count.
+pub const WORKER_THREADS_MAX: usize = 8;
+
 /// Receive buffer: larger than any sane RTP packet on a 1500-byte MTU path.
 const RECEIVE_BUFFER_BYTES: usize = 2048;
+
+/// The RTCP socket is read every this many ticks (100 ms): reports come every few seconds,
+/// and their kernel arrival stamps keep round trips exact however late they are read.
+const RTCP_READ_TICKS: u64 = 5;
+
+/// A kernel arrival stamp older than this is not believed (the wall clock stepped).
+const MAX_ARRIVAL_AGE: Duration = Duration::from_secs(1);
 
 /// Messages in flight from one bridged driver to the other (320 ms of audio). The receiving
 /// core keeps only ~60 ms anyway; a full channel means that driver is stalled, so we drop.
@@ -68,10 +100,11 @@ pub(crate) enum Command {
         id: u64,
         prompt: Arc<Prompt>,
     },
-    /// Play a generated source (a tone) in place of any prompt.
+    /// Play a generated source (a tone) in place of any prompt. (Boxed, like the recording
+    /// below, to keep every command small: the channel's blocks hold 32 of them per call.)
     PlaySource {
         id: u64,
-        source: AudioSource,
+        source: Box<AudioSource>,
     },
     StopPlaying,
     SendDtmf {
@@ -82,15 +115,19 @@ pub(crate) enum Command {
     Update(Box<Negotiated>),
     Connect(BridgeEnd),
     Disconnect,
-    StartRecording {
-        slot: RecordingSlot,
-        job: RecordingJob,
-        file: RecordingFile,
-    },
+    StartRecording(Box<NewRecording>),
     StopRecording {
         slot: RecordingSlot,
         cause: RecordingCause,
     },
+}
+
+/// A recording to start: its job in the core, and the file its writer fills.
+#[derive(Debug)]
+pub(crate) struct NewRecording {
+    pub(crate) slot: RecordingSlot,
+    pub(crate) job: RecordingJob,
+    pub(crate) file: RecordingFile,
 }
 
 /// What one leg of a bridge sends the other.
@@ -155,103 +192,346 @@ impl FrameClock {
     }
 }
 
-/// The driver loop; spawn it once per session.
-pub(crate) async fn run(
+/// The media threads of one engine, started with its first session. They end when the engine
+/// is gone and their last session has ended.
+#[derive(Debug, Default)]
+pub(crate) struct Workers {
+    threads: Mutex<Vec<WorkerHandle>>,
+}
+
+#[derive(Debug)]
+struct WorkerHandle {
+    sessions: thread_channel::Sender<Driver>,
+    /// Sessions the thread serves (it updates this every tick).
+    load: Arc<AtomicUsize>,
+}
+
+impl Workers {
+    /// Hand a new session to the media thread with the fewest sessions.
+    pub(crate) fn add(&self, driver: Driver) -> std::io::Result<()> {
+        let mut threads = self.threads.lock().unwrap_or_else(|p| p.into_inner());
+        if threads.is_empty() {
+            let count = std::thread::available_parallelism()
+                .map_or(1, usize::from)
+                .min(WORKER_THREADS_MAX);
+            for index in 0..count {
+                let (sender, receiver) = thread_channel::channel();
+                let load = Arc::new(AtomicUsize::new(0));
+                let thread_load = Arc::clone(&load);
+                std::thread::Builder::new()
+                    .name(format!("callhost-media-{index}"))
+                    .spawn(move || run_worker(receiver, thread_load))?;
+                threads.push(WorkerHandle {
+                    sessions: sender,
+                    load,
+                });
+            }
+        }
+        let worker = threads
+            .iter()
+            .min_by_key(|worker| worker.load.load(Ordering::Relaxed))
+            .expect("at least one media thread");
+        // Counted at once, so a burst of new sessions spreads over the threads.
+        worker.load.fetch_add(1, Ordering::Relaxed);
+        worker
+            .sessions
+            .send(driver)
+            .map_err(|_| std::io::Error::other("media thread ended"))
+    }
+}
+
+/// One media thread: sleep to the next tick, serve every session, repeat. Blocks while it has
+/// no session.
+fn run_worker(new_sessions: thread_channel::Receiver<Driver>, load: Arc<AtomicUsize>) {
+    let mut sessions: Vec<Driver> = Vec::new();
+    let mut scratch = Scratch::new();
+    let mut grid = FrameClock {
+        start: Instant::now(),
+        next_frame: 0,
+    };
+    loop {
+        if sessions.is_empty() {
+            // Idle: wait for a session rather than ticking for nobody.
+            let Ok(driver) = new_sessions.recv() else {
+                return;
+            };
+            sessions.push(driver);
+            grid = FrameClock {
+                start: Instant::now(),
+                next_frame: 0,
+            };
+        }
+        while let Ok(driver) = new_sessions.try_recv() {
+            sessions.push(driver);
+        }
+        // The tick's time is its place on the grid, not when the thread woke: sessions count
+        // their frames from it, so wake-up jitter never moves a frame to the next tick.
+        let tick = grid.deadline();
+        sessions.retain_mut(|driver| {
+            let _entered = driver.span.clone().entered();
+            match std::panic::catch_unwind(AssertUnwindSafe(|| driver.tick(tick, &mut scratch))) {
+                Ok(true) => true,
+                Ok(false) => {
+                    driver.finish();
+                    false
+                }
+                Err(_) => {
+                    tracing::error!("media session panicked; it is ended");
+                    false
+                }
+            }
+        });
+        load.store(sessions.len(), Ordering::Relaxed);
+        // The next tick on the grid; after an overrun, the first one still ahead.
+        grid.next_frame = (grid.next_frame + 1).max(grid.frames_due(Instant::now()));
+        let deadline = grid.deadline();
+        if let Some(wait) = deadline.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+    }
+}
+
+/// Buffers one media thread reuses for every session.
+struct Scratch {
+    datagram: Box<[u8]>,
+    control: Vec<u8>,
+}
+
+impl Scratch {
+    fn new() -> Self {
+        Scratch {
+            datagram: vec![0u8; RECEIVE_BUFFER_BYTES].into_boxed_slice(),
+            control: nix::cmsg_space!(nix::sys::time::TimeSpec),
+        }
+    }
+}
+
+/// One session's I/O state, owned by a media thread.
+#[derive(Debug)]
+pub(crate) struct Driver {
     sockets: MediaSockets,
     lease: PortLease,
-    mut core: SessionCore,
-    mut commands: mpsc::UnboundedReceiver<Command>,
+    core: SessionCore,
+    commands: mpsc::UnboundedReceiver<Command>,
     events: mpsc::UnboundedSender<MediaEvent>,
     shared: Arc<SessionShared>,
-) {
-    tracing::debug!(port = lease.port(), remote = %core.destination(), "media session started");
-    let MediaSockets {
-        rtp: socket,
-        rtcp: rtcp_socket,
-    } = sockets;
-    let session_start = Instant::now();
-    let mut buffer = vec![0u8; RECEIVE_BUFFER_BYTES].into_boxed_slice();
-    let mut rtcp_buffer = vec![0u8; RECEIVE_BUFFER_BYTES].into_boxed_slice();
-    let mut clock: Option<FrameClock> = None;
-    let mut bridge: Option<BridgeEnd> = None;
-    let mut writers = RecordingWriters::default();
-    let sleep = tokio::time::sleep_until(Instant::now());
-    tokio::pin!(sleep);
-    loop {
-        tokio::select! {
-            // Commands first (a stop must not wait behind traffic), then the timer, then input.
-            biased;
-            command = commands.recv() => {
-                let Some(command) = command else { break };
-                if let Command::StartRecording { slot, job, file } = command {
-                    writers.start(job.id(), file, &events);
-                    core.start_recording(slot, job);
-                } else {
-                    apply(&mut core, &mut bridge, &shared, command);
-                }
-                if core.is_sending() && clock.is_none() {
-                    let now = Instant::now();
-                    clock = Some(FrameClock { start: now, next_frame: 0 });
-                    sleep.as_mut().reset(now);
-                }
-            }
-            () = &mut sleep, if clock.is_some() => {
-                if let Some(clock) = clock.as_mut() {
-                    send_due_frames(&mut core, clock, &socket, &shared.counters);
-                    sleep.as_mut().reset(clock.deadline());
-                }
-                // Audio the jitter buffer released on those ticks goes to the other leg.
-                forward_decoded(&mut core, &mut bridge, &shared);
-                let now = session_start.elapsed();
-                if let Some((destination, report)) = core.poll_rtcp(now, SystemTime::now()) {
-                    send_rtcp(&rtcp_socket, destination, &report);
-                }
-            }
-            message = receive_bridged(&mut bridge), if bridge.is_some() => match message {
-                Some(BridgeMessage::Audio(frame)) => core.push_bridged_frame(*frame),
-                Some(BridgeMessage::Digit(digit)) => core.forward_digit(digit),
-                // The other leg disconnected, was connected elsewhere, or ended.
-                None => end_bridge(&mut core, &mut bridge, &shared),
-            },
-            received = socket.recv_from(&mut buffer) => match received {
-                Ok((length, source)) => {
-                    core.on_datagram_at(session_start.elapsed(), source, &buffer[..length]);
-                    // Before sending starts, audio is decoded on arrival.
-                    forward_decoded(&mut core, &mut bridge, &shared);
-                }
-                Err(error) => tracing::debug!(%error, "RTP receive error"),
-            },
-            received = rtcp_socket.recv_from(&mut rtcp_buffer) => match received {
-                Ok((length, source)) => {
-                    core.on_rtcp_at(session_start.elapsed(), source, &rtcp_buffer[..length]);
-                }
-                Err(error) => tracing::debug!(%error, "RTCP receive error"),
-            },
+    /// Arrival and report times are measured from here.
+    session_start: Instant,
+    clock: Option<FrameClock>,
+    /// Ticks served so far.
+    ticks: u64,
+    bridge: Option<BridgeEnd>,
+    writers: RecordingWriters,
+    /// The call's span: the session's log lines carry it.
+    span: tracing::Span,
+}
+
+impl Driver {
+    /// A session's driver; recordings' writer tasks go to `runtime`.
+    pub(crate) fn new(
+        sockets: MediaSockets,
+        lease: PortLease,
+        core: SessionCore,
+        commands: mpsc::UnboundedReceiver<Command>,
+        events: mpsc::UnboundedSender<MediaEvent>,
+        shared: Arc<SessionShared>,
+        runtime: Handle,
+    ) -> Self {
+        tracing::debug!(port = lease.port(), remote = %core.destination(), "media session started");
+        Driver {
+            sockets,
+            lease,
+            core,
+            commands,
+            events,
+            shared,
+            session_start: Instant::now(),
+            clock: None,
+            ticks: 0,
+            bridge: None,
+            writers: RecordingWriters::new(runtime),
+            span: tracing::Span::current(),
         }
-        while let Some(event) = core.poll_event() {
+    }
+
+    /// Serve the tick scheduled at `tick`; false when the session is over (its handle was
+    /// dropped).
+    fn tick(&mut self, tick: Instant, scratch: &mut Scratch) -> bool {
+        // Commands first: a stop must not wait behind traffic.
+        loop {
+            match self.commands.try_recv() {
+                Ok(Command::StartRecording(recording)) => {
+                    let NewRecording { slot, job, file } = *recording;
+                    self.writers.start(job.id(), file, &self.events);
+                    self.core.start_recording(slot, job);
+                }
+                Ok(command) => apply(&mut self.core, &mut self.bridge, &self.shared, command),
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => return false,
+            }
+        }
+        if self.core.is_sending() && self.clock.is_none() {
+            self.clock = Some(FrameClock {
+                start: tick,
+                next_frame: 0,
+            });
+        }
+        self.receive(scratch);
+        self.ticks += 1;
+        // The other leg's audio, before our frame is made from it.
+        while let Some(end) = self.bridge.as_mut() {
+            match end.from_peer.try_recv() {
+                Ok(BridgeMessage::Audio(frame)) => self.core.push_bridged_frame(*frame),
+                Ok(BridgeMessage::Digit(digit)) => self.core.forward_digit(digit),
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                // The other leg disconnected, was connected elsewhere, or ended.
+                Err(mpsc::error::TryRecvError::Disconnected) => {
+                    end_bridge(&mut self.core, &mut self.bridge, &self.shared);
+                }
+            }
+        }
+        if let Some(clock) = self.clock.as_mut() {
+            send_due_frames(
+                &mut self.core,
+                clock,
+                tick,
+                &self.sockets.rtp,
+                &self.shared.counters,
+            );
+            // Audio the jitter buffer released on those frames goes to the other leg.
+            forward_decoded(&mut self.core, &mut self.bridge, &self.shared);
+            let elapsed = self.session_start.elapsed();
+            if let Some((destination, report)) = self.core.poll_rtcp(elapsed, SystemTime::now()) {
+                send_rtcp(&self.sockets.rtcp, destination, &report);
+            }
+        }
+        self.pass_on_events();
+        true
+    }
+
+    /// Read what waits in both sockets, each datagram at its kernel arrival time.
+    fn receive(&mut self, scratch: &mut Scratch) {
+        let (now, wall) = (Instant::now(), SystemTime::now());
+        for _ in 0..MAX_DATAGRAMS_PER_TICK {
+            match receive_datagram(&self.sockets.rtp, scratch) {
+                Ok(Some((length, source, stamp))) => {
+                    let at =
+                        arrival(now, wall, stamp).saturating_duration_since(self.session_start);
+                    self.core
+                        .on_datagram_at(at, source, &scratch.datagram[..length]);
+                }
+                Ok(None) => break,
+                Err(error) => tracing::debug!(%error, "RTP receive error"),
+            }
+        }
+        // Before sending starts, audio is decoded on arrival.
+        forward_decoded(&mut self.core, &mut self.bridge, &self.shared);
+        if !self.ticks.is_multiple_of(RTCP_READ_TICKS) {
+            return;
+        }
+        for _ in 0..MAX_DATAGRAMS_PER_TICK {
+            match receive_datagram(&self.sockets.rtcp, scratch) {
+                Ok(Some((length, source, stamp))) => {
+                    let at =
+                        arrival(now, wall, stamp).saturating_duration_since(self.session_start);
+                    self.core
+                        .on_rtcp_at(at, source, &scratch.datagram[..length]);
+                }
+                Ok(None) => break,
+                Err(error) => tracing::debug!(%error, "RTCP receive error"),
+            }
+        }
+    }
+
+    /// Hand the core's events to the call (digits to the other leg too) and its recorded
+    /// audio to the writers.
+    fn pass_on_events(&mut self) {
+        while let Some(event) = self.core.poll_event() {
             if let MediaEvent::Dtmf { digit } = event {
-                send_to_bridge(&mut core, &mut bridge, &shared, BridgeMessage::Digit(digit));
-                if shared.pending_dtmf.load(Ordering::Relaxed) >= MAX_PENDING_DTMF {
-                    shared.counters.count_dropped_dtmf();
+                let message = BridgeMessage::Digit(digit);
+                send_to_bridge(&mut self.core, &mut self.bridge, &self.shared, message);
+                if self.shared.pending_dtmf.load(Ordering::Relaxed) >= MAX_PENDING_DTMF {
+                    self.shared.counters.count_dropped_dtmf();
                     continue;
                 }
-                shared.pending_dtmf.fetch_add(1, Ordering::Relaxed);
+                self.shared.pending_dtmf.fetch_add(1, Ordering::Relaxed);
             }
             // A closed receiver means the handle is being dropped; the command channel closes next.
-            let _ = events.send(event);
+            let _ = self.events.send(event);
         }
-        writers.pass_on(&mut core);
+        self.writers.pass_on(&mut self.core);
     }
-    // The call is over: recordings still running end HANGUP, and their files are finished.
-    for slot in [RecordingSlot::File, RecordingSlot::WholeCall] {
-        core.stop_recording(slot, RecordingCause::Hangup);
+
+    /// The call is over: recordings still running end HANGUP and their files are finished,
+    /// an RTCP BYE goes out; the sockets and the port lease drop with the driver.
+    fn finish(&mut self) {
+        for slot in [RecordingSlot::File, RecordingSlot::WholeCall] {
+            self.core.stop_recording(slot, RecordingCause::Hangup);
+        }
+        self.writers.pass_on(&mut self.core);
+        let elapsed = self.session_start.elapsed();
+        if let Some((destination, goodbye)) = self.core.goodbye(elapsed, SystemTime::now()) {
+            send_rtcp(&self.sockets.rtcp, destination, &goodbye);
+        }
+        let stats = self.shared.counters.snapshot();
+        tracing::debug!(port = self.lease.port(), ?stats, "media session stopped");
     }
-    writers.pass_on(&mut core);
-    if let Some((destination, goodbye)) = core.goodbye(session_start.elapsed(), SystemTime::now()) {
-        send_rtcp(&rtcp_socket, destination, &goodbye);
+}
+
+/// One datagram from a non-blocking socket, with the kernel's arrival stamp; `None` when
+/// nothing waits. Written on `recvmsg` because std's sockets do not return the stamp.
+fn receive_datagram(
+    socket: &UdpSocket,
+    scratch: &mut Scratch,
+) -> std::io::Result<Option<(usize, SocketAddr, Option<SystemTime>)>> {
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, SockaddrLike, SockaddrStorage, recvmsg};
+    let mut iov = [std::io::IoSliceMut::new(&mut scratch.datagram)];
+    let message = match recvmsg::<SockaddrStorage>(
+        socket.as_raw_fd(),
+        &mut iov,
+        Some(&mut scratch.control),
+        MsgFlags::MSG_DONTWAIT,
+    ) {
+        Ok(message) => message,
+        Err(nix::errno::Errno::EAGAIN) => return Ok(None),
+        Err(errno) => return Err(errno.into()),
+    };
+    let source = message
+        .address
+        .as_ref()
+        .and_then(|address| match address.family()? {
+            nix::sys::socket::AddressFamily::Inet => address
+                .as_sockaddr_in()
+                .map(|v4| SocketAddr::V4(std::net::SocketAddrV4::from(*v4))),
+            nix::sys::socket::AddressFamily::Inet6 => address
+                .as_sockaddr_in6()
+                .map(|v6| SocketAddr::V6(std::net::SocketAddrV6::from(*v6))),
+            _ => None,
+        });
+    let stamp = message.cmsgs().ok().and_then(|mut messages| {
+        messages.find_map(|control| match control {
+            ControlMessageOwned::ScmTimestampns(stamp) => Some(
+                SystemTime::UNIX_EPOCH
+                    + Duration::new(stamp.tv_sec() as u64, stamp.tv_nsec() as u32),
+            ),
+            _ => None,
+        })
+    });
+    let length = message.bytes;
+    match source {
+        Some(source) => Ok(Some((length, source, stamp))),
+        None => Err(std::io::Error::other("datagram without a source address")),
     }
-    let stats = shared.counters.snapshot();
-    tracing::debug!(port = lease.port(), ?stats, "media session stopped");
+}
+
+/// When a datagram stamped `stamp` (wall clock) arrived on the monotonic clock, given both
+/// clocks' `now`; without a believable stamp, `now`.
+fn arrival(now: Instant, wall: SystemTime, stamp: Option<SystemTime>) -> Instant {
+    stamp
+        .and_then(|stamp| wall.duration_since(stamp).ok())
+        .filter(|age| *age <= MAX_ARRIVAL_AGE)
+        .and_then(|age| now.checked_sub(age))
+        .unwrap_or(now)
 }
 
 /// Pass the core's decoded received frames to the other leg, if bridged.
@@ -263,8 +543,8 @@ fn forward_decoded(core: &mut SessionCore, bridge: &mut Option<BridgeEnd>, share
 }
 
 /// Send one RTCP compound packet; like RTP, a full socket buffer drops it.
-fn send_rtcp(socket: &UdpSocket, destination: std::net::SocketAddr, report: &[u8]) {
-    if let Err(error) = socket.try_send_to(report, destination) {
+fn send_rtcp(socket: &UdpSocket, destination: SocketAddr, report: &[u8]) {
+    if let Err(error) = socket.send_to(report, destination) {
         tracing::trace!(%error, %destination, "RTCP send failed");
     }
 }
@@ -278,7 +558,7 @@ fn apply(
     match command {
         Command::StartSending => core.start_sending(),
         Command::Play { id, prompt } => core.play(id, prompt),
-        Command::PlaySource { id, source } => core.play_source(id, source),
+        Command::PlaySource { id, source } => core.play_source(id, *source),
         Command::StopPlaying => core.stop_playing(),
         Command::SendDtmf { id, items } => core.send_dtmf(id, items),
         Command::StopDtmf => core.stop_dtmf(),
@@ -292,22 +572,33 @@ fn apply(
         Command::Disconnect => end_bridge(core, bridge, shared),
         Command::StopRecording { slot, cause } => core.stop_recording(slot, cause),
         // Handled by the loop, which owns the writers.
-        Command::StartRecording { .. } => {}
+        Command::StartRecording(_) => {}
     }
 }
 
 /// The writer task of each running recording, by recording id.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct RecordingWriters {
     chunks: std::collections::HashMap<u64, mpsc::UnboundedSender<RecordingOutput>>,
+    /// Where the writer tasks run.
+    runtime: Handle,
 }
 
 impl RecordingWriters {
+    fn new(runtime: Handle) -> Self {
+        RecordingWriters {
+            chunks: std::collections::HashMap::new(),
+            runtime,
+        }
+    }
+
     /// Spawn the task that writes recording `id` into `file`.
     fn start(&mut self, id: u64, file: RecordingFile, events: &mpsc::UnboundedSender<MediaEvent>) {
         let (sender, receiver) = mpsc::unbounded_channel();
         self.chunks.insert(id, sender);
-        tokio::spawn(write_recording(id, file, receiver, events.clone()).in_current_span());
+        let task = write_recording(id, file, receiver, events.clone());
+        self.runtime
+            .spawn(tracing::Instrument::in_current_span(task));
     }
 
     /// Hand the core's encoded audio to the writers.
@@ -374,15 +665,6 @@ async fn write_recording(
     }
 }
 
-/// The next message from the other leg; pending forever when not bridged (the loop only polls
-/// this while bridged). Cancel-safe: `mpsc::Receiver::recv` is.
-async fn receive_bridged(bridge: &mut Option<BridgeEnd>) -> Option<BridgeMessage> {
-    match bridge {
-        Some(end) => end.from_peer.recv().await,
-        None => std::future::pending().await,
-    }
-}
-
 /// Pass a message to the other leg. A full channel drops it (that driver is stalled and would
 /// drop stale audio anyway); a closed one means the bridge is over.
 fn send_to_bridge(
@@ -408,21 +690,22 @@ fn end_bridge(core: &mut SessionCore, bridge: &mut Option<BridgeEnd>, shared: &S
 fn send_due_frames(
     core: &mut SessionCore,
     clock: &mut FrameClock,
+    now: Instant,
     socket: &UdpSocket,
     counters: &MediaCounters,
 ) {
-    let due = clock.frames_due(Instant::now());
+    let due = clock.frames_due(now);
     let behind = due.saturating_sub(clock.next_frame);
     if behind > MAX_BURST_FRAMES {
         let skipped = behind - MAX_BURST_FRAMES;
-        tracing::debug!(skipped, "media driver woke late: skipping frames");
+        tracing::debug!(skipped, "media tick came late: skipping frames");
         core.skip_frames(skipped);
         clock.next_frame += skipped;
     }
     while clock.next_frame < due {
         if let Some((destination, packet)) = core.on_frame() {
             // UDP sends do not block for long; a full buffer drops this packet, as the network would.
-            if let Err(error) = socket.try_send_to(packet, destination) {
+            if let Err(error) = socket.send_to(packet, destination) {
                 tracing::trace!(%error, %destination, "RTP send failed");
                 counters.count_send_error();
             }
@@ -452,5 +735,138 @@ mod tests {
             clock.frames_due(start + Duration::from_millis(1_000_010)),
             50_001
         );
+    }
+
+    /// A sending core aimed at `phone` (which never reads), with the socket it sends from.
+    fn sending_core(phone: SocketAddr) -> (SessionCore, UdpSocket, Arc<MediaCounters>) {
+        use crate::codec::Codec;
+        use crate::sdp::Direction;
+        use crate::session::StreamOrigin;
+        let negotiated = Negotiated {
+            media_index: 0,
+            remote: phone,
+            codec: Codec::Pcmu,
+            codec_payload_type: 0,
+            telephone_event_payload_type: None,
+            local_telephone_event_payload_type: None,
+            direction: Direction::SendReceive,
+            remote_ptime: None,
+            remote_rtcp: None,
+        };
+        let counters = Arc::new(MediaCounters::default());
+        let mut core = SessionCore::new(
+            negotiated,
+            false,
+            StreamOrigin::random(),
+            Arc::clone(&counters),
+        );
+        core.start_sending();
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.set_nonblocking(true).unwrap();
+        (core, socket, counters)
+    }
+
+    #[test]
+    fn ten_minutes_of_ticks_are_exactly_30001_packets() {
+        let phone = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let (mut core, socket, counters) = sending_core(phone.local_addr().unwrap());
+        let start = Instant::now();
+        let mut clock = FrameClock {
+            start,
+            next_frame: 0,
+        };
+        // Ticks 20 ms apart, each 7 ms late: frames are due at 0, 20 ms, …, 600 s.
+        for tick in 0..=30_000u64 {
+            let now = start + Duration::from_millis(20 * tick + 7);
+            send_due_frames(&mut core, &mut clock, now, &socket, &counters);
+        }
+        let stats = counters.snapshot();
+        assert_eq!(stats.packets_sent, 30_001);
+        assert_eq!(stats.frames_skipped, 0);
+    }
+
+    #[test]
+    fn a_late_tick_sends_a_short_burst_and_skips_the_rest() {
+        let phone = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let (mut core, socket, counters) = sending_core(phone.local_addr().unwrap());
+        let start = Instant::now();
+        let mut clock = FrameClock {
+            start,
+            next_frame: 0,
+        };
+        send_due_frames(&mut core, &mut clock, start, &socket, &counters);
+        assert_eq!(
+            counters.snapshot().packets_sent,
+            1,
+            "the first frame goes out at once"
+        );
+        // The next tick comes 210 ms late, as if the thread had been starved: frames
+        // 1..=10 are overdue.
+        send_due_frames(
+            &mut core,
+            &mut clock,
+            start + Duration::from_millis(210),
+            &socket,
+            &counters,
+        );
+        let stats = counters.snapshot();
+        assert_eq!(stats.packets_sent, 1 + MAX_BURST_FRAMES);
+        assert_eq!(stats.frames_skipped, 10 - MAX_BURST_FRAMES);
+        // Back on schedule afterwards: at 410 ms frames 0..=20 are all accounted for.
+        send_due_frames(
+            &mut core,
+            &mut clock,
+            start + Duration::from_millis(410),
+            &socket,
+            &counters,
+        );
+        let stats = counters.snapshot();
+        assert_eq!(stats.packets_sent + stats.frames_skipped, 21);
+    }
+
+    #[test]
+    fn datagrams_carry_their_kernel_arrival_time() {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.set_nonblocking(true).unwrap();
+        nix::sys::socket::setsockopt(
+            &socket,
+            nix::sys::socket::sockopt::ReceiveTimestampns,
+            &true,
+        )
+        .unwrap();
+        let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut scratch = Scratch::new();
+        assert!(
+            receive_datagram(&socket, &mut scratch).unwrap().is_none(),
+            "nothing waits"
+        );
+        peer.send_to(b"early", socket.local_addr().unwrap())
+            .unwrap();
+        let sent_at = Instant::now();
+        std::thread::sleep(Duration::from_millis(60));
+        let (now, wall) = (Instant::now(), SystemTime::now());
+        let (length, source, stamp) = receive_datagram(&socket, &mut scratch).unwrap().unwrap();
+        assert_eq!(&scratch.datagram[..length], b"early");
+        assert_eq!(source, peer.local_addr().unwrap());
+        let arrived = arrival(now, wall, stamp);
+        // Read 60 ms after it arrived, yet dated to its arrival (within scheduling slack).
+        let error =
+            arrived.saturating_duration_since(sent_at) + sent_at.saturating_duration_since(arrived);
+        assert!(
+            error < Duration::from_millis(15),
+            "arrival off by {error:?}"
+        );
+        assert!(now.duration_since(arrived) >= Duration::from_millis(45));
+    }
+
+    #[test]
+    fn an_unbelievable_stamp_falls_back_to_now() {
+        let (now, wall) = (Instant::now(), SystemTime::now());
+        assert_eq!(arrival(now, wall, None), now);
+        // From the future (the wall clock stepped back) or from long ago (stepped forward).
+        assert_eq!(arrival(now, wall, Some(wall + Duration::from_secs(5))), now);
+        assert_eq!(arrival(now, wall, Some(wall - Duration::from_secs(5))), now);
+        let recent = arrival(now, wall, Some(wall - Duration::from_millis(30)));
+        assert_eq!(now.duration_since(recent), Duration::from_millis(30));
     }
 }

@@ -1,9 +1,9 @@
 //! The public handles: [`MediaEngine`] (one per server: configuration, port allocator, prompt
 //! cache), [`PendingMedia`] (an outbound call's offer waiting for its answer) and
-//! [`MediaSession`] (one per call: a handle to that call's driver task, in `engine/session.rs`).
+//! [`MediaSession`] (one per call: a handle to that call's driver on a media thread, in `engine/session.rs`).
 //!
 //! Offer/answer state lives in the handle (`engine/signalling.rs`) under a mutex, so re-offers are
-//! answered at once; media state lives in the driver task. Depends on every other module.
+//! answered at once; media state lives in the driver, on a media thread. Depends on every other module.
 
 mod session;
 mod signalling;
@@ -15,7 +15,8 @@ use std::ops::RangeInclusive;
 use std::path::Path;
 use std::sync::Arc;
 
-use tokio::net::UdpSocket;
+use std::net::UdpSocket;
+
 use tokio::runtime::Handle;
 
 use crate::cipher::AesCbcCipher;
@@ -67,6 +68,8 @@ struct EngineInner {
     advertised_ip: IpAddr,
     ports: PortAllocator,
     prompts: PromptCache,
+    /// The media threads that drive every session.
+    workers: crate::driver::Workers,
 }
 
 impl EngineInner {
@@ -78,17 +81,23 @@ impl EngineInner {
         }
     }
 
-    /// Bind an even port of the range and the odd one above it as non-blocking tokio sockets
-    /// (needs a runtime).
+    /// Bind an even port of the range and the odd one above it as non-blocking sockets that
+    /// stamp each datagram with its arrival time (`SO_TIMESTAMPNS`).
     fn bind(&self) -> Result<(MediaSockets, PortLease), MediaError> {
         let (rtp, rtcp, lease) = self.ports.bind(self.config.bind_ip)?;
-        let convert = |socket: std::net::UdpSocket, port: u16| {
+        let convert = |socket: UdpSocket, port: u16| {
             let bind_error = |source| MediaError::Bind {
                 address: SocketAddr::new(self.config.bind_ip, port),
                 source,
             };
             socket.set_nonblocking(true).map_err(bind_error)?;
-            UdpSocket::from_std(socket).map_err(bind_error)
+            nix::sys::socket::setsockopt(
+                &socket,
+                nix::sys::socket::sockopt::ReceiveTimestampns,
+                &true,
+            )
+            .map_err(|errno| bind_error(errno.into()))?;
+            Ok::<_, MediaError>(socket)
         };
         let sockets = MediaSockets {
             rtp: convert(rtp, lease.port())?,
@@ -127,6 +136,7 @@ impl MediaEngine {
                 advertised_ip,
                 ports,
                 prompts: PromptCache::new(),
+                workers: crate::driver::Workers::default(),
             }),
         })
     }
@@ -137,10 +147,11 @@ impl MediaEngine {
     }
 
     /// Parse the offer, choose the codec, bind an RTP socket (an even port from the range,
-    /// released when the session drops), start the session's driver task and build the answer.
+    /// released when the session drops), hand the session's driver to a media thread and
+    /// build the answer.
     ///
-    /// Must be called inside a tokio runtime. The driver task is instrumented with the
-    /// caller's current tracing span. Errors: [`MediaError::InvalidSdp`] (answer 400),
+    /// Must be called inside a tokio runtime. The driver logs in the caller's current tracing
+    /// span. Errors: [`MediaError::InvalidSdp`] (answer 400),
     /// [`MediaError::NotAcceptable`] (answer 488), port or socket errors (answer 500/503).
     pub async fn accept_offer(
         &self,
@@ -246,8 +257,8 @@ impl PendingMedia {
 
     /// The answer arrived (the 2xx's SDP, or a reliable provisional's): choose the first codec
     /// the answer lists that we offered, its payload type and telephone-event's from the
-    /// answer, the remote address and direction, and start the driver task (on the runtime
-    /// `create_offer` ran on, instrumented with the caller's span). Like an inbound session,
+    /// answer, the remote address and direction, and start the driver (logging in the
+    /// caller's span; recordings' writers run on the runtime `create_offer` ran on). Like an inbound session,
     /// nothing is sent until [`MediaSession::start_sending`].
     ///
     /// Errors: [`MediaError::InvalidSdp`]; [`MediaError::NotAcceptable`] when the answer

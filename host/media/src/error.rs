@@ -59,7 +59,7 @@ pub enum MediaError {
     /// Loading a prompt failed.
     #[error(transparent)]
     Prompt(#[from] PromptError),
-    /// The session's driver task has stopped (runtime shutting down).
+    /// The session's driver has stopped.
     #[error("media session closed")]
     SessionClosed,
     /// `accept_reanswer` without an outstanding `hold_offer`.

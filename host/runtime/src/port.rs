@@ -680,8 +680,9 @@ pub struct CallPort {
     /// Which leg of the app instance this is (0: the primary channel); what
     /// [`CallCommand::Connect`] names.
     pub leg: u32,
-    /// Where commands go. The call task ends when every sender is dropped.
-    pub commands: mpsc::Sender<CallCommand>,
+    /// Where commands go. The call task ends when every sender is dropped. Boxed: the
+    /// channel allocates room for 32 commands per leg, and a command is a few hundred bytes.
+    pub commands: mpsc::Sender<Box<CallCommand>>,
     /// The latest snapshot.
     pub snapshot: watch::Receiver<CallSnapshot>,
 }
@@ -694,7 +695,7 @@ impl CallPort {
         build: impl FnOnce(Reply<T>) -> CallCommand,
     ) -> Result<T, CallError> {
         let (reply, answer) = oneshot::channel();
-        if self.commands.send(build(reply)).await.is_err() {
+        if self.commands.send(Box::new(build(reply))).await.is_err() {
             return Err(CallError::Hangup("the call has ended".into()));
         }
         answer

@@ -753,7 +753,9 @@ fn poll_legs(legs: &mut [Leg], cx: &mut std::task::Context<'_>) -> Poll<(usize, 
     for (index, leg) in legs.iter_mut().enumerate() {
         if leg.commands_open {
             match leg.commands.poll_recv(cx) {
-                Poll::Ready(Some(command)) => return Poll::Ready((index, Input::Command(command))),
+                Poll::Ready(Some(command)) => {
+                    return Poll::Ready((index, Input::Command(*command)));
+                }
                 Poll::Ready(None) => return Poll::Ready((index, Input::CommandsClosed)),
                 Poll::Pending => {}
             }

@@ -1,4 +1,4 @@
-//! [`MediaSession`], the handle to one call's media: commands to its driver task, events from
+//! [`MediaSession`], the handle to one call's media: commands to its driver (on a media thread), events from
 //! it, offer/answer state, and bridging to another session.
 //!
 //! Methods are synchronous and never block: they validate, update the offer/answer state under
@@ -11,7 +11,6 @@ use std::task::{Context, Poll};
 
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
-use tracing::Instrument;
 
 use super::signalling::Signalling;
 use super::{EngineInner, MediaSockets};
@@ -30,7 +29,7 @@ use crate::telephone_event::sender::parse_digits;
 use crate::tone::{SAMPLES_PER_MILLISECOND, ToneSequence};
 
 /// One call's media. Receiving (and DTMF detection) runs from creation; sending starts with
-/// [`Self::start_sending`]. Dropping the session stops its driver task and frees its port; a
+/// [`Self::start_sending`]. Dropping the session stops its driver (at the next tick) and frees its port; a
 /// session bridged to it ([`Self::connect`]) then goes back to its own output.
 #[derive(Debug)]
 pub struct MediaSession {
@@ -44,8 +43,8 @@ pub struct MediaSession {
 }
 
 impl MediaSession {
-    /// Spawn the driver task for a negotiated session on `runtime`, instrumented with the
-    /// caller's current span.
+    /// Hand the driver of a negotiated session to a media thread (recordings' writers go to
+    /// `runtime`); it logs in the caller's current span.
     pub(super) fn start(
         engine: Arc<EngineInner>,
         sockets: MediaSockets,
@@ -63,17 +62,19 @@ impl MediaSession {
         );
         let (command_sender, command_receiver) = mpsc::unbounded_channel();
         let (event_sender, event_receiver) = mpsc::unbounded_channel();
-        runtime.spawn(
-            driver::run(
-                sockets,
-                lease,
-                core,
-                command_receiver,
-                event_sender,
-                Arc::clone(&shared),
-            )
-            .instrument(tracing::Span::current()),
+        let driver = driver::Driver::new(
+            sockets,
+            lease,
+            core,
+            command_receiver,
+            event_sender,
+            Arc::clone(&shared),
+            runtime.clone(),
         );
+        if let Err(error) = engine.workers.add(driver) {
+            // The session never runs: its commands fail with SessionClosed.
+            tracing::error!(%error, "no media thread for the session");
+        }
         Self {
             commands: command_sender,
             events: event_receiver,
@@ -152,7 +153,10 @@ impl MediaSession {
             u64::try_from(limit.as_millis()).unwrap_or(u64::MAX) * SAMPLES_PER_MILLISECOND
         });
         let source = AudioSource::tone(tone, limit_samples);
-        let _ = self.command(Command::PlaySource { id, source });
+        let _ = self.command(Command::PlaySource {
+            id,
+            source: Box::new(source),
+        });
         id
     }
 
@@ -175,7 +179,8 @@ impl MediaSession {
     ) -> Result<u64, MediaError> {
         let id = self.next_id();
         let job = RecordingJob::new(id, format, audio, limits);
-        self.command(Command::StartRecording { slot, job, file })?;
+        let recording = driver::NewRecording { slot, job, file };
+        self.command(Command::StartRecording(Box::new(recording)))?;
         Ok(id)
     }
 

@@ -225,3 +225,15 @@ fn digits_survive_noise_at_fifteen_db_signal_to_noise() {
         .collect();
     assert_eq!(detect(&single), "");
 }
+
+#[test]
+fn the_eight_lane_pass_matches_one_recurrence_per_frequency() {
+    let mut seed = 7;
+    let signal = noise(WINDOW, -20.0, &mut seed);
+    let tables = tables();
+    let lanes = goertzel_eight(&signal, &tables.window, &tables.nominal);
+    for (lane, frequency) in tables.nominal.iter().enumerate() {
+        let single = goertzel(&signal, &tables.window, frequency);
+        assert_eq!(lanes[lane], single, "lane {lane}");
+    }
+}

@@ -459,7 +459,7 @@ mod tests {
 
     fn port() -> (
         CallPort,
-        mpsc::Receiver<CallCommand>,
+        mpsc::Receiver<Box<CallCommand>>,
         watch::Sender<CallSnapshot>,
     ) {
         let (commands, receiver) = mpsc::channel(1);

@@ -72,7 +72,7 @@ impl wit::Host for CallView<'_> {
     async fn clear(&mut self, channel: Resource<ChannelHandle>) -> wasmtime::Result<()> {
         let port = self.port(&channel)?;
         // A call task that has gone away has no digits left to clear.
-        let _ = port.commands.send(CallCommand::ClearDigits).await;
+        let _ = port.commands.send(Box::new(CallCommand::ClearDigits)).await;
         Ok(())
     }
 }

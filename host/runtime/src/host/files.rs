@@ -157,7 +157,7 @@ mod tests {
         let served = tokio::spawn(async move {
             let mut seen = Vec::new();
             while let Some(command) = receiver.recv().await {
-                let CallCommand::Files { request, reply } = command else {
+                let CallCommand::Files { request, reply } = *command else {
                     panic!("not a file request");
                 };
                 seen.push(format!("{request:?}"));

@@ -146,7 +146,7 @@ fn serve_leg(
     record: Arc<Mutex<Vec<String>>>,
     released: watch::Receiver<bool>,
 ) -> CallPort {
-    let (command_sender, mut command_receiver) = mpsc::channel::<CallCommand>(8);
+    let (command_sender, mut command_receiver) = mpsc::channel::<Box<CallCommand>>(8);
     let (snapshot_sender, snapshot_receiver) = watch::channel(initial);
     let port = CallPort {
         leg,
@@ -164,7 +164,7 @@ fn serve_leg(
                 format!("leg {leg}: {line}")
             };
             record.lock().unwrap().push(line);
-            match command {
+            match *command {
                 CallCommand::Ring { reply, .. } => {
                     snapshot.send_modify(|state| state.state = CallState::RingIncoming);
                     let _ = reply.send(Ok(()));

@@ -121,7 +121,7 @@ pub(crate) struct Leg {
     pub signalling: Signalling,
     /// The dialog's events; none when there is no call or it is over.
     pub sip_events: Option<mpsc::Receiver<CallEvent>>,
-    pub commands: mpsc::Receiver<CallCommand>,
+    pub commands: mpsc::Receiver<Box<CallCommand>>,
     pub commands_open: bool,
     /// None once the media driver has stopped (or before there is media).
     pub media: Option<MediaSession>,
@@ -177,7 +177,7 @@ pub(crate) async fn sleep_until(deadline: Option<Instant>) {
 impl Leg {
     pub(crate) fn new(
         id: u32,
-        commands: mpsc::Receiver<CallCommand>,
+        commands: mpsc::Receiver<Box<CallCommand>>,
         snapshot: watch::Sender<CallSnapshot>,
         media_dir: PathBuf,
         engine: MediaEngine,

@@ -289,9 +289,11 @@ pub(crate) async fn run(shared: Arc<CallShared>) {
         }
         let Some(timer) = current else { continue };
         match timer.refresher {
-            Refresher::Us => requests::refresh_session(&shared, timer).await,
+            // Boxed: the refresh's and the BYE's futures are large and live only for a
+            // moment, while this task waits for the whole call.
+            Refresher::Us => Box::pin(requests::refresh_session(&shared, timer)).await,
             Refresher::Them => {
-                expire(&shared, timer).await;
+                Box::pin(expire(&shared, timer)).await;
                 return;
             }
         }
