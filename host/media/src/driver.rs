@@ -5,12 +5,13 @@
 //! Why threads and one tick, not a task and a timer per session: at a thousand calls a
 //! per-session task woke twice per packet (timer, socket readiness), and the scheduler's and
 //! the reactor's work per wake-up cost more than the media itself. A media thread sleeps
-//! until the next tick, then serves every session it owns in turn: commands from the call,
-//! the datagrams waiting in both sockets, the other leg's audio, the frames due, RTCP. The
-//! sessions' packets leave in the same order every tick, so each stream keeps its own 20 ms
-//! spacing; and the media threads keep their pace whatever the async runtime is doing.
-//! [`WORKER_THREADS_MAX`] bounds the threads (one per core below that); a new session joins
-//! the thread with the fewest sessions.
+//! until the next tick, then serves every session it owns in two passes: first what goes
+//! out (commands from the call, the other leg's audio, the frames due, RTCP), then what came
+//! in (the datagrams waiting in both sockets). The sessions' packets leave in the same order
+//! early in every tick, so each stream keeps its own 20 ms spacing; the media threads keep
+//! their pace whatever the async runtime is doing, and ask for a higher priority (nice −11)
+//! where the host may have it. [`WORKER_THREADS_MAX`] bounds the threads (one per core below
+//! that); a new session joins the thread with the fewest sessions.
 //!
 //! Timing: one monotonic clock (`std::time::Instant`). A session's frame *k* is due at
 //! `start + k × 20 ms` (absolute deadlines, so scheduling delays never accumulate into drift),
@@ -243,6 +244,7 @@ impl Workers {
 /// One media thread: sleep to the next tick, serve every session, repeat. Blocks while it has
 /// no session.
 fn run_worker(new_sessions: thread_channel::Receiver<Driver>, load: Arc<AtomicUsize>) {
+    raise_priority();
     let mut sessions: Vec<Driver> = Vec::new();
     let mut scratch = Scratch::new();
     let mut grid = FrameClock {
@@ -267,26 +269,55 @@ fn run_worker(new_sessions: thread_channel::Receiver<Driver>, load: Arc<AtomicUs
         // The tick's time is its place on the grid, not when the thread woke: sessions count
         // their frames from it, so wake-up jitter never moves a frame to the next tick.
         let tick = grid.deadline();
-        sessions.retain_mut(|driver| {
-            let _entered = driver.span.clone().entered();
-            match std::panic::catch_unwind(AssertUnwindSafe(|| driver.tick(tick, &mut scratch))) {
-                Ok(true) => true,
-                Ok(false) => {
-                    driver.finish();
-                    false
-                }
-                Err(_) => {
-                    tracing::error!("media session panicked; it is ended");
-                    false
-                }
-            }
-        });
+        // Two passes: first every session's frame goes out, then what came in is read. The
+        // sends finish early in the tick, so a thread preempted later delays no packet;
+        // datagrams keep their kernel arrival times either way.
+        sessions.retain_mut(|driver| serve(driver, |driver| driver.send_pass(tick)));
+        sessions.retain_mut(|driver| serve(driver, |driver| driver.receive_pass(&mut scratch)));
         load.store(sessions.len(), Ordering::Relaxed);
         // The next tick on the grid; after an overrun, the first one still ahead.
         grid.next_frame = (grid.next_frame + 1).max(grid.frames_due(Instant::now()));
         let deadline = grid.deadline();
         if let Some(wait) = deadline.checked_duration_since(Instant::now()) {
             std::thread::sleep(wait);
+        }
+    }
+}
+
+/// Media threads' priority on the crate's 0–99 scale (Linux: nice −11), where the host may
+/// raise it (root or `CAP_SYS_NICE`): their work per tick is small and bounded, and a frame
+/// sent late is heard, while SIP and the apps can wait a few milliseconds.
+const MEDIA_THREAD_PRIORITY: u8 = 75;
+
+/// Best effort: give this thread [`MEDIA_THREAD_PRIORITY`]; without the right, it keeps the
+/// process's priority (and says so once per thread in the debug log).
+fn raise_priority() {
+    use thread_priority::{ThreadPriority, ThreadPriorityValue, set_current_thread_priority};
+    let priority = ThreadPriorityValue::try_from(MEDIA_THREAD_PRIORITY)
+        .map_err(|error| format!("{error:?}"))
+        .and_then(|value| {
+            set_current_thread_priority(ThreadPriority::Crossplatform(value))
+                .map_err(|error| format!("{error:?}"))
+        });
+    if let Err(error) = priority {
+        tracing::debug!(%error, "media thread keeps the default priority");
+    }
+}
+
+/// Run one pass of a session in its span; false when it is over. A session whose handle
+/// was dropped is finished; one that panicked is ended with an error line (its sockets and
+/// port go with it) and the thread carries on with the others.
+fn serve(driver: &mut Driver, pass: impl FnOnce(&mut Driver) -> bool) -> bool {
+    let _entered = driver.span.clone().entered();
+    match std::panic::catch_unwind(AssertUnwindSafe(|| pass(driver))) {
+        Ok(true) => true,
+        Ok(false) => {
+            driver.finish();
+            false
+        }
+        Err(_) => {
+            tracing::error!("media session panicked; it is ended");
+            false
         }
     }
 }
@@ -354,9 +385,10 @@ impl Driver {
         }
     }
 
-    /// Serve the tick scheduled at `tick`; false when the session is over (its handle was
-    /// dropped).
-    fn tick(&mut self, tick: Instant, scratch: &mut Scratch) -> bool {
+    /// The tick's first pass, scheduled at `tick`: the call's commands, the other leg's
+    /// audio, the frames due and RTCP reports. False when the session is over (its handle
+    /// was dropped).
+    fn send_pass(&mut self, tick: Instant) -> bool {
         // Commands first: a stop must not wait behind traffic.
         loop {
             match self.commands.try_recv() {
@@ -376,8 +408,6 @@ impl Driver {
                 next_frame: 0,
             });
         }
-        self.receive(scratch);
-        self.ticks += 1;
         // The other leg's audio, before our frame is made from it.
         while let Some(end) = self.bridge.as_mut() {
             match end.from_peer.try_recv() {
@@ -405,6 +435,14 @@ impl Driver {
                 send_rtcp(&self.sockets.rtcp, destination, &report);
             }
         }
+        self.pass_on_events();
+        true
+    }
+
+    /// The tick's second pass: what waits in the sockets, and the events it raised.
+    fn receive_pass(&mut self, scratch: &mut Scratch) -> bool {
+        self.receive(scratch);
+        self.ticks += 1;
         self.pass_on_events();
         true
     }
@@ -868,5 +906,36 @@ mod tests {
         assert_eq!(arrival(now, wall, Some(wall - Duration::from_secs(5))), now);
         let recent = arrival(now, wall, Some(wall - Duration::from_millis(30)));
         assert_eq!(now.duration_since(recent), Duration::from_millis(30));
+    }
+
+    /// This thread's nice value (field 19 of its stat line).
+    fn nice_value() -> i32 {
+        let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+        let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+        after_name.split(' ').nth(16).unwrap().parse().unwrap()
+    }
+
+    #[test]
+    fn a_media_thread_asks_for_a_higher_priority() {
+        let before = nice_value();
+        let after = std::thread::spawn(|| {
+            raise_priority();
+            nice_value()
+        })
+        .join()
+        .unwrap();
+        let root = std::fs::read_to_string("/proc/self/status")
+            .unwrap()
+            .lines()
+            .any(|line| line.starts_with("Uid:") && line.split_whitespace().nth(1) == Some("0"));
+        if root {
+            // As root (CI) raising is allowed: nice −11 on the crate's scale.
+            assert_eq!(after, -11, "nice before {before}");
+        } else {
+            assert_eq!(
+                after, before,
+                "without the right the thread keeps its priority"
+            );
+        }
     }
 }
