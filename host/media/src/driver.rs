@@ -449,35 +449,30 @@ impl Driver {
 
     /// Read what waits in both sockets, each datagram at its kernel arrival time.
     fn receive(&mut self, scratch: &mut Scratch) {
-        let (now, wall) = (Instant::now(), SystemTime::now());
-        for _ in 0..MAX_DATAGRAMS_PER_TICK {
-            match receive_datagram(&self.sockets.rtp, scratch) {
-                Ok(Some((length, source, stamp))) => {
-                    let at =
-                        arrival(now, wall, stamp).saturating_duration_since(self.session_start);
-                    self.core
-                        .on_datagram_at(at, source, &scratch.datagram[..length]);
-                }
-                Ok(None) => break,
-                Err(error) => tracing::debug!(%error, "RTP receive error"),
-            }
-        }
+        let core = &mut self.core;
+        let since = self.session_start;
+        drain(
+            &self.sockets.rtp,
+            scratch,
+            since,
+            "RTP",
+            |at, source, datagram| {
+                core.on_datagram_at(at, source, datagram);
+            },
+        );
         // Before sending starts, audio is decoded on arrival.
         forward_decoded(&mut self.core, &mut self.bridge, &self.shared);
-        if !self.ticks.is_multiple_of(RTCP_READ_TICKS) {
-            return;
-        }
-        for _ in 0..MAX_DATAGRAMS_PER_TICK {
-            match receive_datagram(&self.sockets.rtcp, scratch) {
-                Ok(Some((length, source, stamp))) => {
-                    let at =
-                        arrival(now, wall, stamp).saturating_duration_since(self.session_start);
-                    self.core
-                        .on_rtcp_at(at, source, &scratch.datagram[..length]);
-                }
-                Ok(None) => break,
-                Err(error) => tracing::debug!(%error, "RTCP receive error"),
-            }
+        if self.ticks.is_multiple_of(RTCP_READ_TICKS) {
+            let core = &mut self.core;
+            drain(
+                &self.sockets.rtcp,
+                scratch,
+                since,
+                "RTCP",
+                |at, source, datagram| {
+                    core.on_rtcp_at(at, source, datagram);
+                },
+            );
         }
     }
 
@@ -513,6 +508,28 @@ impl Driver {
         }
         let stats = self.shared.counters.snapshot();
         tracing::debug!(port = self.lease.port(), ?stats, "media session stopped");
+    }
+}
+
+/// Hand `handle` each datagram waiting in `socket` (at most [`MAX_DATAGRAMS_PER_TICK`]), with
+/// its arrival time counted from `since`.
+fn drain(
+    socket: &UdpSocket,
+    scratch: &mut Scratch,
+    since: Instant,
+    what: &str,
+    mut handle: impl FnMut(Duration, SocketAddr, &[u8]),
+) {
+    let (now, wall) = (Instant::now(), SystemTime::now());
+    for _ in 0..MAX_DATAGRAMS_PER_TICK {
+        match receive_datagram(socket, scratch) {
+            Ok(Some((length, source, stamp))) => {
+                let at = arrival(now, wall, stamp).saturating_duration_since(since);
+                handle(at, source, &scratch.datagram[..length]);
+            }
+            Ok(None) => break,
+            Err(error) => tracing::debug!(%error, "{what} receive error"),
+        }
     }
 }
 
