@@ -792,90 +792,85 @@ mod tests {
         );
     }
 
-    /// A sending core aimed at `phone` (which never reads), with the socket it sends from.
-    fn sending_core(phone: SocketAddr) -> (SessionCore, UdpSocket, Arc<MediaCounters>) {
-        use crate::codec::Codec;
-        use crate::sdp::Direction;
-        use crate::session::StreamOrigin;
-        let negotiated = Negotiated {
-            media_index: 0,
-            remote: phone,
-            codec: Codec::Pcmu,
-            codec_payload_type: 0,
-            telephone_event_payload_type: None,
-            local_telephone_event_payload_type: None,
-            direction: Direction::SendReceive,
-            remote_ptime: None,
-            remote_rtcp: None,
-        };
-        let counters = Arc::new(MediaCounters::default());
-        let mut core = SessionCore::new(
-            negotiated,
-            false,
-            StreamOrigin::random(),
-            Arc::clone(&counters),
-        );
-        core.start_sending();
-        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-        socket.set_nonblocking(true).unwrap();
-        (core, socket, counters)
+    /// A sending core on a frame clock started at `start`, aimed at a phone that never reads.
+    struct Sending {
+        core: SessionCore,
+        clock: FrameClock,
+        socket: UdpSocket,
+        counters: Arc<MediaCounters>,
+        _phone: UdpSocket,
+    }
+
+    impl Sending {
+        fn new(start: Instant) -> Self {
+            use crate::codec::Codec;
+            use crate::sdp::Direction;
+            use crate::session::StreamOrigin;
+            let phone = UdpSocket::bind("127.0.0.1:0").unwrap();
+            let negotiated = Negotiated {
+                media_index: 0,
+                remote: phone.local_addr().unwrap(),
+                codec: Codec::Pcmu,
+                codec_payload_type: 0,
+                telephone_event_payload_type: None,
+                local_telephone_event_payload_type: None,
+                direction: Direction::SendReceive,
+                remote_ptime: None,
+                remote_rtcp: None,
+            };
+            let counters = Arc::new(MediaCounters::default());
+            let origin = StreamOrigin::random();
+            let mut core = SessionCore::new(negotiated, false, origin, Arc::clone(&counters));
+            core.start_sending();
+            let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+            socket.set_nonblocking(true).unwrap();
+            let clock = FrameClock {
+                start,
+                next_frame: 0,
+            };
+            Sending {
+                core,
+                clock,
+                socket,
+                counters,
+                _phone: phone,
+            }
+        }
+
+        /// A tick at `now`; the counters after it.
+        fn tick(&mut self, now: Instant) -> crate::session::MediaStats {
+            let counters = &self.counters;
+            send_due_frames(&mut self.core, &mut self.clock, now, &self.socket, counters);
+            counters.snapshot()
+        }
     }
 
     #[test]
     fn ten_minutes_of_ticks_are_exactly_30001_packets() {
-        let phone = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let (mut core, socket, counters) = sending_core(phone.local_addr().unwrap());
         let start = Instant::now();
-        let mut clock = FrameClock {
-            start,
-            next_frame: 0,
-        };
+        let mut sending = Sending::new(start);
         // Ticks 20 ms apart, each 7 ms late: frames are due at 0, 20 ms, …, 600 s.
+        let mut stats = Default::default();
         for tick in 0..=30_000u64 {
-            let now = start + Duration::from_millis(20 * tick + 7);
-            send_due_frames(&mut core, &mut clock, now, &socket, &counters);
+            stats = sending.tick(start + Duration::from_millis(20 * tick + 7));
         }
-        let stats = counters.snapshot();
         assert_eq!(stats.packets_sent, 30_001);
         assert_eq!(stats.frames_skipped, 0);
     }
 
     #[test]
     fn a_late_tick_sends_a_short_burst_and_skips_the_rest() {
-        let phone = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let (mut core, socket, counters) = sending_core(phone.local_addr().unwrap());
         let start = Instant::now();
-        let mut clock = FrameClock {
-            start,
-            next_frame: 0,
-        };
-        send_due_frames(&mut core, &mut clock, start, &socket, &counters);
-        assert_eq!(
-            counters.snapshot().packets_sent,
-            1,
-            "the first frame goes out at once"
-        );
+        let mut sending = Sending::new(start);
+        let stats = sending.tick(start);
+        assert_eq!(stats.packets_sent, 1, "the first frame goes out at once");
         // The next tick comes 210 ms late, as if the thread had been starved: frames
         // 1..=10 are overdue.
-        send_due_frames(
-            &mut core,
-            &mut clock,
-            start + Duration::from_millis(210),
-            &socket,
-            &counters,
-        );
-        let stats = counters.snapshot();
+        let stats = sending.tick(start + Duration::from_millis(210));
         assert_eq!(stats.packets_sent, 1 + MAX_BURST_FRAMES);
         assert_eq!(stats.frames_skipped, 10 - MAX_BURST_FRAMES);
         // Back on schedule afterwards: at 410 ms frames 0..=20 are all accounted for.
-        send_due_frames(
-            &mut core,
-            &mut clock,
-            start + Duration::from_millis(410),
-            &socket,
-            &counters,
-        );
-        let stats = counters.snapshot();
+        let stats = sending.tick(start + Duration::from_millis(410));
         assert_eq!(stats.packets_sent + stats.frames_skipped, 21);
     }
 
