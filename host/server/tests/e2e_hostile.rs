@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use common::audio::{best_correlation, envelope, load};
 use common::{
     Host, HostOptions, SippRun, field, ivr_caller_in_background, prompts, rtp_blocks, scratch,
-    sipp, sipp_dir, sipp_workdir,
+    sipp_in_background,
 };
 
 /// Healthy SIPp calls, all up at once.
@@ -47,38 +47,6 @@ const HOSTILE: [(&str, &str); 8] = [
 /// 50 MiB argument of hostile-args; the forged-handle variant as its own service.
 const CONFIG: &str = "[limits]\ncpu_seconds = 1.0\nmemory_mib = 96\n\n\
      [services.hostile-handles-forged]\napp = \"hostile-handles\"\nparameters = \"forged\"\n";
-
-/// Run `calls` calls of `tests/sipp/<scenario>` to `service` (at most `limit` at
-/// once, `rate` new calls a second) on a thread, in its own SIPp work dir.
-fn sipp_in_background(
-    host: &Host,
-    scenario: &str,
-    service: &str,
-    calls: usize,
-    rate: usize,
-) -> JoinHandle<SippRun> {
-    let work = sipp_workdir(&host.dir.join(format!("sipp-{service}")));
-    let scenario = sipp_dir().join(scenario);
-    let (sip, service) = (host.sip, service.to_owned());
-    std::thread::spawn(move || {
-        let (calls, rate) = (calls.to_string(), rate.to_string());
-        sipp(
-            &work,
-            sip,
-            &[
-                "-sf",
-                scenario.to_str().unwrap(),
-                "-m",
-                &calls,
-                "-l",
-                &calls,
-                "-r",
-                &rate,
-            ],
-            &service,
-        )
-    })
-}
 
 /// The exit records of one app (its `app=` field).
 fn records_of<'a>(records: &'a [String], app: &str) -> Vec<&'a String> {
@@ -113,7 +81,14 @@ fn hostile_apps_beside_a_hundred_healthy_calls() {
     );
 
     let recording = dir.join("pjsua-heard.wav");
-    let healthy = sipp_in_background(&host, "host-dtmf.xml", "ivr", HEALTHY_CALLS, 50);
+    let healthy = sipp_in_background(
+        &host,
+        "host-dtmf.xml",
+        "ivr",
+        HEALTHY_CALLS,
+        50,
+        HEALTHY_CALLS,
+    );
     let phone = ivr_caller_in_background(&host, &recording);
     // The hostile calls arrive while the healthy ones are up.
     std::thread::sleep(Duration::from_secs(1));
@@ -126,6 +101,7 @@ fn hostile_apps_beside_a_hundred_healthy_calls() {
                 service,
                 CALLS_PER_HOSTILE_SERVICE,
                 10,
+                CALLS_PER_HOSTILE_SERVICE,
             );
             (*service, run)
         })

@@ -8,11 +8,11 @@ mod common;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use common::{Host, HostOptions, scratch, sipp, sipp_dir, sipp_workdir};
+use common::{Host, HostOptions, scratch, sipp_in_background};
 
 /// Calls per second and calls in all (30 s).
-const RATE: u32 = 40;
-const CALLS: u32 = 1_200;
+const RATE: usize = 40;
+const CALLS: usize = 1_200;
 
 /// What the soak watches in the host process.
 #[derive(Debug, Clone, Copy)]
@@ -91,20 +91,19 @@ fn half_a_minute_of_calls_leaks_no_memory_files_or_ports() {
             config: None,
         },
     );
-    let scenario = sipp_dir().join("host-wait-bye.xml");
-    let scenario = scenario.to_str().unwrap().to_owned();
     // Warm up: the first calls fill pools and caches that then stay.
     host.expect_scenario("host-wait-bye.xml", "answer-hangup", 100);
     std::thread::sleep(Duration::from_secs(2));
     let before = sample(host.pid());
 
-    let work = sipp_workdir(&dir);
-    let sip = host.sip;
-    let (calls, rate) = (CALLS.to_string(), RATE.to_string());
-    let load = std::thread::spawn(move || {
-        let args = ["-sf", &scenario, "-m", &calls, "-r", &rate, "-l", "400"];
-        sipp(&work, sip, &args, "answer-hangup")
-    });
+    let load = sipp_in_background(
+        &host,
+        "host-wait-bye.xml",
+        "answer-hangup",
+        CALLS,
+        RATE,
+        400,
+    );
     let samples = watch(host.pid(), || load.is_finished());
     let run = load.join().unwrap();
     assert_eq!(run.code, 0, "SIPp saw failed calls:\n{}", run.output);
@@ -115,7 +114,7 @@ fn half_a_minute_of_calls_leaks_no_memory_files_or_ports() {
     let log = host.log_text();
     assert_eq!(
         log.matches("exit record").count(),
-        100 + CALLS as usize,
+        100 + CALLS,
         "every call reached its exit record"
     );
     assert!(

@@ -368,6 +368,27 @@ pub struct SippRun {
     pub output: String,
 }
 
+/// Run `calls` calls of `tests/sipp/<scenario>` to `service` (at most `limit` at once,
+/// `rate` new calls a second) on a thread, in a SIPp work dir of the service's own.
+pub fn sipp_in_background(
+    host: &Host,
+    scenario: &str,
+    service: &str,
+    calls: usize,
+    rate: usize,
+    limit: usize,
+) -> std::thread::JoinHandle<SippRun> {
+    let work = sipp_workdir(&host.dir.join(format!("sipp-{service}")));
+    let scenario = sipp_dir().join(scenario);
+    let (sip, service) = (host.sip, service.to_owned());
+    std::thread::spawn(move || {
+        let (calls, rate, limit) = (calls.to_string(), rate.to_string(), limit.to_string());
+        let scenario = scenario.to_str().unwrap();
+        let args = ["-sf", scenario, "-m", &calls, "-l", &limit, "-r", &rate];
+        sipp(&work, sip, &args, &service)
+    })
+}
+
 /// Run SIPp against `host` with `args` (a scenario via `-sf`/`-sn`, `-m`, …) in `work`.
 /// Binds 127.0.0.1 on a free port; bounded by `-timeout`.
 pub fn sipp(work: &Path, host: SocketAddr, args: &[&str], service: &str) -> SippRun {

@@ -23,8 +23,7 @@ use std::time::{Duration, Instant};
 use crate::common::audio::{best_correlation, envelope, load};
 use crate::common::raw_sip::Head;
 use crate::common::{
-    Host, HostOptions, field, ivr_caller_in_background, prompts, scratch, sipp, sipp_dir,
-    sipp_workdir,
+    Host, HostOptions, field, ivr_caller_in_background, prompts, scratch, sipp_in_background,
 };
 
 /// Malformed datagrams in flood (a).
@@ -237,27 +236,15 @@ pub fn run() {
     let welcome = load(&prompts().join("ivr/welcome.wav"));
     let recording = dir.join("pjsua-heard.wav");
     let phone = ivr_caller_in_background(&host, &recording);
-    let sipp_calls = {
-        let work = sipp_workdir(&dir);
-        let scenario = sipp_dir().join("host-wait-bye.xml");
-        let sip = host.sip;
-        std::thread::spawn(move || {
-            let calls = SIPP_CALLS.to_string();
-            sipp(
-                &work,
-                sip,
-                &[
-                    "-sf",
-                    scenario.to_str().unwrap(),
-                    "-m",
-                    &calls,
-                    "-l",
-                    &calls,
-                ],
-                "ivr",
-            )
-        })
-    };
+    // SIPp's default rate, 10 calls a second.
+    let sipp_calls = sipp_in_background(
+        &host,
+        "host-wait-bye.xml",
+        "ivr",
+        SIPP_CALLS,
+        10,
+        SIPP_CALLS,
+    );
     // Flood once every healthy call is answered (media flowing).
     host.wait_for_log_count(
         "callhost::call::leg: answered",
