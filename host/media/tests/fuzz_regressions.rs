@@ -10,38 +10,15 @@
 //! itself). RFC 4566, RFC 3264, RFC 3550, RFC 4733, RFC 5761.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::path::{Path, PathBuf};
 
 use callhost_media::Codec;
 use callhost_media::fuzzing;
 use callhost_media::sdp::{SessionDescription, negotiate};
 use callhost_media::{Prompt, rtcp, rtp};
+use replay::{fuzz_dir, inputs};
 
-fn fuzz_dir(kind: &str, target: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fuzz")
-        .join(kind)
-        .join(target)
-}
-
-/// Every input file of a directory (dotfiles such as `.gitkeep` left out),
-/// sorted by name.
-fn inputs(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
-        .map(|entry| entry.expect("directory entry").path())
-        .filter(|path| path.is_file())
-        .filter_map(|path| {
-            let name = path.file_name()?.to_str()?.to_string();
-            (!name.starts_with('.')).then(|| {
-                let bytes = std::fs::read(&path).expect("read input");
-                (name, bytes)
-            })
-        })
-        .collect();
-    files.sort();
-    files
-}
+#[path = "../../../fuzz/replay.rs"]
+mod replay;
 
 /// Seeds and crash inputs of one target; the seed corpus must not be empty.
 fn all_inputs(target: &str) -> Vec<(String, Vec<u8>)> {

@@ -9,36 +9,14 @@
 //! Depends on callhost-sip with the `fuzzing` feature (a dev-dependency on
 //! itself). RFC 3261 §8.2, §18.3; RFC 4475; RFC 5118.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use callhost_sip::Transport;
+use replay::{fuzz_dir, inputs};
+
+#[path = "../../../fuzz/replay.rs"]
+mod replay;
 use callhost_sip::fuzzing::{Outcome, receive};
-
-fn fuzz_dir(kind: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fuzz")
-        .join(kind)
-        .join("sip_message")
-}
-
-/// Every input file of a directory (dotfiles such as `.gitkeep` left out),
-/// sorted by name.
-fn inputs(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
-        .map(|entry| entry.expect("directory entry").path())
-        .filter(|path| path.is_file())
-        .filter_map(|path| {
-            let name = path.file_name()?.to_str()?.to_string();
-            (!name.starts_with('.')).then(|| {
-                let bytes = std::fs::read(&path).expect("read input");
-                (name, bytes)
-            })
-        })
-        .collect();
-    files.sort();
-    files
-}
 
 /// The expected UDP verdicts of the RFC 4475 messages, parsed from the
 /// `RFC4475` table of the validator's unit tests: `("name", Expect::...)`.
@@ -86,7 +64,7 @@ fn rfc4475_expectations() -> Vec<(String, Outcome)> {
 
 #[test]
 fn seed_corpus_replays_without_panics() {
-    let seeds = inputs(&fuzz_dir("corpus"));
+    let seeds = inputs(&fuzz_dir("corpus", "sip_message"));
     assert!(
         seeds.len() >= 50,
         "seed corpus missing: {} files",
@@ -113,7 +91,7 @@ fn rfc4475_seeds_get_the_validators_expected_verdicts() {
         "the RFC4475 table was not read: {} entries",
         expectations.len()
     );
-    let seeds = inputs(&fuzz_dir("corpus"));
+    let seeds = inputs(&fuzz_dir("corpus", "sip_message"));
     let mut wrong = Vec::new();
     for (name, expected) in &expectations {
         let file = format!("{name}.dat");
@@ -141,7 +119,7 @@ const CRASHES: &[(&str, Outcome)] = &[
 
 #[test]
 fn crash_inputs_replay_with_their_verdicts() {
-    let crashes = inputs(&fuzz_dir("regressions"));
+    let crashes = inputs(&fuzz_dir("regressions", "sip_message"));
     assert_eq!(
         crashes.len(),
         CRASHES.len(),
