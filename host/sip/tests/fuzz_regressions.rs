@@ -12,11 +12,11 @@
 use std::path::Path;
 
 use callhost_sip::Transport;
+use callhost_sip::fuzzing::{Outcome, receive};
 use replay::{fuzz_dir, inputs};
 
 #[path = "../../../fuzz/replay.rs"]
 mod replay;
-use callhost_sip::fuzzing::{Outcome, receive};
 
 /// The expected UDP verdicts of the RFC 4475 messages, parsed from the
 /// `RFC4475` table of the validator's unit tests: `("name", Expect::...)`.
