@@ -82,7 +82,9 @@ impl EngineInner {
     }
 
     /// Bind an even port of the range and the odd one above it as non-blocking sockets that
-    /// stamp each datagram with its arrival time (`SO_TIMESTAMPNS`).
+    /// stamp each datagram with its arrival time (`SO_TIMESTAMPNS`). (The kernel switches
+    /// stamping on from a work queue after the first such socket in the system, so the first
+    /// few datagrams after start may be stamped when read, at most one tick late.)
     fn bind(&self) -> Result<(MediaSockets, PortLease), MediaError> {
         let (rtp, rtcp, lease) = self.ports.bind(self.config.bind_ip)?;
         let convert = |socket: UdpSocket, port: u16| {
