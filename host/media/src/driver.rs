@@ -1,28 +1,30 @@
 //! The I/O driver: a few media threads, each owning a set of sessions' UDP sockets and one
-//! shared 20 ms tick, feeding the sans-IO [`SessionCore`]s. This is the only module with
-//! sockets and time.
+//! 20 ms cycle, feeding the sans-IO [`SessionCore`]s. This is the only module with sockets
+//! and time.
 //!
-//! Why threads and one tick, not a task and a timer per session: at a thousand calls a
+//! Why threads and one cycle, not a task and a timer per session: at a thousand calls a
 //! per-session task woke twice per packet (timer, socket readiness), and the scheduler's and
-//! the reactor's work per wake-up cost more than the media itself. A media thread sleeps
-//! until the next tick, then serves every session it owns in two passes: first what goes
-//! out (commands from the call, the other leg's audio, the frames due, RTCP), then what came
-//! in (the datagrams waiting in both sockets). The sessions' packets leave in the same order
-//! early in every tick, so each stream keeps its own 20 ms spacing; the media threads keep
-//! their pace whatever the async runtime is doing, and ask for a higher priority (nice −11)
-//! where the host may have it. [`WORKER_THREADS_MAX`] bounds the threads (one per core below
-//! that); a new session joins the thread with the fewest sessions.
+//! the reactor's work per wake-up cost more than the media itself. A media thread's 20 ms
+//! cycle has [`PHASES`] sub-ticks of 1 ms, and each session belongs to one of them (the
+//! emptiest when it joins). At each sub-tick the thread serves that phase's sessions in two
+//! passes: first what goes out (commands from the call, the other leg's audio, the frames
+//! due, RTCP), then what came in (the datagrams waiting in both sockets). So the thread's
+//! sends and CPU time are spread evenly over the frame, each stream keeps its own 20 ms
+//! spacing, and a packet waits only behind its own phase. The media threads keep their pace
+//! whatever the async runtime is doing, and ask for a higher priority (nice −11) where the
+//! host may have it. [`WORKER_THREADS_MAX`] bounds the threads (one per core below that); a
+//! new session joins the thread with the fewest sessions.
 //!
 //! Timing: one monotonic clock (`std::time::Instant`). A session's frame *k* is due at
 //! `start + k × 20 ms` (absolute deadlines, so scheduling delays never accumulate into drift),
-//! `start` being the first tick after `start_sending`. A late tick sends the overdue frames
-//! back to back, at most [`MAX_BURST_FRAMES`] of them; beyond that the core skips frames
-//! (time moves on, nothing is sent) rather than flooding the peer's jitter buffer.
+//! `start` being its phase's first sub-tick after `start_sending`. A late sub-tick sends the
+//! overdue frames back to back, at most [`MAX_BURST_FRAMES`] of them; beyond that the core
+//! skips frames (time moves on, nothing is sent) rather than flooding the peer's jitter buffer.
 //!
-//! Receiving: datagrams are read once per tick, but each carries the kernel's arrival time
-//! (`SO_TIMESTAMPNS`), so jitter, the jitter buffer's playout and RTCP round trips are
-//! measured from when the packet arrived, not from when the tick read it. At most
-//! [`MAX_DATAGRAMS_PER_TICK`] per socket per tick: a flooding peer fills its own socket
+//! Receiving: datagrams are read once per frame, at the session's sub-tick, but each carries
+//! the kernel's arrival time (`SO_TIMESTAMPNS`), so jitter, the jitter buffer's playout and
+//! RTCP round trips are measured from when the packet arrived, not from when it was read. At
+//! most [`MAX_DATAGRAMS_PER_TICK`] per socket per visit: a flooding peer fills its own socket
 //! buffer, not the thread's time.
 //!
 //! RTCP: the session's second socket (RTP port + 1) receives the peer's reports and sends
@@ -182,6 +184,7 @@ struct FrameClock {
 }
 
 impl FrameClock {
+    #[cfg(test)]
     fn deadline(&self) -> Instant {
         self.start + Duration::from_micros(FRAME_DURATION.as_micros() as u64 * self.next_frame)
     }
@@ -241,44 +244,112 @@ impl Workers {
     }
 }
 
-/// One media thread: sleep to the next tick, serve every session, repeat. Blocks while it has
-/// no session.
+/// Phases of a media thread's 20 ms cycle: each session belongs to one and is served at
+/// that phase's sub-tick, so a thread's sends (and its CPU time) are spread over the whole
+/// frame instead of leaving in one burst per tick, and a packet waits at most for the other
+/// sessions of its own phase.
+pub const PHASES: u32 = 20;
+
+/// One phase: a sub-tick of the thread's cycle (1 ms).
+const PHASE_DURATION: Duration =
+    Duration::from_micros(FRAME_DURATION.as_micros() as u64 / PHASES as u64);
+
+/// A media thread's sub-tick schedule (absolute deadlines, like [`FrameClock`]).
+#[derive(Debug, Clone, Copy)]
+struct SubTicks {
+    start: Instant,
+    /// Index of the next sub-tick to serve.
+    next: u64,
+}
+
+impl SubTicks {
+    fn starting_now() -> Self {
+        SubTicks {
+            start: Instant::now(),
+            next: 0,
+        }
+    }
+
+    fn deadline(&self) -> Instant {
+        self.start + PHASE_DURATION * (self.next as u32)
+    }
+
+    fn phase(&self) -> usize {
+        (self.next % u64::from(PHASES)) as usize
+    }
+
+    /// Move to the next sub-tick. After an overrun the thread catches up sub-tick by
+    /// sub-tick (each serves only its phase, so that is quick), but never from further back
+    /// than one cycle: each phase is then served once more, at its own late time, and its
+    /// sessions send the overdue frames as one short burst.
+    fn advance(&mut self, now: Instant) {
+        self.next += 1;
+        let elapsed = now.saturating_duration_since(self.start).as_micros() as u64;
+        let latest_due = elapsed / PHASE_DURATION.as_micros() as u64;
+        self.next = self
+            .next
+            .max((latest_due + 1).saturating_sub(u64::from(PHASES)));
+    }
+}
+
+/// The sessions of one media thread, by phase.
+struct Phases {
+    sessions: Vec<Vec<Driver>>,
+}
+
+impl Phases {
+    fn new() -> Self {
+        Phases {
+            sessions: (0..PHASES).map(|_| Vec::new()).collect(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.sessions.iter().map(Vec::len).sum()
+    }
+
+    /// A new session joins the phase with the fewest sessions.
+    fn add(&mut self, driver: Driver) {
+        let emptiest = self
+            .sessions
+            .iter_mut()
+            .min_by_key(|phase| phase.len())
+            .expect("PHASES > 0");
+        emptiest.push(driver);
+    }
+}
+
+/// One media thread: sleep to the next sub-tick, serve the sessions of its phase, repeat.
+/// Blocks while it has no session.
 fn run_worker(new_sessions: thread_channel::Receiver<Driver>, load: Arc<AtomicUsize>) {
     raise_priority();
-    let mut sessions: Vec<Driver> = Vec::new();
+    let mut phases = Phases::new();
     let mut scratch = Scratch::new();
-    let mut grid = FrameClock {
-        start: Instant::now(),
-        next_frame: 0,
-    };
+    let mut grid = SubTicks::starting_now();
     loop {
-        if sessions.is_empty() {
+        if phases.len() == 0 {
             // Idle: wait for a session rather than ticking for nobody.
             let Ok(driver) = new_sessions.recv() else {
                 return;
             };
-            sessions.push(driver);
-            grid = FrameClock {
-                start: Instant::now(),
-                next_frame: 0,
-            };
+            phases.add(driver);
+            grid = SubTicks::starting_now();
         }
         while let Ok(driver) = new_sessions.try_recv() {
-            sessions.push(driver);
+            phases.add(driver);
         }
         // The tick's time is its place on the grid, not when the thread woke: sessions count
         // their frames from it, so wake-up jitter never moves a frame to the next tick.
         let tick = grid.deadline();
-        // Two passes: first every session's frame goes out, then what came in is read. The
-        // sends finish early in the tick, so a thread preempted later delays no packet;
-        // datagrams keep their kernel arrival times either way.
+        let sessions = &mut phases.sessions[grid.phase()];
+        // Two passes: first the phase's frames go out, then what came in is read, so a
+        // thread preempted while reading delays no packet; datagrams keep their kernel
+        // arrival times either way.
         sessions.retain_mut(|driver| serve(driver, |driver| driver.send_pass(tick)));
         sessions.retain_mut(|driver| serve(driver, |driver| driver.receive_pass(&mut scratch)));
-        load.store(sessions.len(), Ordering::Relaxed);
-        // The next tick on the grid; after an overrun, the first one still ahead.
-        grid.next_frame = (grid.next_frame + 1).max(grid.frames_due(Instant::now()));
-        let deadline = grid.deadline();
-        if let Some(wait) = deadline.checked_duration_since(Instant::now()) {
+        load.store(phases.len(), Ordering::Relaxed);
+        grid.advance(Instant::now());
+        if let Some(wait) = grid.deadline().checked_duration_since(Instant::now()) {
             std::thread::sleep(wait);
         }
     }
@@ -929,6 +1000,33 @@ mod tests {
             after_send - before_send
         );
         assert!(now.duration_since(arrived) >= Duration::from_millis(50));
+    }
+
+    #[test]
+    fn sub_ticks_cycle_the_phases_and_catch_up_at_most_one_cycle() {
+        let mut grid = SubTicks::starting_now();
+        let start = grid.start;
+        let phases: Vec<usize> = (0..PHASES + 2)
+            .map(|_| {
+                let phase = grid.phase();
+                grid.advance(grid.deadline());
+                phase
+            })
+            .collect();
+        assert_eq!(&phases[..3], [0, 1, 2]);
+        assert_eq!(&phases[PHASES as usize..], [0, 1]);
+        assert_eq!(grid.deadline(), start + PHASE_DURATION * (PHASES + 2));
+        // 3 ms late: the next sub-ticks are served in turn, none skipped.
+        let late = grid.deadline() + Duration::from_millis(3);
+        grid.advance(late);
+        assert_eq!(grid.next, u64::from(PHASES) + 3);
+        // 100 ms late: only the last cycle is caught up, each phase once.
+        let stalled = grid.deadline() + Duration::from_millis(100);
+        grid.advance(stalled);
+        let latest_due = (stalled - start).as_micros() as u64 / 1000;
+        assert_eq!(grid.next, latest_due + 1 - u64::from(PHASES));
+        assert!(grid.deadline() <= stalled);
+        assert!(grid.deadline() + FRAME_DURATION > stalled);
     }
 
     #[test]
