@@ -393,17 +393,19 @@ fn serve(driver: &mut Driver, pass: impl FnOnce(&mut Driver) -> bool) -> bool {
     }
 }
 
+/// Datagrams read by one `recvmmsg` call: a stream of 20 ms packets has one waiting per
+/// visit, so one call both reads it and learns that no more wait.
+const RECEIVE_BATCH: usize = 4;
+
 /// Buffers one media thread reuses for every session.
 struct Scratch {
-    datagram: Box<[u8]>,
-    control: Vec<u8>,
+    datagrams: Box<[u8]>,
 }
 
 impl Scratch {
     fn new() -> Self {
         Scratch {
-            datagram: vec![0u8; RECEIVE_BUFFER_BYTES].into_boxed_slice(),
-            control: nix::cmsg_space!(nix::sys::time::TimeSpec),
+            datagrams: vec![0u8; RECEIVE_BUFFER_BYTES * RECEIVE_BATCH].into_boxed_slice(),
         }
     }
 }
@@ -592,62 +594,94 @@ fn drain(
     mut handle: impl FnMut(Duration, SocketAddr, &[u8]),
 ) {
     let (now, wall) = (Instant::now(), SystemTime::now());
-    for _ in 0..MAX_DATAGRAMS_PER_TICK {
-        match receive_datagram(socket, scratch) {
-            Ok(Some((length, source, stamp))) => {
-                let at = arrival(now, wall, stamp).saturating_duration_since(since);
-                handle(at, source, &scratch.datagram[..length]);
+    let mut read = 0;
+    while read < MAX_DATAGRAMS_PER_TICK {
+        let batch = receive_batch(socket, scratch, |source, stamp, datagram| {
+            let at = arrival(now, wall, stamp).saturating_duration_since(since);
+            handle(at, source, datagram);
+        });
+        match batch {
+            Ok(count) => {
+                read += count;
+                // A short batch: the socket is empty.
+                if count < RECEIVE_BATCH {
+                    break;
+                }
             }
-            Ok(None) => break,
-            Err(error) => tracing::debug!(%error, "{what} receive error"),
+            Err(error) => {
+                tracing::debug!(%error, "{what} receive error");
+                read += 1;
+            }
         }
     }
 }
 
-/// One datagram from a non-blocking socket, with the kernel's arrival stamp; `None` when
-/// nothing waits. Written on `recvmsg` because std's sockets do not return the stamp.
-fn receive_datagram(
+/// Read up to [`RECEIVE_BATCH`] datagrams from a non-blocking socket with one `recvmmsg`,
+/// handing each to `handle` with its source and the kernel's arrival stamp; how many were
+/// read (0 when nothing waits). Written on `recvmmsg` because std's sockets neither batch
+/// nor return the stamp.
+fn receive_batch(
     socket: &UdpSocket,
     scratch: &mut Scratch,
-) -> std::io::Result<Option<(usize, SocketAddr, Option<SystemTime>)>> {
-    use nix::sys::socket::{ControlMessageOwned, MsgFlags, SockaddrLike, SockaddrStorage, recvmsg};
-    let mut iov = [std::io::IoSliceMut::new(&mut scratch.datagram)];
-    let message = match recvmsg::<SockaddrStorage>(
+    mut handle: impl FnMut(SocketAddr, Option<SystemTime>, &[u8]),
+) -> std::io::Result<usize> {
+    use nix::sys::socket::{
+        ControlMessageOwned, MsgFlags, MultiHeaders, SockaddrLike, SockaddrStorage, recvmmsg,
+    };
+    // Fresh headers each call: the kernel shrinks each header's address and control lengths
+    // to what it wrote, and reused headers would keep the shrunken ones.
+    let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(
+        RECEIVE_BATCH,
+        Some(nix::cmsg_space!(nix::sys::time::TimeSpec)),
+    );
+    let mut buffers = scratch.datagrams.chunks_exact_mut(RECEIVE_BUFFER_BYTES);
+    let mut slices: [[std::io::IoSliceMut<'_>; 1]; RECEIVE_BATCH] = std::array::from_fn(|_| {
+        [std::io::IoSliceMut::new(
+            buffers.next().expect("RECEIVE_BATCH buffers"),
+        )]
+    });
+    let messages = match recvmmsg(
         socket.as_raw_fd(),
-        &mut iov,
-        Some(&mut scratch.control),
+        &mut headers,
+        slices.iter_mut(),
         MsgFlags::MSG_DONTWAIT,
+        None,
     ) {
-        Ok(message) => message,
-        Err(nix::errno::Errno::EAGAIN) => return Ok(None),
+        Ok(messages) => messages,
+        Err(nix::errno::Errno::EAGAIN) => return Ok(0),
         Err(errno) => return Err(errno.into()),
     };
-    let source = message
-        .address
-        .as_ref()
-        .and_then(|address| match address.family()? {
-            nix::sys::socket::AddressFamily::Inet => address
-                .as_sockaddr_in()
-                .map(|v4| SocketAddr::V4(std::net::SocketAddrV4::from(*v4))),
-            nix::sys::socket::AddressFamily::Inet6 => address
-                .as_sockaddr_in6()
-                .map(|v6| SocketAddr::V6(std::net::SocketAddrV6::from(*v6))),
-            _ => None,
+    let mut count = 0;
+    for message in messages {
+        count += 1;
+        let source = message
+            .address
+            .as_ref()
+            .and_then(|address| match address.family()? {
+                nix::sys::socket::AddressFamily::Inet => address
+                    .as_sockaddr_in()
+                    .map(|v4| SocketAddr::V4(std::net::SocketAddrV4::from(*v4))),
+                nix::sys::socket::AddressFamily::Inet6 => address
+                    .as_sockaddr_in6()
+                    .map(|v6| SocketAddr::V6(std::net::SocketAddrV6::from(*v6))),
+                _ => None,
+            });
+        let stamp = message.cmsgs().ok().and_then(|mut messages| {
+            messages.find_map(|control| match control {
+                ControlMessageOwned::ScmTimestampns(stamp) => Some(
+                    SystemTime::UNIX_EPOCH
+                        + Duration::new(stamp.tv_sec() as u64, stamp.tv_nsec() as u32),
+                ),
+                _ => None,
+            })
         });
-    let stamp = message.cmsgs().ok().and_then(|mut messages| {
-        messages.find_map(|control| match control {
-            ControlMessageOwned::ScmTimestampns(stamp) => Some(
-                SystemTime::UNIX_EPOCH
-                    + Duration::new(stamp.tv_sec() as u64, stamp.tv_nsec() as u32),
-            ),
-            _ => None,
-        })
-    });
-    let length = message.bytes;
-    match source {
-        Some(source) => Ok(Some((length, source, stamp))),
-        None => Err(std::io::Error::other("datagram without a source address")),
+        let datagram = message.iovs().next().unwrap_or_default();
+        match source {
+            Some(source) => handle(source, stamp, datagram),
+            None => tracing::debug!("datagram without a source address dropped"),
+        }
     }
+    Ok(count)
 }
 
 /// When a datagram stamped `stamp` (wall clock) arrived on the monotonic clock, given both
@@ -947,18 +981,10 @@ mod tests {
 
     #[test]
     fn datagrams_carry_their_kernel_arrival_time() {
-        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-        socket.set_nonblocking(true).unwrap();
-        nix::sys::socket::setsockopt(
-            &socket,
-            nix::sys::socket::sockopt::ReceiveTimestampns,
-            &true,
-        )
-        .unwrap();
-        let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let (socket, peer) = stamped_socket_pair();
         let mut scratch = Scratch::new();
         assert!(
-            receive_datagram(&socket, &mut scratch).unwrap().is_none(),
+            receive_all(&socket, &mut scratch).is_empty(),
             "nothing waits"
         );
         // The kernel turns receive stamping on for the whole system from a work queue, a
@@ -969,7 +995,7 @@ mod tests {
                 .unwrap();
             std::thread::sleep(Duration::from_millis(20));
             let (now, wall) = (Instant::now(), SystemTime::now());
-            let (_, _, stamp) = receive_datagram(&socket, &mut scratch).unwrap().unwrap();
+            let (_, stamp, _) = receive_all(&socket, &mut scratch).remove(0);
             now.duration_since(arrival(now, wall, stamp)) >= Duration::from_millis(10)
         });
         assert!(live, "the kernel never stamped a datagram on arrival");
@@ -985,11 +1011,13 @@ mod tests {
             .find(|(first, _, last)| last.duration_since(*first) < Duration::from_millis(1))
             .map(|(first, wall, _)| (first, wall))
             .expect("no quiet millisecond in 100 tries");
-        let (length, source, stamp) = receive_datagram(&socket, &mut scratch).unwrap().unwrap();
-        assert_eq!(&scratch.datagram[..length], b"early");
-        assert_eq!(source, peer.local_addr().unwrap());
+        let received = receive_all(&socket, &mut scratch);
+        assert_eq!(received.len(), 1);
+        let (source, stamp, datagram) = &received[0];
+        assert_eq!(datagram, b"early");
+        assert_eq!(*source, peer.local_addr().unwrap());
         assert!(stamp.is_some(), "the kernel gave no arrival stamp");
-        let arrived = arrival(now, wall, stamp);
+        let arrived = arrival(now, wall, *stamp);
         // Read 60 ms after it arrived, yet dated to its arrival: while `send_to` ran on
         // loopback, give or take the clocks' slack. Preemption only widens the window.
         let slack = Duration::from_millis(5);
@@ -1000,6 +1028,68 @@ mod tests {
             after_send - before_send
         );
         assert!(now.duration_since(arrived) >= Duration::from_millis(50));
+    }
+
+    #[test]
+    fn a_visit_reads_waiting_datagrams_in_batches_up_to_its_limit() {
+        let (socket, peer) = stamped_socket_pair();
+        let mut scratch = Scratch::new();
+        let count = MAX_DATAGRAMS_PER_TICK + 10;
+        for index in 0..count {
+            peer.send_to(&[index as u8; 3], socket.local_addr().unwrap())
+                .unwrap();
+        }
+        let mut read = Vec::new();
+        drain(
+            &socket,
+            &mut scratch,
+            Instant::now(),
+            "test",
+            |_, source, datagram| {
+                assert_eq!(source, peer.local_addr().unwrap());
+                read.push(datagram.to_vec());
+            },
+        );
+        // In order, whole, every batch stamped (the headers are fresh for each batch), and
+        // no more than one visit's worth.
+        assert_eq!(read.len(), MAX_DATAGRAMS_PER_TICK);
+        for (index, datagram) in read.iter().enumerate() {
+            assert_eq!(datagram, &[index as u8; 3]);
+        }
+        let rest = receive_all(&socket, &mut scratch);
+        assert_eq!(rest.len(), 10);
+        assert!(rest.iter().all(|(_, stamp, _)| stamp.is_some()));
+        assert_eq!(rest[0].2, [MAX_DATAGRAMS_PER_TICK as u8; 3]);
+    }
+
+    /// A non-blocking socket that stamps arrivals, and a peer to send to it.
+    fn stamped_socket_pair() -> (UdpSocket, UdpSocket) {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.set_nonblocking(true).unwrap();
+        nix::sys::socket::setsockopt(
+            &socket,
+            nix::sys::socket::sockopt::ReceiveTimestampns,
+            &true,
+        )
+        .unwrap();
+        (socket, UdpSocket::bind("127.0.0.1:0").unwrap())
+    }
+
+    /// Everything waiting in `socket`, batch by batch.
+    fn receive_all(
+        socket: &UdpSocket,
+        scratch: &mut Scratch,
+    ) -> Vec<(SocketAddr, Option<SystemTime>, Vec<u8>)> {
+        let mut received = Vec::new();
+        loop {
+            let count = receive_batch(socket, scratch, |source, stamp, datagram| {
+                received.push((source, stamp, datagram.to_vec()));
+            })
+            .unwrap();
+            if count < RECEIVE_BATCH {
+                return received;
+            }
+        }
     }
 
     #[test]
