@@ -909,20 +909,10 @@ mod tests {
     impl Sending {
         fn new(start: Instant) -> Self {
             use crate::codec::Codec;
-            use crate::sdp::Direction;
             use crate::session::StreamOrigin;
             let phone = UdpSocket::bind("127.0.0.1:0").unwrap();
-            let negotiated = Negotiated {
-                media_index: 0,
-                remote: phone.local_addr().unwrap(),
-                codec: Codec::Pcmu,
-                codec_payload_type: 0,
-                telephone_event_payload_type: None,
-                local_telephone_event_payload_type: None,
-                direction: Direction::SendReceive,
-                remote_ptime: None,
-                remote_rtcp: None,
-            };
+            let negotiated =
+                Negotiated::for_test(phone.local_addr().unwrap(), Codec::Pcmu, 0, None);
             let counters = Arc::new(MediaCounters::default());
             let origin = StreamOrigin::random();
             let mut core = SessionCore::new(negotiated, false, origin, Arc::clone(&counters));

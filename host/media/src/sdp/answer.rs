@@ -56,6 +56,28 @@ pub(crate) fn remote_rtcp(
 }
 
 impl Negotiated {
+    /// Test fixture: a send-and-receive stream to `remote` with `codec` on `payload_type`,
+    /// and telephone-event on the same number both ways if given.
+    #[cfg(test)]
+    pub(crate) fn for_test(
+        remote: SocketAddr,
+        codec: Codec,
+        payload_type: u8,
+        telephone_event: Option<u8>,
+    ) -> Self {
+        Negotiated {
+            media_index: 0,
+            remote,
+            codec,
+            codec_payload_type: payload_type,
+            telephone_event_payload_type: telephone_event,
+            local_telephone_event_payload_type: telephone_event,
+            direction: Direction::SendReceive,
+            remote_ptime: None,
+            remote_rtcp: None,
+        }
+    }
+
     /// True if we may send RTP: the answer allows it and the peer gave a real address.
     pub fn may_send(&self) -> bool {
         self.direction.sends() && !self.remote.ip().is_unspecified()

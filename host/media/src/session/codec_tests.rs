@@ -5,7 +5,6 @@
 use super::*;
 use crate::codec::{Decoder, Encoder};
 use crate::rtp;
-use crate::sdp::Direction;
 use crate::telephone_event::EventReport;
 use crate::telephone_event::sender::parse_digits;
 
@@ -17,17 +16,12 @@ const ORIGIN: StreamOrigin = StreamOrigin {
 };
 
 fn core_with(codec: Codec, payload_type: u8, telephone_event: Option<u8>) -> SessionCore {
-    let negotiated = Negotiated {
-        media_index: 0,
-        remote: REMOTE.parse().unwrap(),
+    let negotiated = Negotiated::for_test(
+        REMOTE.parse().unwrap(),
         codec,
-        codec_payload_type: payload_type,
-        telephone_event_payload_type: telephone_event,
-        local_telephone_event_payload_type: telephone_event,
-        direction: Direction::SendReceive,
-        remote_ptime: None,
-        remote_rtcp: None,
-    };
+        payload_type,
+        telephone_event,
+    );
     SessionCore::new(negotiated, true, ORIGIN, Arc::new(MediaCounters::default()))
 }
 

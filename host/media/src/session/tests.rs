@@ -15,17 +15,7 @@ const ORIGIN: StreamOrigin = StreamOrigin {
 };
 
 fn negotiated(telephone_event: Option<u8>) -> Negotiated {
-    Negotiated {
-        media_index: 0,
-        remote: REMOTE.parse().unwrap(),
-        codec: Codec::Pcmu,
-        codec_payload_type: 0,
-        telephone_event_payload_type: telephone_event,
-        local_telephone_event_payload_type: telephone_event,
-        direction: Direction::SendReceive,
-        remote_ptime: None,
-        remote_rtcp: None,
-    }
+    Negotiated::for_test(REMOTE.parse().unwrap(), Codec::Pcmu, 0, telephone_event)
 }
 
 fn core() -> SessionCore {

@@ -21,17 +21,7 @@ const ORIGIN: StreamOrigin = StreamOrigin {
 };
 
 fn negotiated() -> Negotiated {
-    Negotiated {
-        media_index: 0,
-        remote: REMOTE.parse().unwrap(),
-        codec: Codec::Pcmu,
-        codec_payload_type: 0,
-        telephone_event_payload_type: None,
-        local_telephone_event_payload_type: None,
-        direction: Direction::SendReceive,
-        remote_ptime: None,
-        remote_rtcp: None,
-    }
+    Negotiated::for_test(REMOTE.parse().unwrap(), Codec::Pcmu, 0, None)
 }
 
 fn core_with(negotiated: Negotiated) -> SessionCore {

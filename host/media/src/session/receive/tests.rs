@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::codec::Codec;
 use crate::g711;
 use crate::rtp::RtpHeader;
-use crate::sdp::{Direction, Negotiated};
+use crate::sdp::Negotiated;
 use crate::session::{FRAME_SAMPLES, MediaCounters, MediaEvent, SessionCore, StreamOrigin};
 use crate::telephone_event::EventReport;
 
@@ -20,17 +20,7 @@ const ORIGIN: StreamOrigin = StreamOrigin {
 };
 
 fn core() -> SessionCore {
-    let negotiated = Negotiated {
-        media_index: 0,
-        remote: REMOTE.parse().unwrap(),
-        codec: Codec::Pcmu,
-        codec_payload_type: 0,
-        telephone_event_payload_type: Some(101),
-        local_telephone_event_payload_type: Some(101),
-        direction: Direction::SendReceive,
-        remote_ptime: None,
-        remote_rtcp: None,
-    };
+    let negotiated = Negotiated::for_test(REMOTE.parse().unwrap(), Codec::Pcmu, 0, Some(101));
     SessionCore::new(negotiated, true, ORIGIN, Arc::new(MediaCounters::default()))
 }
 
