@@ -9,7 +9,10 @@ bench apps first). Every peer binds 127.0.0.1; every load is bounded in calls an
         uas and a pjsua2 answering machine; the highest rate with 0 failed calls and
         0 retransmissions.
     P2/P4/P5  held media calls (bench/loadgen): loss and lateness both ways, calls per
-        host CPU core, RSS per call, RTP send pacing.
+        host CPU core, RSS per call, RTP send pacing. P2's anchor (also alone with
+        --only P2pjsua): the same calls against many pjsua2 answering machines
+        (bench/peers/pjsua_prompt.py, at most 4 calls each: the PyPI wheel's
+        PJSUA_MAX_CALLS), their CPU with the calls minus their idle CPU.
     P3  instantiation p50/p99 (host/runtime/examples/instantiate_bench.rs).
     P6  hot reload under a 500 CPS run: new version serving within 250 ms, 0 failed.
     soak  half the P1 rate for --soak-seconds: 0 failed, RSS/fds/ports flat.
@@ -44,6 +47,14 @@ SOCKET_BUFFER = 4 * 1024 * 1024
 HOST_SIP = 25060
 UAC_SIP = 25070
 ANCHOR_SIP = 25080
+# P2's pjsua2 anchor: process i listens for SIP on PJSUA_SIP + i and sends RTP from
+# PJSUA_RTP + i * PJSUA_RTP_RANGE onwards (below the kernel's ephemeral ports, which the
+# load generator's sockets use, and below callhost's 30000-45999).
+PJSUA_SIP = 23000
+PJSUA_RTP = 10000
+PJSUA_RTP_RANGE = 20
+PJSUA_CALLS_EACH = 4          # the PyPI wheel's PJSUA_MAX_CALLS
+PJSUA_MAX_PROCESSES = 500
 
 
 def log(message):
@@ -373,9 +384,20 @@ def host_media_figures(log_text):
     return totals
 
 
+def counts(text):
+    """A comma-separated list of call counts ('' is none)."""
+    return [int(count) for count in text.split(",") if count.strip()]
+
+
 def bench_p2(args, results):
+    bench_p2_host(args, results)
+    if counts(args.pjsua_media_calls):
+        bench_p2_pjsua(args, results)
+
+
+def bench_p2_host(args, results):
     rows = []
-    for calls in [int(count) for count in args.media_calls.split(",")]:
+    for calls in counts(args.media_calls):
         for repetition in range(args.reps):
             host = Host("p2-host", ["prompt-loop"], max_calls=calls + 100,
                         log_filter="warn,callhost::call::statistics=info")
@@ -426,6 +448,199 @@ def bench_p2(args, results):
             rows.append(row)
             log(f"P2 {calls} calls run {repetition + 1}: {row}")
     results["P2"] = rows
+
+
+class PjsuaFarm:
+    """`processes` pjsua2 answering machines (bench/peers/pjsua_prompt.py), each on its own
+    SIP port and RTP port range, started in parallel batches; all are ready on return."""
+
+    BATCH = 25
+
+    def __init__(self, work, processes, seconds, listen, prompt):
+        if processes > PJSUA_MAX_PROCESSES:
+            raise SystemExit(f"bench: at most {PJSUA_MAX_PROCESSES} pjsua2 processes")
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        self.work = work
+        self.ports = [PJSUA_SIP + index for index in range(processes)]
+        busy = [port for port in self.ports if not port_free(port)]
+        if busy:
+            raise SystemExit(f"bench: pjsua2 SIP ports busy: {busy[:10]}; is another run going?")
+        self.processes = []
+        try:
+            for first in range(0, processes, self.BATCH):
+                batch = range(first, min(first + self.BATCH, processes))
+                for index in batch:
+                    with open(self.output(index), "w") as output:
+                        self.processes.append(subprocess.Popen(
+                            [str(PJSUA_PYTHON), str(REPO / "bench" / "peers" / "pjsua_prompt.py"),
+                             "--port", str(self.ports[index]),
+                             "--rtp-port", str(PJSUA_RTP + index * PJSUA_RTP_RANGE),
+                             "--rtp-port-range", str(PJSUA_RTP_RANGE),
+                             "--prompt", str(prompt), "--listen" if listen else "--no-listen",
+                             "--seconds", str(seconds), "--ready-file", str(self.ready(index))],
+                            stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT))
+                deadline = time.monotonic() + 60
+                for index in batch:
+                    while not self.ready(index).exists():
+                        if self.processes[index].poll() is not None or time.monotonic() > deadline:
+                            raise SystemExit(f"bench: pjsua2 process {index} did not start:\n"
+                                             f"{self.output(index).read_text()[-2000:]}")
+                        time.sleep(0.05)
+        except BaseException:
+            self.stop()
+            raise
+        self.pids = [process.pid for process in self.processes]
+
+    def ready(self, index):
+        return self.work / f"ready-{index}"
+
+    def output(self, index):
+        return self.work / f"pjsua-{index}.log"
+
+    def cpu_seconds(self):
+        return sum(proc_cpu_seconds(pid) for pid in self.pids)
+
+    def rss_kib(self):
+        return [proc_rss_kib(pid) for pid in self.pids]
+
+    def stop(self, timeout=20):
+        """SIGTERM to each (they hang up what is left and print their figures), then
+        SIGKILL to any still running after `timeout`. Returns each one's JSON (or None)."""
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for process in self.processes:
+            try:
+                process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        figures = []
+        for index in range(len(self.processes)):
+            last = [line for line in self.output(index).read_text(errors="replace").splitlines()
+                    if line.startswith("{")]
+            figures.append(json.loads(last[-1]) if last else None)
+        return figures
+
+
+def bench_p2_pjsua(args, results):
+    """P2's anchor: the same held calls against N/4 pjsua2 processes (4 calls each, the
+    wheel's limit), each playing the prompt to each of its calls. Their idle CPU is
+    measured first; marginal cores = cores with the calls - idle cores (the per-process
+    overhead the 4-call limit forces on us is not pjsua2's cost per call)."""
+    prompt = REPO / "target" / "bench" / "prompt.wav"
+    if not prompt.exists():
+        raise SystemExit(f"bench: {prompt} is missing (scripts/bench makes it)")
+    variants = {"on": [True], "off": [False], "both": [True, False]}[args.pjsua_listen]
+    rows = []
+    for calls in counts(args.pjsua_media_calls):
+        if calls % PJSUA_CALLS_EACH:
+            raise SystemExit(f"bench: --pjsua-media-calls {calls} is not a multiple of {PJSUA_CALLS_EACH}")
+        processes = calls // PJSUA_CALLS_EACH
+        for listen in variants:
+            for repetition in range(args.reps):
+                rows.append(pjsua_run(args, calls, processes, listen, repetition + 1, prompt))
+    results["P2-pjsua2"] = rows
+
+
+def pjsua_load(args, farm, calls, report):
+    """One load generator run against every process of the farm, sampling all of them.
+    Returns its JSON report."""
+    command = [str(LOADGEN), "--service", "prompt", "--calls", str(calls),
+               "--rate", str(args.media_rate), "--hold", str(args.media_hold),
+               "--threads", "2", "--json", str(report)]
+    for port, pid in zip(farm.ports, farm.pids):
+        command += ["--target", f"127.0.0.1:{port}", "--host-pid", str(pid)]
+    report.unlink(missing_ok=True)
+    done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=2 * calls / args.media_rate + args.media_hold + 180)
+    if done.returncode != 0 or not report.exists():
+        raise SystemExit(f"bench: loadgen failed:\n{done.stderr[-3000:]}")
+    return json.loads(report.read_text())
+
+
+def pjsua_run(args, calls, processes, listen, number, prompt):
+    ramp = calls / args.media_rate
+    # Bounds every process: start-up, idle measurement, the load generator's runs.
+    lifetime = processes * 0.5 + 60 + 2 * (2 * ramp + args.media_hold + 120)
+    started = time.monotonic()
+    farm = PjsuaFarm(WORK / "p2-pjsua" / "peers", processes, lifetime, listen, prompt)
+    name = f"{calls}-{'listen' if listen else 'nolisten'}-{number}"
+    one_each = None
+    try:
+        startup_s = time.monotonic() - started
+        time.sleep(2)  # let the last batch finish starting up
+        cpu_before, idle_started = farm.cpu_seconds(), time.monotonic()
+        time.sleep(args.pjsua_idle_seconds)
+        idle_cpu, idle_s = farm.cpu_seconds() - cpu_before, time.monotonic() - idle_started
+        rss_idle = farm.rss_kib()
+        if args.pjsua_increment:
+            # One call per process first: what a process's first call costs beyond idle
+            # (it starts the conference bridge's clock thread), so that the full load
+            # tells the cost of each further call.
+            one_each = pjsua_load(args, farm, processes, WORK / "p2-pjsua" / f"loadgen-{name}-one-each.json")
+            time.sleep(2)
+        figures = pjsua_load(args, farm, calls, WORK / "p2-pjsua" / f"loadgen-{name}.json")
+        rss_after = farm.rss_kib()
+    finally:
+        peers = farm.stop()
+    host = figures["host"]
+    held = figures["calls"]["held_at_window_end"]
+    window = figures["timing"]["steady_window_s"]
+    idle_cores = idle_cpu / idle_s
+    gross = host["cores_used"]
+    marginal = gross - idle_cores if gross is not None else None
+    reported = [peer for peer in peers if peer]
+    increment = one_each_gross = None
+    if one_each:
+        one_each_gross = one_each["host"]["cores_used"]
+        further_calls = held - one_each["calls"]["held_at_window_end"]
+        if gross is not None and one_each_gross is not None and further_calls > 0:
+            increment = (gross - one_each_gross) / further_calls
+
+    def peer_sum(key):
+        return sum(peer.get(key, 0) for peer in reported)
+
+    row = {
+        "calls": calls, "processes": processes, "listen": listen, "run": number,
+        "established": figures["calls"]["established"], "failed": figures["calls"]["failed"],
+        "failed_by_status": figures["calls"]["failed_by_status"],
+        "dropped": figures["calls"]["dropped"], "held": held,
+        "invite_retransmissions": figures["signalling"]["invite_retransmissions"],
+        "sent_to_peer": figures["to_host"]["packets_sent"],
+        "frames_skipped_by_generator": figures["to_host"]["frames_skipped"],
+        # pjsua2's own RTP counters, read as each stream ended (bench/peers/pjsua_prompt.py),
+        # over both loads when --pjsua-increment ran the one-call-each load first.
+        "sent_to_peer_all_loads": figures["to_host"]["packets_sent"]
+        + (one_each["to_host"]["packets_sent"] if one_each else 0),
+        "peers_reported": len(reported), "peer_streams": peer_sum("streams"),
+        "peer_received": peer_sum("rx_packets"), "lost_to_peer": peer_sum("rx_lost"),
+        "peer_discarded": peer_sum("rx_discarded"), "peer_sent": peer_sum("tx_packets"),
+        "peer_media_active": peer_sum("media_active"),
+        "received_from_peer": figures["from_host"]["packets_received"],
+        "lost_from_peer": figures["from_host"]["lost"],
+        "late_from_peer": figures["from_host"]["late"],
+        "pacing_p99_ms": figures["host_pacing"]["p99_ms"],
+        "idle_cores": idle_cores, "idle_seconds": round(idle_s, 2),
+        "gross_cores": gross, "marginal_cores": marginal,
+        "calls_per_core_gross": held / gross if gross else None,
+        "calls_per_core_marginal": held / marginal if marginal and marginal > 0 else None,
+        # With one call per process: its established calls and cores; then the cores each
+        # further call adds (the 2nd to 4th of every process), and its inverse.
+        "one_each_established": one_each["calls"]["established"] if one_each else None,
+        "one_each_gross_cores": one_each_gross,
+        "increment_cores_per_call": increment,
+        "calls_per_core_increment": 1 / increment if increment and increment > 0 else None,
+        "rss_per_process_idle_kib": round(statistics.mean(rss_idle)),
+        "rss_per_process_kib": round(statistics.mean(rss_after)),
+        "rss_per_call_kib": host["rss_per_call_kib"],
+        "generator_cores": figures["generator"]["cores_used_in_window"],
+        "window_s": window, "startup_s": round(startup_s, 1),
+    }
+    log(f"P2 pjsua2 {calls} calls ({processes} processes, listen {listen}) run {number}: {row}")
+    return row
 
 
 # ---------------------------------------------------------------- P6 hot reload
@@ -560,7 +775,7 @@ def median_of(values):
     return statistics.median(values) if values else None
 
 
-def render(results):
+def render(results, markdown=REPO / "BENCHMARKS.md"):
     """BENCHMARKS.md: the machine, then one table per figure, then the hand-written
     analysis in bench/NOTES.md."""
     info = results["machine"]
@@ -630,8 +845,8 @@ def render(results):
                 lines.append(f"| {label} | {median_of(p50):g} ({min(p50)}–{max(p50)}) | "
                              f"{median_of(p99):g} ({min(p99)}–{max(p99)}) |")
         lines.append("")
-    if "P2" in results:
-        lines += render_media(results["P2"])
+    if "P2" in results or "P2-pjsua2" in results:
+        lines += render_media(results.get("P2", []), results.get("P2-pjsua2", []))
     if "P6" in results:
         runs = results["P6"]
         lines += [
@@ -661,21 +876,51 @@ def render(results):
     notes = REPO / "bench" / "NOTES.md"
     if notes.exists():
         lines += [notes.read_text().rstrip(), ""]
-    (REPO / "BENCHMARKS.md").write_text("\n".join(lines))
+    markdown.write_text("\n".join(lines))
 
 
-def render_media(runs):
-    """P2/P4/P5 rows; filled in from the load generator's JSON."""
+def optional(value, form):
+    return "n/a" if value is None else format(value, form)
+
+
+def spread(values, form):
+    """Median (min–max) of the values that are known."""
+    values = [value for value in values if value is not None]
+    if not values:
+        return "n/a"
+    if len(values) == 1:
+        return format(values[0], form)
+    return f"{format(median_of(values), form)} ({format(min(values), form)}–{format(max(values), form)})"
+
+
+def pjsua_run_counts(run):
+    """Whether an anchor run enters the ratio: the generator sent (nearly) the whole load."""
+    return run["frames_skipped_by_generator"] <= 0.01 * (run["sent_to_peer"] + run["frames_skipped_by_generator"])
+
+
+def render_media(runs, anchor=()):
+    """P2/P4/P5 rows, filled in from the load generator's JSON, then P2's pjsua2 anchor
+    (when measured) and the ratio of the two."""
+    targets = [
+        "a loop. Targets: P2 ≥ 2 × pjsua2's calls per core (measured below, with many pjsua2",
+        "processes of 4 calls each) with 0 lost; P4 ≤ 100 KB per call at 1,000 calls; P5 p99 ≤ 2 ms",
+        "at 1,000 calls.",
+    ] if anchor else [
+        "a loop. Targets: P2 ≥ 2 × pjsua2's calls per core (pjsua2 2.15 held about 1,950 on one",
+        "core) with 0 lost; P4 ≤ 100 KB per call at 1,000 calls; P5 p99 ≤ 2 ms at 1,000 calls.",
+    ]
     lines = [
         "## P2 held media calls, P4 memory per call, P5 RTP pacing (bench/loadgen)",
         "",
         "Each call: the caller sends PCMU every 20 ms, the app (`prompt-loop.wasm`) plays a prompt in",
-        "a loop. Targets: P2 ≥ 2 × pjsua2's calls per core (pjsua2 2.15 held about 1,950 on one",
-        "core) with 0 lost; P4 ≤ 100 KB per call at 1,000 calls; P5 p99 ≤ 2 ms at 1,000 calls.",
+        *targets,
         "",
-        "| calls | run | up / failed | lost to host / from host | late at host / from host | host cores | calls per core | RSS per call KiB | pacing p50 / p99 / max ms | generator: cores, skipped frames |",
-        "|---|---|---|---|---|---|---|---|---|---|",
     ]
+    if runs:
+        lines += [
+            "| calls | run | up / failed | lost to host / from host | late at host / from host | host cores | calls per core | RSS per call KiB | pacing p50 / p99 / max ms | generator: cores, skipped frames |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
     for run in runs:
         lines.append(
             f"| {run['calls']} | {run['run']} | {run['established']} / {run['failed'] + run['dropped']} | "
@@ -683,6 +928,78 @@ def render_media(runs):
             f"{run['host_cores']:.2f} | {run['calls_per_core']:.0f} | {run['rss_per_call_kib']:.1f} | "
             f"{run['pacing_p50_ms']:.2f} / {run['pacing_p99_ms']:.2f} / {run['pacing_max_ms']:.2f} | "
             f"{run['generator_cores']:.2f}, {run['frames_skipped_by_generator']} |")
+    if runs:
+        lines.append("")
+    if not anchor:
+        return lines
+    lines += [
+        "### P2's anchor: pjsua2, many processes of 4 calls each",
+        "",
+        "The same load against `bench/peers/pjsua_prompt.py` (PyPI pjsua2-python 2.15.1): it answers",
+        "and plays the same prompt in a loop to each call through a player of its own. The wheel is",
+        "built with PJSUA_MAX_CALLS = 4, so N calls need N/4 processes (loadgen spreads the calls",
+        "round-robin over them and sums their CPU and RSS). Their CPU with no calls is measured first:",
+        "*marginal* cores = cores with the calls − idle cores, which leaves out the per-process",
+        "overhead the 4-call limit forces (the generous figure for pjsua2, and the anchor). \"decoded\":",
+        "each call's received audio is connected to the null playback device, so pjsua2 decodes",
+        "every received frame, as callhost does; without it pjsua2 only queues received RTP.",
+        "*Per further call*: each run first holds one call per process, then 4; (cores with 4 −",
+        "cores with 1) / (3 × processes) is what each further call costs, which also leaves out",
+        "the conference bridge's clock thread that pjsua2 starts with a process's first call (the",
+        "most generous figure; a single pjsua2 process holding every call would pay that once).",
+        "\"Lost to pjsua2\" is pjsua2's own count (its streams' RTCP statistics at hang-up, both",
+        "loads). A run in",
+        "which the generator skipped more than 1 % of its frames had a saturated machine (the",
+        "generator could not send the load) and is left out of the ratio.",
+        "",
+        "| calls | processes | received audio | run | up / failed | lost to pjsua2 / from pjsua2 | late from pjsua2 | idle cores | cores with 1 call each / with all | marginal cores | calls per core: gross / marginal / per further call | RSS per process MiB | generator: cores, skipped frames |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for run in anchor:
+        lines.append(
+            f"| {run['calls']} | {run['processes']} | {'decoded' if run['listen'] else 'not decoded'} | "
+            f"{run['run']} | {run['established']} / {run['failed'] + run['dropped']} | "
+            f"{run['lost_to_peer']} / {run['lost_from_peer']} | {run['late_from_peer']} | "
+            f"{run['idle_cores']:.2f} | {optional(run.get('one_each_gross_cores'), '.2f')} / "
+            f"{optional(run['gross_cores'], '.2f')} | "
+            f"{optional(run['marginal_cores'], '.2f')} | {optional(run['calls_per_core_gross'], '.0f')} / "
+            f"{optional(run['calls_per_core_marginal'], '.0f')} / "
+            f"{optional(run.get('calls_per_core_increment'), '.0f')} | {run['rss_per_process_kib'] / 1024:.1f} | "
+            f"{optional(run['generator_cores'], '.2f')}, {run['frames_skipped_by_generator']} |")
+    lines.append("")
+    # The headline: callhost's calls per core over pjsua2's, at the same number of calls
+    # when callhost was measured there (else at 1,000), for each measured anchor. Runs in
+    # which the generator could not send the load are left out on both sides.
+    by_calls = {}
+    for run in runs:
+        if run["frames_skipped_by_generator"] <= 0.01 * (run["sent_to_host"] + run["frames_skipped_by_generator"]):
+            by_calls.setdefault(run["calls"], []).append(run["calls_per_core"])
+    fallback = 1000 if 1000 in by_calls else min(by_calls, default=None)
+    groups = {}
+    for run in anchor:
+        if not pjsua_run_counts(run):
+            continue
+        group = groups.setdefault((run["calls"], run["listen"]), ([], []))
+        group[0].append(run["calls_per_core_marginal"])
+        group[1].append(run.get("calls_per_core_increment"))
+    lines += [
+        "| P2 (target: ratio ≥ 2) | callhost calls per core | pjsua2 marginal calls per core | ratio | pjsua2 calls per core, per further call | ratio |",
+        "|---|---|---|---|---|---|",
+    ]
+
+    def ratio(ours, theirs):
+        return f"{ours / theirs:.2f}" if ours and theirs else "n/a"
+
+    for (calls, listen), (marginal, increment) in sorted(
+            groups.items(), key=lambda item: (item[0][0], not item[0][1])):
+        reference = calls if calls in by_calls else fallback
+        ours = median_of(by_calls.get(reference, []))
+        lines.append(
+            f"| callhost at {optional(reference, ',')} calls vs pjsua2 at {calls:,} calls "
+            f"({'received audio decoded' if listen else 'received audio not decoded'}) | "
+            f"{spread(by_calls.get(reference, []), ',.0f')} | {spread(marginal, ',.0f')} | "
+            f"{ratio(ours, median_of(marginal))} | "
+            f"{spread(increment, ',.0f')} | {ratio(ours, median_of(increment))} |")
     lines.append("")
     return lines
 
@@ -691,7 +1008,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", default="P1,P2,P3,P6",
-                        help="comma-separated figures to measure (P1,P2,P3,P6,soak; 'none' only rewrites BENCHMARKS.md)")
+                        help="comma-separated figures to measure (P1,P2,P3,P6,soak; P2pjsua: only P2's "
+                             "pjsua2 anchor; 'none' only rewrites BENCHMARKS.md)")
     parser.add_argument("--reps", type=int, default=3, help="repetitions of each figure")
     parser.add_argument("--step-seconds", type=float, default=5.0,
                         help="seconds of calls per P1 ladder step")
@@ -702,6 +1020,19 @@ def main():
                         help="held-call counts for P2/P4/P5, comma-separated")
     parser.add_argument("--media-rate", type=int, default=200, help="call set-up rate for P2")
     parser.add_argument("--media-hold", type=int, default=20, help="seconds every P2 call is held")
+    parser.add_argument("--pjsua-media-calls", default="400",
+                        help="held-call counts for P2's pjsua2 anchor, comma-separated, each a "
+                             "multiple of 4 (one pjsua2 process per 4 calls); '' skips the anchor")
+    parser.add_argument("--pjsua-listen", choices=("on", "off", "both"), default="on",
+                        help="pjsua2 decodes the received audio (on: like callhost, which decodes "
+                             "every frame), or only plays the prompt (off), or both variants")
+    parser.add_argument("--pjsua-increment", action=argparse.BooleanOptionalAction, default=True,
+                        help="before the full load, hold one call per pjsua2 process to measure "
+                             "what each further call costs")
+    parser.add_argument("--pjsua-idle-seconds", type=float, default=10,
+                        help="seconds the pjsua2 processes' idle CPU is measured before the calls")
+    parser.add_argument("--markdown", default=str(REPO / "BENCHMARKS.md"),
+                        help="where the report is written")
     parser.add_argument("--soak-seconds", type=float, default=600)
     parser.add_argument("--soak-rate", type=int, default=0,
                         help="calls per second for the soak (default: half the P1 result)")
@@ -721,22 +1052,28 @@ def main():
         results = json.loads(Path(args.json).read_text())
     results["machine"] = machine()
     measured = results.setdefault("measured", {})
-    for figure in wanted & {"P1", "P2", "P3", "P6", "SOAK"}:
-        key = "soak" if figure == "SOAK" else figure
-        measured[key] = {"date": results["machine"]["date"], "arguments": " ".join(sys.argv[1:])}
+    keys = {"SOAK": "soak", "P2PJSUA": "P2-pjsua2"}
+    figures = wanted & {"P1", "P2", "P3", "P6", "SOAK", "P2PJSUA"}
+    if "P2" in wanted and counts(args.pjsua_media_calls):
+        figures.add("P2PJSUA")
+    for figure in figures:
+        measured[keys.get(figure, figure)] = {"date": results["machine"]["date"],
+                                              "arguments": " ".join(sys.argv[1:])}
     if "P1" in wanted:
         bench_p1(args, results)
     if "P3" in wanted:
         bench_p3(args, results)
     if "P2" in wanted:
         bench_p2(args, results)
+    elif "P2PJSUA" in wanted:
+        bench_p2_pjsua(args, results)
     if "P6" in wanted:
         bench_p6(args, results)
     if "SOAK" in wanted:
         bench_soak(args, results)
     Path(args.json).write_text(json.dumps(results, indent=2))
-    render(results)
-    log(f"results in {args.json} and BENCHMARKS.md")
+    render(results, Path(args.markdown))
+    log(f"results in {args.json} and {args.markdown}")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,9 @@ use clap::Parser;
 use crate::error::LoadgenError;
 use crate::signalling::{Settings, TIMER_B};
 
+/// At most this many --target or --host-pid options.
+const MAX_TARGETS: usize = 10_000;
+
 /// Command line.
 #[derive(Debug, Parser)]
 #[command(
@@ -38,9 +41,10 @@ use crate::signalling::{Settings, TIMER_B};
     about = "SIP+RTP load generator for callhost's media benchmarks"
 )]
 struct Arguments {
-    /// The host's SIP address (UDP).
-    #[arg(long)]
-    target: SocketAddr,
+    /// The host's SIP address (UDP). Repeat it to spread the calls round-robin over several
+    /// hosts: call i goes to target i mod (number of targets).
+    #[arg(long = "target", required = true)]
+    targets: Vec<SocketAddr>,
     /// Service to call: the Request-URI user part.
     #[arg(long, default_value = "prompt-loop")]
     service: String,
@@ -56,9 +60,10 @@ struct Arguments {
     /// Local address for the SIP socket and every RTP socket.
     #[arg(long, default_value = "127.0.0.1")]
     bind: IpAddr,
-    /// Host process id to sample for RSS and CPU (Linux /proc).
-    #[arg(long)]
-    host_pid: Option<u32>,
+    /// Host process id to sample for RSS and CPU (Linux /proc). Repeat it for a host made of
+    /// several processes: their RSS and CPU time are summed.
+    #[arg(long = "host-pid")]
+    host_pids: Vec<u32>,
     /// Write the JSON report here instead of stdout.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -100,17 +105,27 @@ fn settings_from(arguments: &Arguments) -> Result<Settings, LoadgenError> {
             "must be above 0 and at most 32 seconds",
         ));
     }
-    if arguments.target.is_ipv4() != arguments.bind.is_ipv4() {
+    if arguments.targets.is_empty() || arguments.targets.len() > MAX_TARGETS {
+        return Err(usage("target", "must be given 1 to 10000 times"));
+    }
+    if arguments
+        .targets
+        .iter()
+        .any(|target| target.is_ipv4() != arguments.bind.is_ipv4())
+    {
         return Err(usage("bind", "must be the same address family as --target"));
     }
+    if arguments.host_pids.len() > MAX_TARGETS {
+        return Err(usage("host-pid", "may be given at most 10000 times"));
+    }
     Ok(Settings {
-        target: arguments.target,
+        targets: arguments.targets.clone(),
         service: arguments.service.clone(),
         calls: arguments.calls,
         rate: arguments.rate,
         hold: Duration::from_secs_f64(arguments.hold),
         bind: arguments.bind,
-        host_pid: arguments.host_pid,
+        host_pids: arguments.host_pids.clone(),
         threads: arguments.threads,
         invite_timeout: Duration::from_secs_f64(arguments.invite_timeout),
     })

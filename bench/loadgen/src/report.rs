@@ -32,7 +32,7 @@ pub struct Report {
     /// Arrival deviation of the host's packets from their ideal 20 ms grid, re-anchored per
     /// stream, steady window only.
     pub host_pacing: Summary,
-    /// Host process figures; null without --host-pid.
+    /// Host process figures (summed over every --host-pid); null without --host-pid.
     pub host: Option<HostReport>,
     /// The generator's own cost.
     pub generator: GeneratorReport,
@@ -43,8 +43,10 @@ pub struct Report {
 /// Echo of the command line.
 #[derive(Debug, Serialize)]
 pub struct SettingsReport {
-    /// Host SIP address.
+    /// Host SIP address (the first --target).
     pub target: String,
+    /// Every --target, in the order calls go round-robin to them.
+    pub targets: Vec<String>,
     /// Service (Request-URI user).
     pub service: String,
     /// Calls requested.
@@ -152,8 +154,10 @@ pub struct FromHostReport {
 /// Host process figures.
 #[derive(Debug, Serialize)]
 pub struct HostReport {
-    /// The sampled pid.
+    /// The sampled pid (the first --host-pid).
     pub pid: u32,
+    /// Every sampled pid; the figures below are sums over all of them.
+    pub pids: Vec<u32>,
     /// VmRSS before the first INVITE.
     pub rss_before_kib: Option<u64>,
     /// VmRSS when the steady window opened.
@@ -232,7 +236,7 @@ impl Report {
         if counts.failed_timeout > 0 {
             failed_by_status.insert("timeout".to_string(), counts.failed_timeout);
         }
-        let host = settings.host_pid.map(|pid| {
+        let host = settings.host_pids.first().map(|&pid| {
             let cpu = cpu_seconds(
                 &samples.host_window_start,
                 &samples.host_window_end,
@@ -251,6 +255,7 @@ impl Report {
             };
             HostReport {
                 pid,
+                pids: settings.host_pids.clone(),
                 rss_before_kib: samples.host_before.resident_kib,
                 rss_window_start_kib: samples.host_window_start.resident_kib,
                 rss_steady_kib: samples.host_window_end.resident_kib,
@@ -272,7 +277,12 @@ impl Report {
         let media = &outcome.media;
         Report {
             settings: SettingsReport {
-                target: settings.target.to_string(),
+                target: settings
+                    .targets
+                    .first()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+                targets: settings.targets.iter().map(ToString::to_string).collect(),
                 service: settings.service.clone(),
                 calls: settings.calls,
                 rate: settings.rate,
@@ -414,8 +424,12 @@ impl Report {
         if let Some(host) = &self.host {
             let _ = writeln!(
                 text,
-                "host pid {}: rss before {:?} KiB, steady {:?} KiB, per call {} KiB; cores used {}, calls per core {}",
+                "host pid {}{}: rss before {:?} KiB, steady {:?} KiB, per call {} KiB; cores used {}, calls per core {}",
                 host.pid,
+                match host.pids.len() {
+                    0 | 1 => String::new(),
+                    count => format!(" and {} more (summed)", count - 1),
+                },
                 host.rss_before_kib,
                 host.rss_steady_kib,
                 optional(host.rss_per_call_kib),

@@ -46,8 +46,8 @@ const READS_PER_WAKEUP: usize = 256;
 /// What to run, from the command line.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// The host's SIP address.
-    pub target: SocketAddr,
+    /// The hosts' SIP addresses (at least one); calls go to them round-robin.
+    pub targets: Vec<SocketAddr>,
     /// Request-URI user part (the service).
     pub service: String,
     /// Calls to place.
@@ -58,8 +58,8 @@ pub struct Settings {
     pub hold: Duration,
     /// Local address for SIP and RTP sockets.
     pub bind: IpAddr,
-    /// Host process to sample, if any.
-    pub host_pid: Option<u32>,
+    /// Host processes to sample (none, one, or several whose figures are summed).
+    pub host_pids: Vec<u32>,
     /// Media shard threads.
     pub threads: usize,
     /// Timer B: how long an INVITE may go without a final response.
@@ -67,6 +67,11 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The SIP address call `index` goes to: the targets in turn (round-robin).
+    pub fn target_for(&self, index: usize) -> SocketAddr {
+        self.targets[index % self.targets.len()]
+    }
+
     /// Seconds needed to start (or tear down) every call at the configured rate.
     pub fn ramp(&self) -> Duration {
         Duration::from_secs_f64(self.calls as f64 / self.rate)
@@ -137,6 +142,32 @@ impl ProcessSample {
             resident_kib: process.resident_kib(),
             cpu_ticks: process.cpu_ticks(),
         }
+    }
+
+    /// The host's figures: the sum over all its processes, each figure `None` when any
+    /// process could not be read (a partial sum would be no figure of the host).
+    fn take_all(pids: &[u32]) -> Self {
+        Self::sum(pids.iter().map(|&pid| Self::take(Process::Id(pid))))
+    }
+
+    /// Sums samples figure by figure; a figure is `None` if it is missing from any sample
+    /// (or if there are no samples).
+    pub fn sum(samples: impl IntoIterator<Item = ProcessSample>) -> Self {
+        let mut total = Self::default();
+        let mut first = true;
+        for sample in samples {
+            if first {
+                total = sample;
+                first = false;
+                continue;
+            }
+            total.resident_kib = total
+                .resident_kib
+                .zip(sample.resident_kib)
+                .map(|(a, b)| a + b);
+            total.cpu_ticks = total.cpu_ticks.zip(sample.cpu_ticks).map(|(a, b)| a + b);
+        }
+        total
     }
 }
 
@@ -309,8 +340,8 @@ pub async fn run(settings: Settings) -> Result<Outcome, LoadgenError> {
         setup_phase: Duration::ZERO,
     };
     run.samples.own_before = ProcessSample::take(Process::Own);
-    if let Some(pid) = run.settings.host_pid {
-        run.samples.host_before = ProcessSample::take(Process::Id(pid));
+    if !run.settings.host_pids.is_empty() {
+        run.samples.host_before = ProcessSample::take_all(&run.settings.host_pids);
     }
     let deadline_hit = run.drive(deadline).await;
     run.finish_all_media();
@@ -438,12 +469,13 @@ impl Run {
 
     async fn start_call(&mut self, index: usize, now: Instant) {
         let branch = self.new_branch(index);
+        let target = self.settings.target_for(index);
         let leg = Leg {
             call_id: format!("{index}-{:016x}@loadgen", self.nonce),
             local_tag: format!("{:x}", mix(self.nonce ^ index as u64)),
             invite_branch: branch,
             local: self.local,
-            request_uri: format!("sip:{}@{}", self.settings.service, self.settings.target),
+            request_uri: format!("sip:{}@{}", self.settings.service, target),
         };
         let mut call = Call {
             leg,
@@ -477,7 +509,7 @@ impl Run {
         call.transaction = Some(Transaction {
             kind: Kind::Invite,
             request: invite.clone(),
-            destination: self.settings.target,
+            destination: target,
             next_at: now + T1,
             interval: T1,
             give_up_at: now + self.settings.invite_timeout,
@@ -486,7 +518,7 @@ impl Run {
         self.calls.push(call);
         self.pending.push(index);
         self.counts.attempted += 1;
-        self.send(&invite, self.settings.target).await;
+        self.send(&invite, target).await;
     }
 
     async fn fire_timers(&mut self, now: Instant) {
@@ -561,8 +593,9 @@ impl Run {
                 let hold_end = setup_done + self.settings.hold;
                 if steady_started.is_none() && now >= setup_done + SETTLE && now < hold_end {
                     self.samples.own_window_start = ProcessSample::take(Process::Own);
-                    if let Some(pid) = self.settings.host_pid {
-                        self.samples.host_window_start = ProcessSample::take(Process::Id(pid));
+                    if !self.settings.host_pids.is_empty() {
+                        self.samples.host_window_start =
+                            ProcessSample::take_all(&self.settings.host_pids);
                     }
                     self.phase_flag
                         .store(media::phase::STEADY, Ordering::Relaxed);
@@ -579,8 +612,9 @@ impl Run {
                 if let Some(window_start) = steady_started {
                     self.steady_window = now - window_start;
                     self.samples.own_window_end = ProcessSample::take(Process::Own);
-                    if let Some(pid) = self.settings.host_pid {
-                        self.samples.host_window_end = ProcessSample::take(Process::Id(pid));
+                    if !self.settings.host_pids.is_empty() {
+                        self.samples.host_window_end =
+                            ProcessSample::take_all(&self.settings.host_pids);
                     }
                 }
                 let queue: Vec<usize> = (0..self.calls.len())
@@ -667,5 +701,58 @@ impl Run {
         for index in 0..self.calls.len() {
             self.finish_media(index);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(targets: &[&str]) -> Settings {
+        Settings {
+            targets: targets
+                .iter()
+                .map(|target| target.parse().expect("address"))
+                .collect(),
+            service: "prompt-loop".to_string(),
+            calls: 10,
+            rate: 10.0,
+            hold: Duration::from_secs(1),
+            bind: "127.0.0.1".parse().expect("address"),
+            host_pids: Vec::new(),
+            threads: 1,
+            invite_timeout: TIMER_B,
+        }
+    }
+
+    #[test]
+    fn calls_go_to_the_targets_in_turn() {
+        let one = settings(&["127.0.0.1:5060"]);
+        assert!((0..5).all(|index| one.target_for(index) == one.targets[0]));
+        let three = settings(&["127.0.0.1:6000", "127.0.0.1:6001", "127.0.0.1:6002"]);
+        let ports: Vec<u16> = (0..7).map(|index| three.target_for(index).port()).collect();
+        assert_eq!(ports, [6000, 6001, 6002, 6000, 6001, 6002, 6000]);
+    }
+
+    #[test]
+    fn samples_of_several_processes_are_summed() {
+        let sample = |resident_kib, cpu_ticks| ProcessSample {
+            resident_kib,
+            cpu_ticks,
+        };
+        let total = ProcessSample::sum([sample(Some(100), Some(7)), sample(Some(250), Some(3))]);
+        assert_eq!(total.resident_kib, Some(350));
+        assert_eq!(total.cpu_ticks, Some(10));
+        // One unreadable process (gone) makes that figure unknown, not a partial sum.
+        let partial = ProcessSample::sum([sample(Some(100), Some(7)), sample(None, Some(3))]);
+        assert_eq!(partial.resident_kib, None);
+        assert_eq!(partial.cpu_ticks, Some(10));
+        let none = ProcessSample::sum([]);
+        assert_eq!((none.resident_kib, none.cpu_ticks), (None, None));
+        // Our own process read twice: twice its figures.
+        let own = std::process::id();
+        let twice = ProcessSample::take_all(&[own, own]);
+        assert!(twice.resident_kib.expect("own VmRSS") > 0);
+        assert_eq!(ProcessSample::take_all(&[own, u32::MAX]).resident_kib, None);
     }
 }

@@ -230,6 +230,84 @@ fn twenty_calls_against_an_echoing_sipp_all_establish_and_lose_nothing() {
 }
 
 #[test]
+fn calls_are_spread_round_robin_over_several_targets_and_their_pids_summed() {
+    let directory = scratch("targets");
+    let first_directory = directory.join("first");
+    let second_directory = directory.join("second");
+    std::fs::create_dir_all(&first_directory).expect("scratch directory");
+    std::fs::create_dir_all(&second_directory).expect("scratch directory");
+    // Each SIPp takes exactly 3 calls, then exits 0 once they are over.
+    let mut first = Sipp::start(&first_directory, &["-sn", "uas", "-rtp_echo"], 3);
+    let mut second = Sipp::start(&second_directory, &["-sn", "uas", "-rtp_echo"], 3);
+    let (first_target, second_target) = (
+        format!("127.0.0.1:{}", first.port),
+        format!("127.0.0.1:{}", second.port),
+    );
+    let (first_pid, second_pid) = (first.child.id().to_string(), second.child.id().to_string());
+    let (output, report) = run_loadgen(
+        &directory,
+        &[
+            "--target",
+            &first_target,
+            "--target",
+            &second_target,
+            "--host-pid",
+            &first_pid,
+            "--host-pid",
+            &second_pid,
+            "--calls",
+            "6",
+            "--rate",
+            "10",
+            "--hold",
+            "3",
+        ],
+        Duration::from_secs(90),
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "loadgen failed: {stderr}");
+    let report = report.expect("report written");
+    let context = format!(
+        "{report:#}\n{stderr}\n{}\n{}",
+        first.diagnostics(),
+        second.diagnostics()
+    );
+    assert_eq!(number(&report, "/calls/established"), 6.0, "{context}");
+    assert_eq!(number(&report, "/calls/failed"), 0.0, "{context}");
+    assert_eq!(
+        number(&report, "/signalling/byes_answered"),
+        6.0,
+        "{context}"
+    );
+    assert_eq!(number(&report, "/from_host/lost"), 0.0, "{context}");
+    assert_eq!(
+        report.pointer("/settings/target").and_then(Value::as_str),
+        Some(first_target.as_str()),
+        "{context}"
+    );
+    assert_eq!(
+        report.pointer("/settings/targets"),
+        Some(&serde_json::json!([first_target, second_target])),
+        "{context}"
+    );
+    assert_eq!(
+        report.pointer("/host/pids"),
+        Some(&serde_json::json!([first.child.id(), second.child.id()])),
+        "{context}"
+    );
+    assert_eq!(
+        number(&report, "/host/pid"),
+        f64::from(first.child.id()),
+        "{context}"
+    );
+    assert!(number(&report, "/host/rss_before_kib") > 0.0, "{context}");
+    assert!(number(&report, "/host/cores_used") >= 0.0, "{context}");
+    // Both ended with 0: each got its 3 calls, neither more nor fewer.
+    assert_eq!(first.finish(Duration::from_secs(30)), Some(0), "{context}");
+    assert_eq!(second.finish(Duration::from_secs(30)), Some(0), "{context}");
+}
+
+#[test]
 fn host_hangups_count_as_dropped_calls() {
     let directory = scratch("dropped");
     let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/../sipp/uas-answer-hangup.xml");

@@ -70,7 +70,7 @@ impl Run {
                     // We had given up; RFC 3261 still wants the 2xx ACKed, then we hang up.
                     self.counts.late_answers += 1;
                     let Some((remote_to, remote_target, destination)) =
-                        dialog_of(message, self.settings.target)
+                        dialog_of(message, self.settings.target_for(index))
                     else {
                         return;
                     };
@@ -98,10 +98,11 @@ impl Run {
                     call.media_socket = None;
                     let to = message.header("to").unwrap_or_default().to_string();
                     let ack = call.leg.failure_ack(&to);
-                    call.ack = Some((ack.clone(), self.settings.target));
+                    let target = self.settings.target_for(index);
+                    call.ack = Some((ack.clone(), target));
                     self.counts.failed += 1;
                     *self.counts.failed_by_status.entry(status).or_default() += 1;
-                    self.send(&ack, self.settings.target).await;
+                    self.send(&ack, target).await;
                 }
                 Stage::Failed => {
                     if let Some((ack, destination)) = self.calls[index].ack.clone() {
@@ -116,7 +117,7 @@ impl Run {
     async fn establish(&mut self, index: usize, message: &Message) {
         let now = Instant::now();
         let Some((remote_to, remote_target, destination)) =
-            dialog_of(message, self.settings.target)
+            dialog_of(message, self.settings.target_for(index))
         else {
             self.counts.stray_messages += 1;
             return;
