@@ -86,8 +86,8 @@ struct Tables {
     sub_window: [f32; WINDOW - PHASE_LAG],
     /// Σ w² of the analysis window (the mean-square normaliser).
     window_energy: f32,
-    /// The eight nominal frequencies, low group first, and their constants.
-    nominal: [Frequency; 8],
+    /// The eight nominal frequencies, low group first, laid out for [`nominal_powers`].
+    lanes: Lanes,
 }
 
 fn tables() -> &'static Tables {
@@ -103,11 +103,12 @@ fn tables() -> &'static Tables {
             .chain(&HIGH_GROUP)
             .map(|&frequency| Frequency::new(frequency, &window))
             .collect();
+        let nominal: [Frequency; 8] = frequencies.try_into().expect("eight DTMF frequencies");
         Tables {
             window,
             sub_window,
             window_energy,
-            nominal: frequencies.try_into().expect("eight DTMF frequencies"),
+            lanes: Lanes::new(&nominal),
         }
     })
 }
@@ -202,19 +203,13 @@ fn measured_frequency(samples: &[f32], nominal: f32) -> f32 {
 /// The digit present in `samples` (one window of [`WINDOW`]), if every test passes.
 fn analyse(samples: &[f32], threshold: f32) -> Option<char> {
     let tables = tables();
-    let total = samples
-        .iter()
-        .zip(&tables.window)
-        .map(|(x, w)| (x * w) * (x * w))
-        .sum::<f32>()
-        / tables.window_energy;
+    let weighted: [f32; WINDOW] = std::array::from_fn(|n| samples[n] * tables.window[n]);
+    let total = sum_of_squares(&weighted) / tables.window_energy;
     if total < threshold {
         return None;
     }
     // The eight nominal tones in one pass (the usual case: most windows end here).
-    let states = goertzel_eight(samples, &tables.window, &tables.nominal);
-    let powers: [f32; 8] =
-        std::array::from_fn(|index| tables.nominal[index].bin(states[index]).power);
+    let powers = nominal_powers(&weighted, &tables.lanes);
     let (row, low_nominal_power) = strongest(&powers[..4])?;
     let (column, high_nominal_power) = strongest(&powers[4..])?;
     // Cheap refusal of what cannot pass below (speech, music, single tones): the levels at
@@ -304,6 +299,8 @@ struct Bin {
 /// A frequency's Goertzel constants for one window shape and length.
 #[derive(Debug, Clone, Copy)]
 struct Frequency {
+    /// ω, radians per sample.
+    omega: f32,
     /// 2 cos ω, the recurrence's coefficient.
     coefficient: f32,
     cos: f32,
@@ -320,6 +317,7 @@ impl Frequency {
         let omega = 2.0 * PI * frequency / SAMPLE_RATE;
         let (start_sin, start_cos) = (-omega * (window.len() as f32 - 1.0)).sin_cos();
         Frequency {
+            omega,
             coefficient: 2.0 * omega.cos(),
             cos: omega.cos(),
             sin: omega.sin(),
@@ -354,24 +352,107 @@ fn goertzel(samples: &[f32], window: &[f32], frequency: &Frequency) -> (f32, f32
     (s1, s2)
 }
 
-/// [`goertzel`] for eight frequencies in one pass over the window: the same arithmetic per
-/// frequency, laid out as lanes the compiler can vectorise.
-fn goertzel_eight(
-    samples: &[f32],
-    window: &[f32],
-    frequencies: &[Frequency; 8],
-) -> [(f32, f32); 8] {
-    let coefficients: [f32; 8] = std::array::from_fn(|lane| frequencies[lane].coefficient);
-    let (mut s1, mut s2) = ([0.0f32; 8], [0.0f32; 8]);
-    for (x, w) in samples.iter().zip(window) {
-        let input = x * w;
+/// The recurrence runs in this many independent segments of the window. One recurrence is a
+/// chain of dependent multiply-adds, so a single pass waits on each step's latency; separate
+/// segments, joined afterwards, keep the CPU's arithmetic units busy (≈ 3× faster).
+const SEGMENTS: usize = 3;
+/// Samples per segment; the last segment also takes the remainder of [`WINDOW`].
+const SEGMENT: usize = WINDOW / SEGMENTS;
+
+/// The eight nominal frequencies in lanes (one array element each), so the compiler can do
+/// the eight recurrences with vector instructions.
+struct Lanes {
+    coefficient: [f32; 8],
+    cos: [f32; 8],
+    sin: [f32; 8],
+    /// Per segment, e^{−jω(start + length − 1)} as (real, imaginary): turns a segment's
+    /// result into its share of the window's DFT, referred to the window's first sample.
+    rotation: [([f32; 8], [f32; 8]); SEGMENTS],
+    /// 2 / (Σ w)²: DFT magnitude squared to sine power.
+    scale: [f32; 8],
+}
+
+impl Lanes {
+    fn new(nominal: &[Frequency; 8]) -> Self {
+        let rotation = std::array::from_fn(|segment| {
+            let length = if segment + 1 == SEGMENTS {
+                WINDOW - segment * SEGMENT
+            } else {
+                SEGMENT
+            };
+            let last = (segment * SEGMENT + length - 1) as f32;
+            let angle = |lane: usize| nominal[lane].omega * last;
+            (
+                std::array::from_fn(|lane| angle(lane).cos()),
+                std::array::from_fn(|lane| -angle(lane).sin()),
+            )
+        });
+        Lanes {
+            coefficient: std::array::from_fn(|lane| nominal[lane].coefficient),
+            cos: std::array::from_fn(|lane| nominal[lane].cos),
+            sin: std::array::from_fn(|lane| nominal[lane].sin),
+            rotation,
+            scale: std::array::from_fn(|lane| 2.0 / (nominal[lane].gain * nominal[lane].gain)),
+        }
+    }
+}
+
+/// Σ x² of a window, in eight partial sums (a single running sum is a chain of dependent
+/// additions, which neither the compiler nor the CPU may reorder).
+fn sum_of_squares(weighted: &[f32; WINDOW]) -> f32 {
+    let mut partial = [0.0f32; 8];
+    let chunks = weighted.chunks_exact(8);
+    let rest: f32 = chunks.remainder().iter().map(|x| x * x).sum();
+    for chunk in chunks {
         for lane in 0..8 {
-            let s0 = input + coefficients[lane] * s1[lane] - s2[lane];
+            partial[lane] += chunk[lane] * chunk[lane];
+        }
+    }
+    partial.iter().sum::<f32>() + rest
+}
+
+/// The power ([`Bin::power`]) at the eight nominal frequencies of one window of
+/// Hann-weighted samples: the Goertzel recurrence of [`goertzel`], run on [`SEGMENTS`]
+/// parts of the window at once, each part's result rotated to the window's start and summed.
+fn nominal_powers(weighted: &[f32; WINDOW], lanes: &Lanes) -> [f32; 8] {
+    let mut s1 = [[0.0f32; 8]; SEGMENTS];
+    let mut s2 = [[0.0f32; 8]; SEGMENTS];
+    let step = |input: f32, s1: &mut [f32; 8], s2: &mut [f32; 8]| {
+        for lane in 0..8 {
+            // (x − s2) first: only the multiply-add by s1 is on the dependency chain.
+            let s0 = (input - s2[lane]) + lanes.coefficient[lane] * s1[lane];
             s2[lane] = s1[lane];
             s1[lane] = s0;
         }
+    };
+    for n in 0..SEGMENT {
+        for segment in 0..SEGMENTS {
+            step(
+                weighted[segment * SEGMENT + n],
+                &mut s1[segment],
+                &mut s2[segment],
+            );
+        }
     }
-    std::array::from_fn(|lane| (s1[lane], s2[lane]))
+    let last = SEGMENTS - 1;
+    for &input in &weighted[SEGMENTS * SEGMENT..] {
+        step(input, &mut s1[last], &mut s2[last]);
+    }
+    std::array::from_fn(|lane| {
+        let (mut real, mut imaginary) = (0.0f32, 0.0f32);
+        for segment in 0..SEGMENTS {
+            // y = s[N−1] − e^{−jω} s[N−2], then y · rotation.
+            let y_real = s1[segment][lane] - s2[segment][lane] * lanes.cos[lane];
+            let y_imaginary = s2[segment][lane] * lanes.sin[lane];
+            let (rotation_real, rotation_imaginary) = (
+                lanes.rotation[segment].0[lane],
+                lanes.rotation[segment].1[lane],
+            );
+            real += y_real * rotation_real - y_imaginary * rotation_imaginary;
+            imaginary += y_real * rotation_imaginary + y_imaginary * rotation_real;
+        }
+        (real * real + imaginary * imaginary) * lanes.scale[lane]
+    })
 }
 
 /// The index and power of the strongest of `powers`, if it beats each of the

@@ -55,6 +55,10 @@ const RESTART_LATENESS_FRAMES: i64 = 50;
 /// Played timestamps remembered for duplicate detection.
 const PLAYED_MEMORY: usize = 32;
 
+/// Payload buffers of decoded packets kept for the next packets, so that buffering a packet
+/// usually allocates nothing (a stream has a few packets in the buffer at a time).
+const SPARE_PAYLOADS: usize = 4;
+
 #[derive(Debug)]
 struct BufferedPacket {
     payload: Vec<u8>,
@@ -94,6 +98,10 @@ pub struct JitterBuffer {
     pending: VecDeque<i16>,
     /// Timestamps of the packets played lately, to tell duplicates from late packets.
     played: VecDeque<i64>,
+    /// Emptied payload buffers, reused ([`SPARE_PAYLOADS`]).
+    spare_payloads: Vec<Vec<u8>>,
+    /// The decoder's output for one packet, reused.
+    decoded: Vec<i16>,
     /// Current playout delay and the A.8 jitter it adapts to, in frames / RTP units.
     delay: u32,
     jitter_units: u32,
@@ -131,6 +139,8 @@ impl JitterBuffer {
             decoded_until: 0,
             pending: VecDeque::new(),
             played: VecDeque::new(),
+            spare_payloads: Vec::new(),
+            decoded: Vec::new(),
             delay: INITIAL_DELAY,
             jitter_units: 0,
             late_floor: 0,
@@ -213,8 +223,9 @@ impl JitterBuffer {
             _ => i64::from(timestamp),
         };
         let new_source = self.ssrc != Some(ssrc);
-        if !new_source && (self.packets.contains_key(&extended) || self.played.contains(&extended))
-        {
+        // (Only audio before `decoded_until` can have been played.)
+        let played = extended < self.decoded_until && self.played.contains(&extended);
+        if !new_source && (played || self.packets.contains_key(&extended)) {
             return PushOutcome::Duplicate;
         }
         let idle = self.packets.is_empty() && self.pending.is_empty() && self.silent;
@@ -261,10 +272,13 @@ impl JitterBuffer {
             self.packets.pop_first();
             self.packets_discarded += 1;
         }
+        let mut buffer = self.spare_payloads.pop().unwrap_or_default();
+        buffer.clear();
+        buffer.extend_from_slice(payload);
         self.packets.insert(
             extended,
             BufferedPacket {
-                payload: payload.to_vec(),
+                payload: buffer,
                 comfort_noise,
             },
         );
@@ -400,8 +414,9 @@ impl JitterBuffer {
             self.concealed_run = 0;
             return;
         }
-        let mut samples = Vec::with_capacity(FRAME_SAMPLES * 3);
-        if let Err(error) = decoder.decode(&packet.payload, &mut samples) {
+        let samples = &mut self.decoded;
+        samples.clear();
+        if let Err(error) = decoder.decode(&packet.payload, samples) {
             tracing::debug!(%error, "undecodable audio payload");
         }
         let units = match self.codec {
@@ -410,7 +425,10 @@ impl JitterBuffer {
             _ => samples.len() as i64 * self.clock_factor,
         };
         self.decoded_until = timestamp + if units > 0 { units } else { self.frame_units };
-        self.pending.extend(samples);
+        self.pending.extend(samples.iter());
+        if self.spare_payloads.len() < SPARE_PAYLOADS {
+            self.spare_payloads.push(packet.payload);
+        }
         self.silent = false;
         self.concealed_run = 0;
     }

@@ -227,13 +227,32 @@ fn digits_survive_noise_at_fifteen_db_signal_to_noise() {
 }
 
 #[test]
-fn the_eight_lane_pass_matches_one_recurrence_per_frequency() {
+fn the_segmented_eight_lane_pass_matches_one_recurrence_per_frequency() {
     let mut seed = 7;
-    let signal = noise(WINDOW, -20.0, &mut seed);
     let tables = tables();
-    let lanes = goertzel_eight(&signal, &tables.window, &tables.nominal);
-    for (lane, frequency) in tables.nominal.iter().enumerate() {
-        let single = goertzel(&signal, &tables.window, frequency);
-        assert_eq!(lanes[lane], single, "lane {lane}");
+    // Noise, and each DTMF tone pair (whose bins hold nearly all the power).
+    let mut signals = vec![noise(WINDOW, -20.0, &mut seed)];
+    signals.extend(
+        "159D"
+            .chars()
+            .map(|digit| Burst::new(digit, -10.0, 30).samples()),
+    );
+    for signal in signals {
+        let weighted: [f32; WINDOW] = std::array::from_fn(|n| signal[n] * tables.window[n]);
+        let lanes = nominal_powers(&weighted, &tables.lanes);
+        for (lane, &nominal) in LOW_GROUP.iter().chain(&HIGH_GROUP).enumerate() {
+            let frequency = Frequency::new(nominal, &tables.window);
+            let single = frequency
+                .bin(goertzel(&signal[..WINDOW], &tables.window, &frequency))
+                .power;
+            let difference = (lanes[lane] - single).abs();
+            assert!(
+                difference <= 1e-4 * single.max(lanes.iter().fold(0.0, |a: f32, &b| a.max(b))),
+                "lane {lane}: {} against {single}",
+                lanes[lane]
+            );
+        }
+        let plain: f32 = weighted.iter().map(|x| x * x).sum();
+        assert!((sum_of_squares(&weighted) - plain).abs() <= 1e-5 * plain);
     }
 }
