@@ -5,12 +5,15 @@
 //! Why threads and one cycle, not a task and a timer per session: at a thousand calls a
 //! per-session task woke twice per packet (timer, socket readiness), and the scheduler's and
 //! the reactor's work per wake-up cost more than the media itself. A media thread's 20 ms
-//! cycle has [`PHASES`] sub-ticks of 1 ms, and each session belongs to one of them (the
-//! emptiest when it joins). At each sub-tick the thread serves that phase's sessions in two
-//! passes: first what goes out (commands from the call, the other leg's audio, the frames
-//! due, RTCP), then what came in (the datagrams waiting in both sockets). So the thread's
-//! sends and CPU time are spread evenly over the frame, each stream keeps its own 20 ms
-//! spacing, and a packet waits only behind its own phase. The media threads keep their pace
+//! cycle has [`PHASES`] sub-ticks of 1 ms, and each session belongs to one of them. At each
+//! sub-tick the thread serves that phase's sessions in two passes: first what goes out
+//! (commands from the call, the other leg's audio, the frames due, RTCP), then what came in
+//! (the datagrams waiting in both sockets). A new session fills up a phase already in use
+//! (up to [`PHASE_CAPACITY`] sessions) before it opens another, and the thread sleeps through
+//! the sub-ticks of empty phases: a wake-up costs tens of microseconds on a virtual machine,
+//! so a lightly loaded thread wakes only as often as it has to. Under load every phase is
+//! in use, so the thread's sends and CPU time are spread evenly over the frame; each stream
+//! keeps its own 20 ms spacing, and a packet waits only behind its own phase. The media threads keep their pace
 //! whatever the async runtime is doing, and ask for a higher priority (nice −11) where the
 //! host may have it. [`WORKER_THREADS_MAX`] bounds the threads (one per core below that); a
 //! new session joins the thread with the fewest sessions.
@@ -254,6 +257,11 @@ pub const PHASES: u32 = 20;
 const PHASE_DURATION: Duration =
     Duration::from_micros(FRAME_DURATION.as_micros() as u64 / PHASES as u64);
 
+/// Sessions a phase takes while another phase in use has room: serving 32 sessions takes
+/// well under a millisecond, and each phase in use costs the thread a wake-up every 20 ms.
+/// Once every phase holds this many, new sessions go to the emptiest.
+pub const PHASE_CAPACITY: usize = 32;
+
 /// A media thread's sub-tick schedule (absolute deadlines, like [`FrameClock`]).
 #[derive(Debug, Clone, Copy)]
 struct SubTicks {
@@ -276,6 +284,17 @@ impl SubTicks {
 
     fn phase(&self) -> usize {
         (self.next % u64::from(PHASES)) as usize
+    }
+
+    /// Move on to the first sub-tick, from the next one, whose phase `is_empty` does not
+    /// call empty (the next one itself when all are).
+    fn skip_empty(&mut self, is_empty: impl Fn(usize) -> bool) {
+        for _ in 1..PHASES {
+            if !is_empty(self.phase()) {
+                return;
+            }
+            self.next += 1;
+        }
     }
 
     /// Move to the next sub-tick. After an overrun the thread catches up sub-tick by
@@ -308,19 +327,33 @@ impl Phases {
         self.sessions.iter().map(Vec::len).sum()
     }
 
-    /// A new session joins the phase with the fewest sessions.
+    /// A new session joins the phase [`phase_for_newcomer`] picks.
     fn add(&mut self, driver: Driver) {
-        let emptiest = self
-            .sessions
-            .iter_mut()
-            .min_by_key(|phase| phase.len())
-            .expect("PHASES > 0");
-        emptiest.push(driver);
+        let phase = phase_for_newcomer(self.sessions.iter().map(Vec::len));
+        self.sessions[phase].push(driver);
+    }
+
+    fn is_empty(&self, phase: usize) -> bool {
+        self.sessions[phase].is_empty()
     }
 }
 
-/// One media thread: sleep to the next sub-tick, serve the sessions of its phase, repeat.
-/// Blocks while it has no session.
+/// The phase a new session joins, given each phase's session count: the fullest with room
+/// (below [`PHASE_CAPACITY`]; the first of equals), so that a lightly loaded thread uses few
+/// phases; when every phase is full, the emptiest.
+fn phase_for_newcomer(lengths: impl Iterator<Item = usize> + Clone) -> usize {
+    let indexed = lengths.enumerate();
+    let fullest_with_room = indexed
+        .clone()
+        .filter(|&(_, length)| length < PHASE_CAPACITY)
+        .max_by_key(|&(index, length)| (length, std::cmp::Reverse(index)));
+    fullest_with_room
+        .or_else(|| indexed.min_by_key(|&(_, length)| length))
+        .map_or(0, |(phase, _)| phase)
+}
+
+/// One media thread: sleep to the next sub-tick whose phase has sessions, serve them,
+/// repeat. A new session is taken in as soon as it comes. Blocks while it has no session.
 fn run_worker(new_sessions: thread_channel::Receiver<Driver>, load: Arc<AtomicUsize>) {
     raise_priority();
     let mut phases = Phases::new();
@@ -338,6 +371,23 @@ fn run_worker(new_sessions: thread_channel::Receiver<Driver>, load: Arc<AtomicUs
         while let Ok(driver) = new_sessions.try_recv() {
             phases.add(driver);
         }
+        grid.skip_empty(|phase| phases.is_empty(phase));
+        if let Some(wait) = grid.deadline().checked_duration_since(Instant::now()) {
+            match new_sessions.recv_timeout(wait) {
+                Ok(driver) => {
+                    // Plan again: the newcomer's phase may come sooner.
+                    phases.add(driver);
+                    continue;
+                }
+                Err(thread_channel::RecvTimeoutError::Timeout) => {}
+                // The engine is gone: serve the sessions left.
+                Err(thread_channel::RecvTimeoutError::Disconnected) => {
+                    if let Some(wait) = grid.deadline().checked_duration_since(Instant::now()) {
+                        std::thread::sleep(wait);
+                    }
+                }
+            }
+        }
         // The tick's time is its place on the grid, not when the thread woke: sessions count
         // their frames from it, so wake-up jitter never moves a frame to the next tick.
         let tick = grid.deadline();
@@ -349,9 +399,6 @@ fn run_worker(new_sessions: thread_channel::Receiver<Driver>, load: Arc<AtomicUs
         sessions.retain_mut(|driver| serve(driver, |driver| driver.receive_pass(&mut scratch)));
         load.store(phases.len(), Ordering::Relaxed);
         grid.advance(Instant::now());
-        if let Some(wait) = grid.deadline().checked_duration_since(Instant::now()) {
-            std::thread::sleep(wait);
-        }
     }
 }
 
@@ -1107,6 +1154,58 @@ mod tests {
         assert_eq!(grid.next, latest_due + 1 - u64::from(PHASES));
         assert!(grid.deadline() <= stalled);
         assert!(grid.deadline() + FRAME_DURATION > stalled);
+    }
+
+    #[test]
+    fn newcomers_fill_a_phase_before_opening_the_next_and_spread_once_all_are_full() {
+        let mut lengths = vec![0; PHASES as usize];
+        let join = |lengths: &mut Vec<usize>| {
+            let phase = phase_for_newcomer(lengths.iter().copied());
+            lengths[phase] += 1;
+            phase
+        };
+        let first: Vec<usize> = (0..PHASE_CAPACITY + 1)
+            .map(|_| join(&mut lengths))
+            .collect();
+        assert!(first[..PHASE_CAPACITY].iter().all(|&phase| phase == 0));
+        assert_eq!(first[PHASE_CAPACITY], 1);
+        // A session leaves phase 0: the next newcomer fills that gap, not phase 1.
+        lengths[0] -= 1;
+        assert_eq!(join(&mut lengths), 0);
+        // Every phase full: newcomers go to the emptiest, one per phase in turn.
+        lengths
+            .iter_mut()
+            .for_each(|length| *length = PHASE_CAPACITY);
+        lengths[7] += 1;
+        let spread: Vec<usize> = (1..PHASES).map(|_| join(&mut lengths)).collect();
+        assert!(!spread.contains(&7));
+        assert!(lengths.iter().all(|&length| length == PHASE_CAPACITY + 1));
+    }
+
+    #[test]
+    fn a_thread_sleeps_through_the_sub_ticks_of_its_empty_phases() {
+        let mut grid = SubTicks::starting_now();
+        let start = grid.start;
+        let used = [3usize, 15];
+        let mut served = Vec::new();
+        for _ in 0..4 {
+            grid.skip_empty(|phase| !used.contains(&phase));
+            served.push((grid.phase(), grid.deadline()));
+            grid.advance(grid.deadline());
+        }
+        let at = |sub_tick: u32| start + PHASE_DURATION * sub_tick;
+        assert_eq!(
+            served,
+            [
+                (3, at(3)),
+                (15, at(15)),
+                (3, at(PHASES + 3)),
+                (15, at(PHASES + 15))
+            ]
+        );
+        // With every phase empty (not a state the thread waits in), the next sub-tick.
+        grid.skip_empty(|_| true);
+        assert_eq!(grid.next, u64::from(PHASES) + 16 + u64::from(PHASES) - 1);
     }
 
     #[test]
