@@ -1016,7 +1016,7 @@ def main():
     parser.add_argument("--max-rate", type=int, default=6000)
     parser.add_argument("--json", default=str(REPO / "bench" / "results.json"),
                         help="results file; figures not measured in this run are kept from it")
-    parser.add_argument("--media-calls", default="1000,2000",
+    parser.add_argument("--media-calls", default="400,1000",
                         help="held-call counts for P2/P4/P5, comma-separated")
     parser.add_argument("--media-rate", type=int, default=200, help="call set-up rate for P2")
     parser.add_argument("--media-hold", type=int, default=20, help="seconds every P2 call is held")
