@@ -15,6 +15,8 @@ import time
 
 import pjsua2 as pj
 
+from pjsua_common import account_config, start_endpoint
+
 
 class Call(pj.Call):
     def __init__(self, account, call_id):
@@ -55,37 +57,11 @@ def main():
     parser.add_argument("--ready-file", help="touch this file once listening")
     args = parser.parse_args()
 
-    endpoint = pj.Endpoint()
-    endpoint.libCreate()
-    config = pj.EpConfig()
-    config.uaConfig.threadCnt = 0
-    config.uaConfig.mainThreadOnly = True
-    config.uaConfig.maxCalls = 4
-    config.logConfig.level = 0
-    config.logConfig.consoleLevel = 0
-    config.medConfig.clockRate = 8000
-    config.medConfig.sndClockRate = 8000
-    config.medConfig.noVad = True
-    endpoint.libInit(config)
-    endpoint.audDevManager().setNullDev()
-
-    transport = pj.TransportConfig()
-    transport.port = args.port
-    transport.boundAddress = "127.0.0.1"
-    transport.publicAddress = "127.0.0.1"
-    endpoint.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
-    endpoint.libStart()
-    for codec in endpoint.codecEnum2():
-        endpoint.codecSetPriority(codec.codecId, 200 if codec.codecId.startswith("PCMU/") else 0)
-
-    account_config = pj.AccountConfig()
-    account_config.idUri = "sip:uas@127.0.0.1"
-    account_config.mediaConfig.transportConfig.boundAddress = "127.0.0.1"
-    account_config.mediaConfig.transportConfig.publicAddress = "127.0.0.1"
-    account_config.mediaConfig.transportConfig.port = 42000
-    account_config.mediaConfig.transportConfig.portRange = 1000
+    endpoint = start_endpoint(args.port)
+    # RTP from 42000 (the answer's SDP needs a port; no media flows).
+    account_settings = account_config(42000, 1000)
     account = Account()
-    account.create(account_config)
+    account.create(account_settings)
     if args.ready_file:
         open(args.ready_file, "w").close()
 

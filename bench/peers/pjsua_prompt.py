@@ -30,6 +30,8 @@ import time
 
 import pjsua2 as pj
 
+from pjsua_common import account_config, start_endpoint
+
 
 class Call(pj.Call):
     def __init__(self, account, call_id):
@@ -123,40 +125,10 @@ def main():
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.append(True))
 
-    endpoint = pj.Endpoint()
-    endpoint.libCreate()
-    config = pj.EpConfig()
-    config.uaConfig.threadCnt = 0
-    config.uaConfig.mainThreadOnly = True
-    config.uaConfig.maxCalls = 4
-    config.logConfig.level = 0
-    config.logConfig.consoleLevel = 0
-    config.medConfig.clockRate = 8000
-    config.medConfig.sndClockRate = 8000
-    config.medConfig.channelCount = 1
-    config.medConfig.threadCnt = 1
-    config.medConfig.noVad = True
-    endpoint.libInit(config)
-    endpoint.audDevManager().setNullDev()
-
-    transport = pj.TransportConfig()
-    transport.port = args.port
-    transport.boundAddress = "127.0.0.1"
-    transport.publicAddress = "127.0.0.1"
-    endpoint.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
-    endpoint.libStart()
-    for codec in endpoint.codecEnum2():
-        endpoint.codecSetPriority(codec.codecId, 200 if codec.codecId.startswith("PCMU/") else 0)
-
-    account_config = pj.AccountConfig()
-    account_config.idUri = "sip:uas@127.0.0.1"
-    media_transport = account_config.mediaConfig.transportConfig
-    media_transport.boundAddress = "127.0.0.1"
-    media_transport.publicAddress = "127.0.0.1"
-    media_transport.port = args.rtp_port
-    media_transport.portRange = args.rtp_port_range
+    endpoint = start_endpoint(args.port, media_threads=1)
+    account_settings = account_config(args.rtp_port, args.rtp_port_range)
     account = Account(args.prompt, args.listen, endpoint.audDevManager().getPlaybackDevMedia())
-    account.create(account_config)
+    account.create(account_settings)
     if args.ready_file:
         open(args.ready_file, "w").close()
 
