@@ -353,7 +353,7 @@ fn phase_for_newcomer(lengths: impl Iterator<Item = usize> + Clone) -> usize {
 }
 
 /// One media thread: sleep to the next sub-tick whose phase has sessions, serve them,
-/// repeat. A new session is taken in as soon as it comes. Blocks while it has no session.
+/// repeat. Blocks while it has no session.
 fn run_worker(new_sessions: thread_channel::Receiver<Driver>, load: Arc<AtomicUsize>) {
     raise_priority();
     let mut phases = Phases::new();
@@ -371,22 +371,13 @@ fn run_worker(new_sessions: thread_channel::Receiver<Driver>, load: Arc<AtomicUs
         while let Ok(driver) = new_sessions.try_recv() {
             phases.add(driver);
         }
+        // A plain sleep, not a wait on the channel with a timeout: that wait spins and
+        // yields the CPU before it blocks, and a yield can hand the core to another thread
+        // for a whole time slice. New sessions join at the next wake-up (within 20 ms, and
+        // before their first frame is due: their frame clock starts on their phase).
         grid.skip_empty(|phase| phases.is_empty(phase));
         if let Some(wait) = grid.deadline().checked_duration_since(Instant::now()) {
-            match new_sessions.recv_timeout(wait) {
-                Ok(driver) => {
-                    // Plan again: the newcomer's phase may come sooner.
-                    phases.add(driver);
-                    continue;
-                }
-                Err(thread_channel::RecvTimeoutError::Timeout) => {}
-                // The engine is gone: serve the sessions left.
-                Err(thread_channel::RecvTimeoutError::Disconnected) => {
-                    if let Some(wait) = grid.deadline().checked_duration_since(Instant::now()) {
-                        std::thread::sleep(wait);
-                    }
-                }
-            }
+            std::thread::sleep(wait);
         }
         // The tick's time is its place on the grid, not when the thread woke: sessions count
         // their frames from it, so wake-up jitter never moves a frame to the next tick.
