@@ -245,15 +245,10 @@ mod tests {
     use super::*;
     use crate::wav;
 
-    fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("callhost-recfile-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        dir.join(name)
-    }
-
     #[test]
     fn the_file_is_a_valid_wav_after_every_append() {
-        let path = scratch("grow.wav");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("grow.wav");
         let mut file = RecordingFile::create(&path, RecordFormat::Pcm16, 1).unwrap();
         let empty = std::fs::read(&path).unwrap();
         let (format, data) = wav::parse(&empty).unwrap();
@@ -279,8 +274,9 @@ mod tests {
 
     #[test]
     fn g711_and_stereo_headers_describe_their_data() {
+        let dir = tempfile::tempdir().unwrap();
         for (format, tag) in [(RecordFormat::Mulaw, 7u16), (RecordFormat::Alaw, 6)] {
-            let path = scratch(&format!("g711-{tag}.wav"));
+            let path = dir.path().join(format!("g711-{tag}.wav"));
             let mut file = RecordingFile::create(&path, format, 2).unwrap();
             file.append(&[0xD5; 640]).unwrap();
             file.finish().unwrap();
