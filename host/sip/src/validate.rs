@@ -19,15 +19,17 @@
 //!
 //! The canonical rewrite unfolds header lines and removes the LWS RFC 3261
 //! §25.1 allows around `;`, `=`, `,` and `/` in address and Via headers,
-//! which rsipstack does not accept (RFC 4475 §3.1.1.1 `wsinv`).
+//! which rsipstack does not accept (RFC 4475 §3.1.1.1 `wsinv`). It also reads
+//! the IPv6 references RFC 5118 §4.10 asks us to tolerate
+//! (`[2001:db8:::192.0.2.1]`) as the address they mean.
 
 use std::borrow::Cow;
 use std::net::SocketAddr;
 
 use crate::Transport;
 use crate::wire::{
-    QuotedString, RawMessage, full_name, header_params, is_token, param, scan, split_list,
-    tighten_separators,
+    QuotedString, RawMessage, collapse_ipv6_triple_colons, full_name, header_params, is_token,
+    param, scan, split_list, tighten_separators,
 };
 
 /// Methods this UAS implements; the `Allow` header value.
@@ -591,15 +593,19 @@ fn framed_body<'a>(msg: &RawMessage<'a>, transport: Transport) -> Result<&'a [u8
 /// headers rsipstack parses structurally, Content-Length always present.
 fn canonical_bytes(msg: &RawMessage<'_>, body: &[u8]) -> Vec<u8> {
     let mut out = String::with_capacity(256 + msg.headers.len() * 64);
-    out.push_str(&msg.start_line);
+    out.push_str(&collapse_ipv6_triple_colons(&msg.start_line));
     out.push_str("\r\n");
     for header in &msg.headers {
         let full = full_name(&header.name);
         let value = match full.to_ascii_lowercase().as_str() {
-            "via" => Cow::Owned(tighten_separators(&header.value, true)),
-            "from" | "to" | "contact" | "route" | "record-route" => {
-                Cow::Owned(tighten_separators(&header.value, false))
-            }
+            "via" => Cow::Owned(tighten_separators(
+                &collapse_ipv6_triple_colons(&header.value),
+                true,
+            )),
+            "from" | "to" | "contact" | "route" | "record-route" => Cow::Owned(tighten_separators(
+                &collapse_ipv6_triple_colons(&header.value),
+                false,
+            )),
             _ => Cow::Borrowed(header.value.as_str()),
         };
         out.push_str(&header.name);

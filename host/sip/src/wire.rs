@@ -281,6 +281,38 @@ pub(crate) fn tighten_separators(value: &str, slash: bool) -> String {
     out
 }
 
+/// RFC 5118 §4.10: RFC 3261's ABNF admits IPv6 references such as
+/// `[2001:db8:::192.0.2.1]`, which are no IPv6 address (RFC 4291) but must be
+/// tolerated, read as `[2001:db8::192.0.2.1]`. Collapses the first `:::` in
+/// each bracketed reference made only of hex digits, `:` and `.`; anything
+/// else is left as it is (and judged by the parser).
+pub(crate) fn collapse_ipv6_triple_colons(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains(":::") {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('[') {
+        out.push_str(&rest[..=open]);
+        rest = &rest[open + 1..];
+        let Some(close) = rest.find(']') else {
+            break;
+        };
+        let reference = &rest[..close];
+        if reference
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+        {
+            out.push_str(&reference.replacen(":::", "::", 1));
+        } else {
+            out.push_str(reference);
+        }
+        rest = &rest[close..];
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
+}
+
 /// The header parameters of a name-addr or addr-spec value: the `;`-separated
 /// part after the closing `>`, or after the URI when there are no brackets.
 pub(crate) fn header_params(value: &str) -> &str {
@@ -332,6 +364,27 @@ pub(crate) fn percent_decode(input: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv6_references_with_three_colons_are_read_with_two() {
+        assert_eq!(
+            collapse_ipv6_triple_colons("sip:user@[2001:db8:::192.0.2.1]:5060;x=1"),
+            "sip:user@[2001:db8::192.0.2.1]:5060;x=1"
+        );
+        assert_eq!(
+            collapse_ipv6_triple_colons("<sip:[2001:db8:::1]>, <sip:[2001:db8:::2]>"),
+            "<sip:[2001:db8::1]>, <sip:[2001:db8::2]>"
+        );
+        // Outside brackets, in a bracket that is no address, or without ":::": untouched.
+        for unchanged in [
+            "sip:a:::b@example.com",
+            "sip:a@[not:::an-address]",
+            "sip:a@[2001:db8::1]",
+            "sip:a@[2001:db8:::1",
+        ] {
+            assert_eq!(collapse_ipv6_triple_colons(unchanged), unchanged);
+        }
+    }
 
     #[test]
     fn scan_unfolds_and_keeps_names() {
