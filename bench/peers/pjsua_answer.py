@@ -15,7 +15,7 @@ import time
 
 import pjsua2 as pj
 
-from pjsua_common import account_config, start_endpoint
+from pjsua_common import account_config, answer, start_endpoint
 
 
 class Call(pj.Call):
@@ -44,9 +44,7 @@ class Account(pj.Account):
     def onIncomingCall(self, prm):
         call = Call(self, prm.callId)
         self.calls.add(call)
-        answer = pj.CallOpParam(True)
-        answer.statusCode = 200
-        call.answer(answer)
+        answer(call)
         self.answered += 1
 
 

@@ -51,3 +51,10 @@ def account_config(rtp_port, rtp_port_range):
     media.port = rtp_port
     media.portRange = rtp_port_range
     return config
+
+
+def answer(call):
+    """Answer an incoming `call` at once: 200 with SDP."""
+    reply = pj.CallOpParam(True)
+    reply.statusCode = 200
+    call.answer(reply)
