@@ -404,13 +404,7 @@ def bench_p2_host(args, results):
             report = WORK / "p2" / f"loadgen-{calls}-{repetition + 1}.json"
             report.parent.mkdir(parents=True, exist_ok=True)
             try:
-                done = subprocess.run(
-                    [str(LOADGEN), "--target", f"127.0.0.1:{HOST_SIP}", "--service", "prompt-loop",
-                     "--calls", str(calls), "--rate", str(args.media_rate),
-                     "--hold", str(args.media_hold), "--host-pid", str(host.pid),
-                     "--threads", "2", "--json", str(report)],
-                    stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                    timeout=2 * calls / args.media_rate + args.media_hold + 180)
+                figures = run_loadgen(args, "prompt-loop", calls, [(HOST_SIP, host.pid)], report)
                 # The host logs each leg's figures when the call ends; give the last BYEs a moment.
                 deadline = time.monotonic() + 30
                 while (host_media_figures(host.log_text())["legs"] < calls
@@ -418,9 +412,6 @@ def bench_p2_host(args, results):
                     time.sleep(0.5)
             finally:
                 host.stop()
-            if done.returncode != 0 or not report.exists():
-                raise SystemExit(f"bench: loadgen failed:\n{done.stderr[-3000:]}")
-            figures = json.loads(report.read_text())
             received = host_media_figures(host.log_text())
             row = {
                 "calls": calls, "run": repetition + 1,
@@ -548,10 +539,17 @@ def bench_p2_pjsua(args, results):
 def pjsua_load(args, farm, calls, report):
     """One load generator run against every process of the farm, sampling all of them.
     Returns its JSON report."""
-    command = [str(LOADGEN), "--service", "prompt", "--calls", str(calls),
+    return run_loadgen(args, "prompt", calls, list(zip(farm.ports, farm.pids)), report)
+
+
+def run_loadgen(args, service, calls, peers, report):
+    """One load generator run: `calls` held calls to `service`, spread round-robin over
+    `peers` ((SIP port on 127.0.0.1, pid) pairs; every pid is sampled, their figures
+    summed), at P2's rate and hold. Returns its JSON report."""
+    command = [str(LOADGEN), "--service", service, "--calls", str(calls),
                "--rate", str(args.media_rate), "--hold", str(args.media_hold),
                "--threads", "2", "--json", str(report)]
-    for port, pid in zip(farm.ports, farm.pids):
+    for port, pid in peers:
         command += ["--target", f"127.0.0.1:{port}", "--host-pid", str(pid)]
     report.unlink(missing_ok=True)
     done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True,
@@ -893,9 +891,15 @@ def spread(values, form):
     return f"{format(median_of(values), form)} ({format(min(values), form)}–{format(max(values), form)})"
 
 
+def generator_kept_up(skipped, sent):
+    """Whether a run enters the ratio: the generator sent (nearly) the whole load, skipping
+    at most 1 % of its frames."""
+    return skipped <= 0.01 * (sent + skipped)
+
+
 def pjsua_run_counts(run):
-    """Whether an anchor run enters the ratio: the generator sent (nearly) the whole load."""
-    return run["frames_skipped_by_generator"] <= 0.01 * (run["sent_to_peer"] + run["frames_skipped_by_generator"])
+    """Whether an anchor run enters the ratio (see generator_kept_up)."""
+    return generator_kept_up(run["frames_skipped_by_generator"], run["sent_to_peer"])
 
 
 def render_media(runs, anchor=()):
@@ -972,7 +976,7 @@ def render_media(runs, anchor=()):
     # which the generator could not send the load are left out on both sides.
     by_calls = {}
     for run in runs:
-        if run["frames_skipped_by_generator"] <= 0.01 * (run["sent_to_host"] + run["frames_skipped_by_generator"]):
+        if generator_kept_up(run["frames_skipped_by_generator"], run["sent_to_host"]):
             by_calls.setdefault(run["calls"], []).append(run["calls_per_core"])
     fallback = 1000 if 1000 in by_calls else min(by_calls, default=None)
     groups = {}
