@@ -13,9 +13,9 @@
 //! the sub-ticks of empty phases: a wake-up costs tens of microseconds on a virtual machine,
 //! so a lightly loaded thread wakes only as often as it has to. Under load every phase is
 //! in use, so the thread's sends and CPU time are spread evenly over the frame; each stream
-//! keeps its own 20 ms spacing, and a packet waits only behind its own phase. The media threads keep their pace
-//! whatever the async runtime is doing, and ask for a higher priority (nice −11) where the
-//! host may have it. [`WORKER_THREADS_MAX`] bounds the threads (one per core below that); a
+//! keeps its own 20 ms spacing, and a packet waits only behind its own phase. The media
+//! threads keep their pace whatever the async runtime is doing, and ask for a higher
+//! priority (nice −11) where the host may have it. [`WORKER_THREADS_MAX`] bounds the threads (one per core below that); a
 //! new session joins the thread with the fewest sessions.
 //!
 //! Timing: one monotonic clock (`std::time::Instant`). A session's frame *k* is due at

@@ -597,16 +597,18 @@ fn canonical_bytes(msg: &RawMessage<'_>, body: &[u8]) -> Vec<u8> {
     out.push_str("\r\n");
     for header in &msg.headers {
         let full = full_name(&header.name);
-        let value = match full.to_ascii_lowercase().as_str() {
-            "via" => Cow::Owned(tighten_separators(
+        // Headers rsipstack parses structurally; `/` is a separator in Via only.
+        let slash = match full.to_ascii_lowercase().as_str() {
+            "via" => Some(true),
+            "from" | "to" | "contact" | "route" | "record-route" => Some(false),
+            _ => None,
+        };
+        let value = match slash {
+            Some(slash) => Cow::Owned(tighten_separators(
                 &collapse_ipv6_triple_colons(&header.value),
-                true,
+                slash,
             )),
-            "from" | "to" | "contact" | "route" | "record-route" => Cow::Owned(tighten_separators(
-                &collapse_ipv6_triple_colons(&header.value),
-                false,
-            )),
-            _ => Cow::Borrowed(header.value.as_str()),
+            None => Cow::Borrowed(header.value.as_str()),
         };
         out.push_str(&header.name);
         out.push_str(": ");

@@ -286,9 +286,9 @@ pub(crate) fn tighten_separators(value: &str, slash: bool) -> String {
 /// tolerated, read as `[2001:db8::192.0.2.1]`. Collapses the first `:::` in
 /// each bracketed reference made only of hex digits, `:` and `.`; anything
 /// else is left as it is (and judged by the parser).
-pub(crate) fn collapse_ipv6_triple_colons(text: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn collapse_ipv6_triple_colons(text: &str) -> Cow<'_, str> {
     if !text.contains(":::") {
-        return std::borrow::Cow::Borrowed(text);
+        return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
@@ -310,7 +310,7 @@ pub(crate) fn collapse_ipv6_triple_colons(text: &str) -> std::borrow::Cow<'_, st
         rest = &rest[close..];
     }
     out.push_str(rest);
-    std::borrow::Cow::Owned(out)
+    Cow::Owned(out)
 }
 
 /// The header parameters of a name-addr or addr-spec value: the `;`-separated
