@@ -8,6 +8,8 @@
 //!   the host once; the answer must be the one in [`EXPECTED`] (derived from
 //!   the corpora's manifest.tsv), 405 and 501 must carry Allow, 420 must carry
 //!   Unsupported; afterwards the host is alive and serves a normal call.
+//! - `rfc2543_client_completes_a_call`: RFC 4475 §3.4.1's old-style client
+//!   places a whole call with an app, and sees its own headers back.
 //! - `floods_do_not_disturb_calls_in_progress`: while a pjsua2 call and SIPp
 //!   calls run, ~20,000 malformed datagrams and ~5,000 INVITEs to unknown
 //!   services arrive as fast as one socket sends them.
@@ -109,11 +111,10 @@ const EXPECTED: &[(&str, Option<u16>, Option<u16>)] = &[
     ("cparam02", Some(405), Some(405)),
     ("regescrt", Some(405), Some(405)),
     ("sdp01", Some(406), Some(406)),
-    // §3.4.1: RFC 2543 INVITE. gap: without a From tag it cannot enter
-    // rsipstack's transaction layer (nor, without Contact, its dialog
-    // layer), so it is refused with 400. On a stream no Content-Length
-    // makes it unframeable (§18.3): 400 there in any case.
-    ("inv2543", Some(400), Some(400)),
+    // §3.4.1: RFC 2543 INVITE, served over UDP like the other INVITEs (with
+    // a stand-in From tag the client never sees). On a stream no
+    // Content-Length makes it unframeable (§18.3): 400.
+    ("inv2543", Some(404), Some(400)),
     ("test", None, None),
     // RFC 5118.
     ("ipv6-good", Some(405), Some(405)),
@@ -412,6 +413,118 @@ fn floods_do_not_disturb_calls_in_progress() {
     }
     netns::prepare();
     flood::run();
+}
+
+/// Receive datagrams on `socket` until one satisfies `wanted`, within
+/// [`ANSWER_WAIT`]; panics with what did arrive otherwise.
+fn receive_until(socket: &UdpSocket, what: &str, wanted: impl Fn(&Head) -> bool) -> (Head, String) {
+    let deadline = Instant::now() + ANSWER_WAIT;
+    let mut seen = Vec::new();
+    let mut buffer = vec![0u8; 65_536];
+    while Instant::now() < deadline {
+        socket
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let Ok((length, _)) = socket.recv_from(&mut buffer) else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&buffer[..length]).into_owned();
+        let head = Head::parse(text.as_bytes());
+        if wanted(&head) {
+            return (head, text);
+        }
+        seen.push(text);
+    }
+    panic!(
+        "no {what} within {ANSWER_WAIT:?}; received:\n{}",
+        seen.join("\n")
+    );
+}
+
+/// RFC 4475 §3.4.1 end to end: an RFC 2543 client (no Via branch, no From
+/// tag, no Contact, no Max-Forwards, no Content-Length) calls an app over
+/// UDP. The app answers, plays and hangs up; the client sees its own Via and
+/// From in every response, and the host's BYE reaches it at its From
+/// address with its own From (no tag) as To.
+#[test]
+fn rfc2543_client_completes_a_call() {
+    if !netns::inside() {
+        return netns::isolate("rfc2543_client_completes_a_call", INNER_LIMIT);
+    }
+    netns::prepare();
+    let client = UdpSocket::bind("127.0.0.1:0").expect("bind the client");
+    let port = client.local_addr().unwrap().port();
+    let media = UdpSocket::bind("127.0.0.1:0").expect("bind the client's RTP port");
+    let mut host = Host::start(
+        &scratch("torture-rfc2543"),
+        HostOptions {
+            apps: &["hello"],
+            config: None,
+        },
+    );
+    let via = format!("SIP/2.0/UDP 127.0.0.1:{port}");
+    let from = format!("<sip:caller@127.0.0.1:{port}>");
+    let to = format!("<sip:hello@{}>", host.sip);
+    let call_id = "rfc2543-call@127.0.0.1";
+    let sdp = format!(
+        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=audio {} RTP/AVP 0\r\n",
+        media.local_addr().unwrap().port()
+    );
+    let invite = format!(
+        "INVITE sip:hello@{host} SIP/2.0\r\nVia: {via}\r\nFrom: {from}\r\nTo: {to}\r\n\
+         Call-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContent-Type: application/sdp\r\n\r\n{sdp}",
+        host = host.sip
+    );
+    client.send_to(invite.as_bytes(), host.sip).unwrap();
+    let (ok, text) = receive_until(&client, "200 to the INVITE", |head| {
+        head.status().is_some_and(|status| status >= 200)
+    });
+    assert_eq!(ok.status(), Some(200), "{text}");
+    // RFC 3261 §8.2.6.2: From as sent (the stand-in tag stays inside), Via
+    // as sent but for `received`, which §18.2.1 lets the host add.
+    assert_eq!(ok.get("from"), Some(from.as_str()), "{text}");
+    let top_via = ok.get("via").unwrap_or_default();
+    assert!(
+        top_via.starts_with(&via) && !top_via.contains("branch"),
+        "{text}"
+    );
+    let host_to = ok.get("to").unwrap_or_default().to_owned();
+    assert!(host_to.contains(";tag="), "{text}");
+    let target = ok
+        .get("contact")
+        .and_then(|contact| contact.split(['<', '>']).nth(1))
+        .unwrap_or_else(|| panic!("no Contact in\n{text}"))
+        .to_owned();
+    let ack = format!(
+        "ACK {target} SIP/2.0\r\nVia: {via}\r\nFrom: {from}\r\nTo: {host_to}\r\n\
+         Call-ID: {call_id}\r\nCSeq: 1 ACK\r\n\r\n"
+    );
+    client.send_to(ack.as_bytes(), host.sip).unwrap();
+    // hello plays its prompt, then hangs up: the BYE comes to the From URI.
+    let (bye, text) = receive_until(&client, "BYE from the host", |head| {
+        head.start_line.starts_with("BYE ")
+    });
+    assert!(
+        bye.start_line
+            .starts_with(&format!("BYE sip:caller@127.0.0.1:{port} ")),
+        "{text}"
+    );
+    assert_eq!(bye.get("to"), Some(from.as_str()), "{text}");
+    assert_eq!(bye.get("from"), Some(host_to.as_str()), "{text}");
+    let mut answer = String::from("SIP/2.0 200 OK\r\n");
+    for name in ["via", "from", "to", "call-id", "cseq"] {
+        for (header, value) in bye.headers.iter().filter(|(header, _)| header == name) {
+            answer.push_str(&format!("{header}: {value}\r\n"));
+        }
+    }
+    answer.push_str("Content-Length: 0\r\n\r\n");
+    client.send_to(answer.as_bytes(), host.sip).unwrap();
+    let log = host.wait_for_log("exit record", ANSWER_WAIT);
+    let record = host.exit_records().pop().unwrap_or_default();
+    assert!(record.contains("app=hello"), "{log}");
+    assert!(record.contains("exit_code=0"), "{log}");
+    assert!(host.is_running(), "the host died:\n{}", host.log_text());
 }
 
 /// The Via port reader copes with the LWS RFC 3261 allows (and RFC 4475 uses).

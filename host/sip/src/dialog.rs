@@ -20,7 +20,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use rsipstack::sip::prelude::HeadersExt;
-use rsipstack::sip::{Header, Method, Request, Response, SipMessage, StatusCodeKind, Uri, Version};
+use rsipstack::sip::{
+    Header, Method, Request, Response, SipMessage, StatusCodeKind, ToTypedHeader, Uri, Version,
+};
 use rsipstack::transaction::key::{TransactionKey, TransactionRole};
 use rsipstack::transaction::transaction::Transaction;
 use rsipstack::transport::{SipAddr, SipConnection};
@@ -28,7 +30,7 @@ use rsipstack::transport::{SipAddr, SipConnection};
 use crate::endpoint::EndpointContext;
 use crate::locate::NextHop;
 use crate::message::{from_tag, to_tag, unescape_user};
-use crate::wire::{header_params, param, split_list};
+use crate::wire::{header_params, is_rfc2543_stand_in, param, split_list};
 use crate::{SipError, Transport};
 
 /// Next hops tried for one in-dialog TLS request before giving up (each
@@ -90,11 +92,24 @@ impl Dialog {
     ) -> Result<Self, &'static str> {
         let call_id = invite.call_id_header().map_err(|_| "Missing Call-ID")?;
         let remote_tag = from_tag(invite).ok_or("Missing From tag")?;
-        let remote_target = invite
+        let contact = invite
             .typed_contact_headers()
             .ok()
             .and_then(|contacts| contacts.into_iter().next())
-            .map(|contact| unescape_user(contact.uri))
+            .map(|contact| contact.uri);
+        // RFC 2543 §6.13 made Contact optional; such a client is reached at
+        // its From address (RFC 4475 §3.4.1). RFC 3261 requires Contact.
+        let rfc2543_target = || {
+            invite
+                .from_header()
+                .ok()
+                .filter(|_| is_rfc2543_stand_in(&remote_tag))
+                .and_then(|from| from.typed().ok())
+                .map(|from| from.uri)
+        };
+        let remote_target = contact
+            .or_else(rfc2543_target)
+            .map(unescape_user)
             .ok_or("Missing or invalid Contact")?;
         let to = invite.to_header().map_err(|_| "Missing To")?.value();
         let from = invite.from_header().map_err(|_| "Missing From")?.value();

@@ -6,7 +6,8 @@
 //! trait over a tokio socket: `recv_from` runs each datagram through the
 //! [`Inspector`], answers or drops what rsipstack would mishandle, and
 //! returns only accepted (canonicalised) messages; `send_to` is the plain
-//! socket. This is the pre-parse hook; no rsipstack code is patched.
+//! socket, less the stand-in From tags of RFC 2543 clients. This is the
+//! pre-parse hook; no rsipstack code is patched.
 //!
 //! RFC 3261 §18.2.1 (receiving requests over UDP), §18.2.2 (where
 //! stateless responses go).
@@ -20,6 +21,7 @@ use tracing::{debug, warn};
 
 use crate::Transport;
 use crate::validate::{Inspector, MAX_MESSAGE_SIZE, Verdict};
+use crate::wire::strip_rfc2543_tags;
 
 /// A UDP socket whose receive side is filtered by the [`Inspector`].
 pub(crate) struct FilteredUdpSocket {
@@ -82,7 +84,11 @@ impl rsipstack::platform::net::UdpSocket for FilteredUdpSocket {
     }
 
     async fn send_to(&self, data: &[u8], target: SocketAddr) -> rsipstack::Result<usize> {
-        Ok(self.socket.send_to(data, target).await?)
+        // The stand-in From tags of RFC 2543 clients go no further (validate.rs).
+        let sent = strip_rfc2543_tags(data);
+        self.socket.send_to(&sent, target).await?;
+        // The whole message went out, as the caller meant it.
+        Ok(data.len())
     }
 
     fn local_addr(&self) -> rsipstack::Result<SocketAddr> {

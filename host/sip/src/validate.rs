@@ -29,7 +29,7 @@ use std::net::SocketAddr;
 use crate::Transport;
 use crate::wire::{
     QuotedString, RawMessage, collapse_ipv6_triple_colons, full_name, header_params, is_token,
-    param, scan, split_list, tighten_separators,
+    param, rfc2543_from_tag, scan, split_list, tighten_separators,
 };
 
 /// Methods this UAS implements; the `Allow` header value.
@@ -288,7 +288,8 @@ fn check_request(
             });
         }
     }
-    let bytes = canonical_bytes(msg, body);
+    let from_tag = rfc2543_tag(msg, transport)?;
+    let bytes = canonical_bytes(msg, body, from_tag.as_deref());
     check_with_rsipstack(&bytes, source, transport)
         .map_err(|()| bad("Request could not be parsed"))?;
     Ok(bytes)
@@ -314,7 +315,7 @@ fn check_response(msg: &RawMessage<'_>, transport: Transport) -> Result<Vec<u8>,
     check_required_headers(msg).map_err(|f| f.phrase)?;
     check_cseq(msg.first("CSeq").unwrap_or_default()).map_err(|f| f.phrase)?;
     let body = framed_body(msg, transport).map_err(|f| f.phrase)?;
-    let bytes = canonical_bytes(msg, body);
+    let bytes = canonical_bytes(msg, body, None);
     match rsipstack::sip::SipMessage::try_from(&bytes[..]) {
         Ok(_) => Ok(bytes),
         Err(_) => Err("response could not be parsed"),
@@ -589,9 +590,31 @@ fn framed_body<'a>(msg: &RawMessage<'a>, transport: Transport) -> Result<&'a [u8
     }
 }
 
+/// The From tag to add to a request whose From has none: an RFC 2543 client
+/// (RFC 4475 §3.4.1), which RFC 3261 §8.2 still serves. Over UDP the
+/// stand-in is removed from everything sent back (`udp.rs`); rsipstack
+/// writes to streams itself, where it would leak, so there it is a 400.
+fn rfc2543_tag(msg: &RawMessage<'_>, transport: Transport) -> Result<Option<String>, Failure> {
+    let from = msg.first("From").unwrap_or_default();
+    if param(header_params(from), "tag").is_some() {
+        return Ok(None);
+    }
+    if transport != Transport::Udp {
+        return Err(bad("Missing From tag"));
+    }
+    let from = tighten_separators(from, false);
+    let uri = match (from.find('<'), from.rfind('>')) {
+        (Some(open), Some(close)) if open < close => &from[open + 1..close],
+        _ => from.split(';').next().unwrap_or_default(),
+    };
+    let call_id = msg.first("Call-ID").unwrap_or_default();
+    Ok(Some(rfc2543_from_tag(call_id, uri.trim())))
+}
+
 /// The message rewritten: unfolded header lines, tightened separators in the
-/// headers rsipstack parses structurally, Content-Length always present.
-fn canonical_bytes(msg: &RawMessage<'_>, body: &[u8]) -> Vec<u8> {
+/// headers rsipstack parses structurally, Content-Length always present, and
+/// `from_tag` (if any) added to From.
+fn canonical_bytes(msg: &RawMessage<'_>, body: &[u8], from_tag: Option<&str>) -> Vec<u8> {
     let mut out = String::with_capacity(256 + msg.headers.len() * 64);
     out.push_str(&collapse_ipv6_triple_colons(&msg.start_line));
     out.push_str("\r\n");
@@ -613,6 +636,10 @@ fn canonical_bytes(msg: &RawMessage<'_>, body: &[u8]) -> Vec<u8> {
         out.push_str(&header.name);
         out.push_str(": ");
         out.push_str(&value);
+        if let Some(tag) = from_tag.filter(|_| full.eq_ignore_ascii_case("from")) {
+            out.push_str(";tag=");
+            out.push_str(tag);
+        }
         out.push_str("\r\n");
     }
     // Over TCP the framer already required one; over UDP the datagram's

@@ -313,6 +313,68 @@ pub(crate) fn collapse_ipv6_triple_colons(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// How the From tags [`rfc2543_from_tag`] makes begin; 16 hex digits follow.
+const RFC2543_TAG: &str = "callhost-rfc2543-";
+const RFC2543_TAG_DIGITS: usize = 16;
+
+/// The From tag standing in for the one an RFC 2543 client does not send
+/// (RFC 3261 §12.1.1 and §8.1.1.3 require it; rsipstack keys transactions
+/// and dialogs on it). Derived from the Call-ID and the From URI, so every
+/// request of that client's dialog, retransmissions included, gets the same
+/// one; [`strip_rfc2543_tags`] removes it again from what is sent back.
+pub(crate) fn rfc2543_from_tag(call_id: &str, from_uri: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    // Same keys in every process: retransmissions must map to the same tag.
+    let mut hasher = std::hash::DefaultHasher::new();
+    call_id.hash(&mut hasher);
+    from_uri.hash(&mut hasher);
+    format!("{RFC2543_TAG}{:016x}", hasher.finish())
+}
+
+/// Whether `tag` is one [`rfc2543_from_tag`] made: the request came from an
+/// RFC 2543 client.
+pub(crate) fn is_rfc2543_stand_in(tag: &str) -> bool {
+    tag.strip_prefix(RFC2543_TAG).is_some_and(|digits| {
+        digits.len() == RFC2543_TAG_DIGITS && digits.bytes().all(|b| b.is_ascii_hexdigit())
+    })
+}
+
+/// `data` without the `;tag=` parameters [`rfc2543_from_tag`] made: an
+/// RFC 2543 client sees its own From (and, in our requests, its own To) as
+/// it sent it. Borrowed when there is none, which is nearly always.
+pub(crate) fn strip_rfc2543_tags(data: &[u8]) -> Cow<'_, [u8]> {
+    const PARAM: &[u8] = b";tag=";
+    let needle = RFC2543_TAG.as_bytes();
+    let length = PARAM.len() + needle.len() + RFC2543_TAG_DIGITS;
+    let ours = |at: usize| {
+        at >= PARAM.len()
+            && &data[at - PARAM.len()..at] == PARAM
+            && data
+                .get(at..at - PARAM.len() + length)
+                .and_then(|tag| std::str::from_utf8(tag).ok())
+                .is_some_and(is_rfc2543_stand_in)
+    };
+    let mut out: Option<Vec<u8>> = None;
+    let mut copied = 0;
+    let mut from = 0;
+    while let Some(found) = find(&data[from..], needle) {
+        let at = from + found;
+        if ours(at) {
+            let out = out.get_or_insert_with(|| Vec::with_capacity(data.len()));
+            out.extend_from_slice(&data[copied..at - PARAM.len()]);
+            copied = at - PARAM.len() + length;
+        }
+        from = at + needle.len();
+    }
+    match out {
+        None => Cow::Borrowed(data),
+        Some(mut out) => {
+            out.extend_from_slice(&data[copied..]);
+            Cow::Owned(out)
+        }
+    }
+}
+
 /// The header parameters of a name-addr or addr-spec value: the `;`-separated
 /// part after the closing `>`, or after the URI when there are no brackets.
 pub(crate) fn header_params(value: &str) -> &str {
@@ -384,6 +446,25 @@ mod tests {
         ] {
             assert_eq!(collapse_ipv6_triple_colons(unchanged), unchanged);
         }
+    }
+
+    #[test]
+    fn only_our_rfc2543_stand_in_tags_are_stripped() {
+        let tag = rfc2543_from_tag("c@h", "sip:a@b");
+        let message = format!("From: <sip:a@b>;tag={tag}\r\nTo: <sip:x@y>;tag={tag};x=1\r\n");
+        assert_eq!(
+            &*strip_rfc2543_tags(message.as_bytes()),
+            b"From: <sip:a@b>\r\nTo: <sip:x@y>;x=1\r\n"
+        );
+        // A tag that merely starts the same way, or is cut short, stays.
+        for kept in [
+            "From: <sip:a@b>;tag=callhost-rfc2543-xyz\r\n",
+            "From: <sip:a@b>;tag=callhost-rfc2543-0123\r\n",
+            "From: <sip:a@b>;tag=peer\r\n",
+        ] {
+            assert_eq!(&*strip_rfc2543_tags(kept.as_bytes()), kept.as_bytes());
+        }
+        assert!(matches!(strip_rfc2543_tags(b"no tag"), Cow::Borrowed(_)));
     }
 
     #[test]

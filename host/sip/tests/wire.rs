@@ -175,7 +175,9 @@ async fn rfc4475_messages_over_udp_do_not_disturb_the_endpoint() {
     client
         .expect_cseq("SIP/2.0 200", "1 OPTIONS", Duration::from_secs(5))
         .await;
-    harness.wait_for("3 calls", |s| s.calls == 3).await;
+    // esc01, longreq, baddate, and over UDP inv2543 (RFC 2543, no From tag).
+    let stats = harness.wait_for("4 calls", |s| s.calls == 4).await;
+    assert!(stats.services.iter().any(|s| s == "UserB"), "{stats:?}");
     harness.shutdown().await;
 }
 

@@ -73,9 +73,8 @@ const RFC4475: &[(&str, Expect)] = &[
     ("regescrt", Expect::Reply(405)),
     // 406 is decided after acceptance, by the INVITE handler.
     ("sdp01", Expect::Accept),
-    // gap: RFC 2543 requests (no From tag) cannot enter rsipstack's
-    // transaction layer, so they are refused instead of served.
-    ("inv2543", Expect::Reply(400)),
+    // RFC 2543 request: over UDP it gets a stand-in From tag and is served.
+    ("inv2543", Expect::Accept),
     // Not a request we can answer: no Via, no SIP-Version.
     ("test", Expect::Discard),
 ];
@@ -420,4 +419,70 @@ fn too_large_answers_requests_only() {
             .is_none()
     );
     assert!(inspector().too_large(b"garbage", source()).is_none());
+}
+
+/// The From header line of accepted bytes.
+fn from_line(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .find(|line| line.starts_with("From:"))
+        .expect("From line")
+        .to_string()
+}
+
+#[test]
+fn rfc2543_request_gets_a_stable_stand_in_from_tag_over_udp_only() {
+    let bytes = std::fs::read(corpus_dir().join("inv2543.dat")).expect("corpus");
+    let Verdict::Accept(first) = inspector().inspect(&bytes, Transport::Udp, source()) else {
+        panic!("inv2543 not accepted over UDP");
+    };
+    let from = from_line(&first);
+    assert!(
+        from.starts_with(
+            "From: <sip:+13035551111@ift.client.example.net;user=phone>;tag=callhost-rfc2543-"
+        ),
+        "{from}"
+    );
+    // A retransmission, and the ACK or BYE of the same dialog (same Call-ID
+    // and From URI), get the same tag; another Call-ID gets another.
+    let Verdict::Accept(again) = inspector().inspect(&bytes, Transport::Udp, source()) else {
+        panic!("retransmission not accepted");
+    };
+    assert_eq!(from_line(&again), from);
+    let other = String::from_utf8_lossy(&bytes).replace("inv2543.1717@", "other.1@");
+    let Verdict::Accept(other) = inspector().inspect(other.as_bytes(), Transport::Udp, source())
+    else {
+        panic!("second request not accepted");
+    };
+    assert_ne!(from_line(&other), from);
+    // A tagged From is left alone.
+    let tagged = with_tail("Content-Length: 0\r\n\r\n");
+    let Verdict::Accept(tagged_out) = inspector().inspect(&tagged, Transport::Udp, source()) else {
+        panic!("tagged request not accepted");
+    };
+    assert!(!from_line(&tagged_out).contains("rfc2543"));
+    // What rsipstack sends back loses the stand-in again.
+    let sent = crate::wire::strip_rfc2543_tags(&first);
+    let original_from = "From: <sip:+13035551111@ift.client.example.net;user=phone>\r\n";
+    assert!(
+        String::from_utf8_lossy(&sent).contains(original_from),
+        "{}",
+        String::from_utf8_lossy(&sent)
+    );
+    // Over a stream the stand-in could not be taken back: refused.
+    let text = String::from_utf8_lossy(&bytes);
+    let body = text.len() - text.find("\r\n\r\n").expect("header end") - 4;
+    let framed = text.replace(
+        "Content-Type: application/sdp\r\n",
+        &format!("Content-Type: application/sdp\r\nContent-Length: {body}\r\n"),
+    );
+    match inspector().inspect(framed.as_bytes(), Transport::Tcp, source()) {
+        Verdict::Reply(rejection) => {
+            assert_eq!(
+                (rejection.status, rejection.phrase),
+                (400, "Missing From tag")
+            )
+        }
+        verdict => panic!("expected 400 over TCP, got {verdict:?}"),
+    }
 }
