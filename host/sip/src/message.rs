@@ -262,14 +262,18 @@ pub(crate) fn uri_text(uri: &Uri) -> String {
 /// canonical name (rsipstack expands compact forms), extension headers the
 /// name as received.
 pub(crate) fn header_list(headers: &Headers) -> Vec<(String, String)> {
+    // Apps see an RFC 2543 client's From as it was sent, without our stand-in tag.
+    let value = |value: &str| {
+        String::from_utf8_lossy(&crate::wire::strip_rfc2543_tags(value.as_bytes())).into_owned()
+    };
     headers
         .iter()
         .map(|h| match h {
-            Header::Other(name, value) => (name.clone(), value.clone()),
+            Header::Other(name, text) => (name.clone(), value(text)),
             other => {
                 let text = other.to_string();
                 match text.split_once(": ") {
-                    Some((name, value)) => (name.to_string(), value.to_string()),
+                    Some((name, text)) => (name.to_string(), value(text)),
                     None => (text.trim_end_matches(':').to_string(), String::new()),
                 }
             }
@@ -376,6 +380,21 @@ mod tests {
                 "Via".into(),
                 "SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bKabc".into()
             )
+        );
+    }
+
+    #[test]
+    fn apps_see_an_rfc2543_from_without_the_stand_in_tag() {
+        let tag = crate::wire::rfc2543_from_tag("c1@127.0.0.1", "sip:a@127.0.0.1");
+        let request = invite("", "")
+            .to_string()
+            .replace(";tag=1", &format!(";tag={tag}"));
+        let request = Request::try_from(request.as_str()).expect("parse");
+        assert_eq!(from_tag(&request), Some(tag));
+        let headers = header_list(&request.headers);
+        assert!(
+            headers.contains(&("From".to_string(), "\"A\" <sip:a@127.0.0.1>".to_string())),
+            "{headers:?}"
         );
     }
 }
