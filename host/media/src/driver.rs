@@ -176,6 +176,54 @@ pub(crate) struct SessionShared {
     pub(crate) pending_dtmf: AtomicUsize,
     /// True while bridged to another session.
     pub(crate) connected: AtomicBool,
+    /// Set after each command is queued and when the handle closes the channel: the
+    /// driver reads the channel only then. The driver reads this struct every tick
+    /// anyway; the channel lives elsewhere in memory, and with hundreds of sessions per
+    /// thread, looking into it every tick cost a cache miss per session for nothing.
+    commands_waiting: AtomicBool,
+}
+
+/// The handle's end of a session's command channel (see [`SessionShared`]).
+#[derive(Debug)]
+pub(crate) struct CommandSender {
+    /// `None` once closed (on drop).
+    sender: Option<mpsc::UnboundedSender<Command>>,
+    shared: Arc<SessionShared>,
+}
+
+/// A session's command channel, flagged through `shared`.
+pub(crate) fn command_channel(
+    shared: &Arc<SessionShared>,
+) -> (CommandSender, mpsc::UnboundedReceiver<Command>) {
+    let (sender, receiver) = mpsc::unbounded_channel();
+    let sender = CommandSender {
+        sender: Some(sender),
+        shared: Arc::clone(shared),
+    };
+    (sender, receiver)
+}
+
+impl CommandSender {
+    /// Queue `command`; false when the driver has stopped.
+    pub(crate) fn send(&self, command: Command) -> bool {
+        let Some(sender) = &self.sender else {
+            return false;
+        };
+        if sender.send(command).is_err() {
+            return false;
+        }
+        // Release: the driver that sees the flag also sees the command.
+        self.shared.commands_waiting.store(true, Ordering::Release);
+        true
+    }
+}
+
+impl Drop for CommandSender {
+    fn drop(&mut self) {
+        // Closed first, then flagged, so the driver finds it closed.
+        self.sender = None;
+        self.shared.commands_waiting.store(true, Ordering::Release);
+    }
 }
 
 /// Absolute-deadline frame schedule.
@@ -417,18 +465,25 @@ fn raise_priority() {
 /// was dropped is finished; one that panicked is ended with an error line (its sockets and
 /// port go with it) and the thread carries on with the others.
 fn serve(driver: &mut Driver, pass: impl FnOnce(&mut Driver) -> bool) -> bool {
-    let _entered = driver.span.clone().entered();
-    match std::panic::catch_unwind(AssertUnwindSafe(|| pass(driver))) {
-        Ok(true) => true,
-        Ok(false) => {
-            driver.finish();
-            false
-        }
-        Err(_) => {
-            tracing::error!("media session panicked; it is ended");
-            false
-        }
-    }
+    // Lent out rather than cloned: a clone and its drop are two more atomic updates of
+    // the subscriber's record of the span, per session and pass.
+    let span = std::mem::replace(&mut driver.span, tracing::Span::none());
+    let carry_on =
+        span.in_scope(
+            || match std::panic::catch_unwind(AssertUnwindSafe(|| pass(driver))) {
+                Ok(true) => true,
+                Ok(false) => {
+                    driver.finish();
+                    false
+                }
+                Err(_) => {
+                    tracing::error!("media session panicked; it is ended");
+                    false
+                }
+            },
+        );
+    driver.span = span;
+    carry_on
 }
 
 /// Datagrams read by one `recvmmsg` call: a stream of 20 ms packets has one waiting per
@@ -501,17 +556,8 @@ impl Driver {
     /// was dropped).
     fn send_pass(&mut self, tick: Instant) -> bool {
         // Commands first: a stop must not wait behind traffic.
-        loop {
-            match self.commands.try_recv() {
-                Ok(Command::StartRecording(recording)) => {
-                    let NewRecording { slot, job, file } = *recording;
-                    self.writers.start(job.id(), file, &self.events);
-                    self.core.start_recording(slot, job);
-                }
-                Ok(command) => apply(&mut self.core, &mut self.bridge, &self.shared, command),
-                Err(mpsc::error::TryRecvError::Empty) => break,
-                Err(mpsc::error::TryRecvError::Disconnected) => return false,
-            }
+        if !self.take_commands() {
+            return false;
         }
         if self.core.is_sending() && self.clock.is_none() {
             self.clock = Some(FrameClock {
@@ -548,6 +594,28 @@ impl Driver {
         }
         self.pass_on_events();
         true
+    }
+
+    /// Apply the commands the handle queued, if it flagged any; false when it has closed
+    /// the channel (the session is over).
+    fn take_commands(&mut self) -> bool {
+        // Cleared before reading: a command queued meanwhile is read now or flagged again.
+        let waiting = &self.shared.commands_waiting;
+        if !(waiting.load(Ordering::Relaxed) && waiting.swap(false, Ordering::Acquire)) {
+            return true;
+        }
+        loop {
+            match self.commands.try_recv() {
+                Ok(Command::StartRecording(recording)) => {
+                    let NewRecording { slot, job, file } = *recording;
+                    self.writers.start(job.id(), file, &self.events);
+                    self.core.start_recording(slot, job);
+                }
+                Ok(command) => apply(&mut self.core, &mut self.bridge, &self.shared, command),
+                Err(mpsc::error::TryRecvError::Empty) => return true,
+                Err(mpsc::error::TryRecvError::Disconnected) => return false,
+            }
+        }
     }
 
     /// The tick's second pass: what waits in the sockets, and the events it raised.
@@ -915,6 +983,29 @@ fn send_due_frames(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn commands_and_the_closed_channel_are_flagged() {
+        let shared = Arc::new(SessionShared::default());
+        let waiting = || shared.commands_waiting.load(Ordering::Acquire);
+        let (sender, mut receiver) = command_channel(&shared);
+        assert!(!waiting());
+        assert!(sender.send(Command::StopPlaying));
+        assert!(waiting());
+        assert!(matches!(receiver.try_recv(), Ok(Command::StopPlaying)));
+        shared.commands_waiting.store(false, Ordering::Release);
+        // Closed before flagged: the driver that sees the flag finds the channel closed.
+        drop(sender);
+        assert!(waiting());
+        assert!(matches!(
+            receiver.try_recv(),
+            Err(mpsc::error::TryRecvError::Disconnected)
+        ));
+        // A send to a driver that is gone fails.
+        let (sender, receiver) = command_channel(&shared);
+        drop(receiver);
+        assert!(!sender.send(Command::StopPlaying));
+    }
 
     #[test]
     fn frame_clock_uses_absolute_deadlines() {

@@ -33,7 +33,7 @@ use crate::tone::{SAMPLES_PER_MILLISECOND, ToneSequence};
 /// session bridged to it ([`Self::connect`]) then goes back to its own output.
 #[derive(Debug)]
 pub struct MediaSession {
-    commands: mpsc::UnboundedSender<Command>,
+    commands: driver::CommandSender,
     events: mpsc::UnboundedReceiver<MediaEvent>,
     shared: Arc<SessionShared>,
     signalling: Mutex<Signalling>,
@@ -60,7 +60,7 @@ impl MediaSession {
             StreamOrigin::random(),
             Arc::clone(&shared.counters),
         );
-        let (command_sender, command_receiver) = mpsc::unbounded_channel();
+        let (command_sender, command_receiver) = driver::command_channel(&shared);
         let (event_sender, event_receiver) = mpsc::unbounded_channel();
         let driver = driver::Driver::new(
             sockets,
@@ -119,9 +119,11 @@ impl MediaSession {
     }
 
     fn command(&self, command: Command) -> Result<(), MediaError> {
-        self.commands
-            .send(command)
-            .map_err(|_| MediaError::SessionClosed)
+        if self.commands.send(command) {
+            Ok(())
+        } else {
+            Err(MediaError::SessionClosed)
+        }
     }
 
     fn next_id(&self) -> u64 {
