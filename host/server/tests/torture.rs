@@ -253,9 +253,15 @@ fn judge(message: &CorpusMessage, expected: Option<u16>, answer: &Answer) -> Opt
     ))
 }
 
-/// Wait on `socket` for a final response to `message`, within `limit`.
-fn udp_answer(socket: &UdpSocket, message: &CorpusMessage, limit: Duration) -> Answer {
+/// Receive datagrams on `socket` until one satisfies `wanted`, within
+/// `limit`: that one, or every datagram that did arrive.
+fn receive_matching(
+    socket: &UdpSocket,
+    limit: Duration,
+    wanted: impl Fn(&Head) -> bool,
+) -> Result<(Head, String), Vec<String>> {
     let deadline = Instant::now() + limit;
+    let mut seen = Vec::new();
     let mut buffer = vec![0u8; 65_536];
     while Instant::now() < deadline {
         socket
@@ -264,13 +270,23 @@ fn udp_answer(socket: &UdpSocket, message: &CorpusMessage, limit: Duration) -> A
         let Ok((length, _)) = socket.recv_from(&mut buffer) else {
             continue;
         };
-        let head = Head::parse(&buffer[..length]);
-        // Other datagrams (retransmitted answers to earlier messages) are skipped.
-        if head.status().is_some_and(|status| status >= 200) && message.head.is_answered_by(&head) {
-            return Some(String::from_utf8_lossy(&buffer[..length]).into_owned());
+        let text = String::from_utf8_lossy(&buffer[..length]).into_owned();
+        let head = Head::parse(text.as_bytes());
+        if wanted(&head) {
+            return Ok((head, text));
         }
+        seen.push(text);
     }
-    None
+    Err(seen)
+}
+
+/// Wait on `socket` for a final response to `message`, within `limit`.
+fn udp_answer(socket: &UdpSocket, message: &CorpusMessage, limit: Duration) -> Answer {
+    // Other datagrams (retransmitted answers to earlier messages) are skipped.
+    let answer = receive_matching(socket, limit, |head| {
+        head.status().is_some_and(|status| status >= 200) && message.head.is_answered_by(head)
+    });
+    answer.ok().map(|(_, text)| text)
 }
 
 /// Send `message` on a fresh TCP connection to `host` and wait for a final
@@ -415,30 +431,15 @@ fn floods_do_not_disturb_calls_in_progress() {
     flood::run();
 }
 
-/// Receive datagrams on `socket` until one satisfies `wanted`, within
+/// The first datagram on `socket` that satisfies `wanted`, within
 /// [`ANSWER_WAIT`]; panics with what did arrive otherwise.
 fn receive_until(socket: &UdpSocket, what: &str, wanted: impl Fn(&Head) -> bool) -> (Head, String) {
-    let deadline = Instant::now() + ANSWER_WAIT;
-    let mut seen = Vec::new();
-    let mut buffer = vec![0u8; 65_536];
-    while Instant::now() < deadline {
-        socket
-            .set_read_timeout(Some(Duration::from_millis(100)))
-            .unwrap();
-        let Ok((length, _)) = socket.recv_from(&mut buffer) else {
-            continue;
-        };
-        let text = String::from_utf8_lossy(&buffer[..length]).into_owned();
-        let head = Head::parse(text.as_bytes());
-        if wanted(&head) {
-            return (head, text);
-        }
-        seen.push(text);
-    }
-    panic!(
-        "no {what} within {ANSWER_WAIT:?}; received:\n{}",
-        seen.join("\n")
-    );
+    receive_matching(socket, ANSWER_WAIT, wanted).unwrap_or_else(|seen| {
+        panic!(
+            "no {what} within {ANSWER_WAIT:?}; received:\n{}",
+            seen.join("\n")
+        )
+    })
 }
 
 /// RFC 4475 §3.4.1 end to end: an RFC 2543 client (no Via branch, no From
