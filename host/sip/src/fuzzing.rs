@@ -64,6 +64,14 @@ fn local() -> SocketAddr {
 /// Panics only when the validator's contract is broken (see the module
 /// docs); any input is fine otherwise. Blocking and cheap: no I/O.
 pub fn receive(bytes: &[u8], transport: Transport) -> Outcome {
+    // Every datagram the host sends goes through this, and it holds header
+    // values a peer chose; one of ours must go, and only ours.
+    let sent = crate::wire::strip_rfc2543_tags(bytes);
+    let stand_in = ";tag=".len() + crate::wire::rfc2543_from_tag("", "").len();
+    assert!(
+        sent.len() <= bytes.len() && (bytes.len() - sent.len()).is_multiple_of(stand_in),
+        "the send-path strip removes whole stand-in tags only"
+    );
     let inspector = Inspector::new("callhost-fuzz");
     match inspector.inspect(bytes, transport, source()) {
         Verdict::Accept(accepted) => {
