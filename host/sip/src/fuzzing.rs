@@ -67,7 +67,7 @@ pub fn receive(bytes: &[u8], transport: Transport) -> Outcome {
     // Every datagram the host sends goes through this, and it holds header
     // values a peer chose; one of ours must go, and only ours.
     let sent = crate::wire::strip_rfc2543_tags(bytes);
-    let stand_in = ";tag=".len() + crate::wire::rfc2543_from_tag("", "").len();
+    let stand_in = crate::wire::RFC2543_TAG_PARAM_LENGTH;
     assert!(
         sent.len() <= bytes.len() && (bytes.len() - sent.len()).is_multiple_of(stand_in),
         "the send-path strip removes whole stand-in tags only"

@@ -52,7 +52,7 @@ use crate::auth::Credentials;
 use crate::call::requests::{Attempts, AuthState, add_headers};
 use crate::dialog::{Dialog, send_request};
 use crate::endpoint::EndpointContext;
-use crate::wire::{header_params, param, split_list};
+use crate::wire::{header_params, name_addr_uri, param, split_list};
 use crate::{SipError, Transport};
 
 /// Most REGISTERs for one refresh: the first, an answer to each kind of
@@ -519,20 +519,12 @@ fn granted_expiry(response: &Response, contact: &str, requested: u32) -> u32 {
             header.name().eq_ignore_ascii_case("Contact") || header.name().eq_ignore_ascii_case("m")
         })
         .flat_map(|header| split_list(header.value()))
-        .find(|entry| same_contact(contact_uri(entry), contact))
+        .find(|entry| same_contact(name_addr_uri(entry), contact))
         .and_then(|entry| param(header_params(entry), "expires"))
         .and_then(leading_seconds);
     from_contact
         .or_else(|| header_seconds(response, "Expires"))
         .unwrap_or(requested)
-}
-
-/// The URI of a Contact entry (`"Name" <uri>;params` or `uri;params`).
-fn contact_uri(entry: &str) -> &str {
-    match (entry.find('<'), entry.rfind('>')) {
-        (Some(open), Some(close)) if open < close => &entry[open + 1..close],
-        _ => entry.split(';').next().unwrap_or(entry).trim(),
-    }
 }
 
 /// Whether two SIP URIs name the same contact: same scheme, user and

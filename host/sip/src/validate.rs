@@ -29,7 +29,7 @@ use std::net::SocketAddr;
 use crate::Transport;
 use crate::wire::{
     QuotedString, RawMessage, collapse_ipv6_triple_colons, full_name, header_params, is_token,
-    param, rfc2543_from_tag, scan, split_list, tighten_separators,
+    name_addr_uri, param, rfc2543_from_tag, scan, split_list, tighten_separators,
 };
 
 /// Methods this UAS implements; the `Allow` header value.
@@ -603,12 +603,8 @@ fn rfc2543_tag(msg: &RawMessage<'_>, transport: Transport) -> Result<Option<Stri
         return Err(bad("Missing From tag"));
     }
     let from = tighten_separators(from, false);
-    let uri = match (from.find('<'), from.rfind('>')) {
-        (Some(open), Some(close)) if open < close => &from[open + 1..close],
-        _ => from.split(';').next().unwrap_or_default(),
-    };
     let call_id = msg.first("Call-ID").unwrap_or_default();
-    Ok(Some(rfc2543_from_tag(call_id, uri.trim())))
+    Ok(Some(rfc2543_from_tag(call_id, name_addr_uri(&from).trim())))
 }
 
 /// The message rewritten: unfolded header lines, tightened separators in the

@@ -316,6 +316,10 @@ pub(crate) fn collapse_ipv6_triple_colons(text: &str) -> Cow<'_, str> {
 /// How the From tags [`rfc2543_from_tag`] makes begin; 16 hex digits follow.
 const RFC2543_TAG: &str = "callhost-rfc2543-";
 const RFC2543_TAG_DIGITS: usize = 16;
+/// Length of a whole `;tag=` parameter holding such a tag: what
+/// [`strip_rfc2543_tags`] removes at a time.
+pub(crate) const RFC2543_TAG_PARAM_LENGTH: usize =
+    ";tag=".len() + RFC2543_TAG.len() + RFC2543_TAG_DIGITS;
 
 /// The From tag standing in for the one an RFC 2543 client does not send
 /// (RFC 3261 §12.1.1 and §8.1.1.3 require it; rsipstack keys transactions
@@ -344,7 +348,7 @@ pub(crate) fn is_rfc2543_stand_in(tag: &str) -> bool {
 /// it sent it. Borrowed when there is none, which is nearly always.
 pub(crate) fn strip_rfc2543_tags(data: &[u8]) -> Cow<'_, [u8]> {
     const PARAM: &[u8] = b";tag=";
-    let length = PARAM.len() + RFC2543_TAG.len() + RFC2543_TAG_DIGITS;
+    let length = RFC2543_TAG_PARAM_LENGTH;
     let ours = |at: usize| {
         data[at..].starts_with(PARAM)
             && data
@@ -369,6 +373,15 @@ pub(crate) fn strip_rfc2543_tags(data: &[u8]) -> Cow<'_, [u8]> {
             out.extend_from_slice(&data[copied..]);
             Cow::Owned(out)
         }
+    }
+}
+
+/// The URI of a name-addr or addr-spec value (`"Name" <uri>;params` or
+/// `uri;params`), as in From, To and Contact.
+pub(crate) fn name_addr_uri(value: &str) -> &str {
+    match (value.find('<'), value.rfind('>')) {
+        (Some(open), Some(close)) if open < close => &value[open + 1..close],
+        _ => value.split(';').next().unwrap_or(value).trim(),
     }
 }
 

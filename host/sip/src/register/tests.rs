@@ -99,8 +99,8 @@ fn userless_contacts_compare_by_host_and_port() {
     assert!(!same_contact("sip:127.0.0.1:5060", "sip:127.0.0.1:5061"));
     assert!(!same_contact("sip:127.0.0.1:5060", "sip:a@127.0.0.1:5060"));
     assert!(!same_contact("nonsense", "sip:127.0.0.1:5060"));
-    assert_eq!(contact_uri("<sip:a@h>;expires=1"), "sip:a@h");
-    assert_eq!(contact_uri("sip:a@h;expires=1"), "sip:a@h");
+    assert_eq!(name_addr_uri("<sip:a@h>;expires=1"), "sip:a@h");
+    assert_eq!(name_addr_uri("sip:a@h;expires=1"), "sip:a@h");
 }
 
 #[test]
